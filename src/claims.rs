@@ -1,0 +1,305 @@
+//! Registered-claim checks and the `Claims<C>` handlers receive.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::ops::Deref;
+use std::sync::Arc;
+
+use serde::de::{self, Deserializer, IgnoredAny, SeqAccess, Visitor};
+use serde::{Deserialize, Serialize};
+
+/// Verified claims of type `C`, shared behind an `Arc` so handing them to
+/// a handler (or serving them from a cache) copies nothing.
+///
+/// Dereferences to `C`; serializes exactly as `C`, so `Json(claims)` works.
+///
+/// ```
+/// # use oidc_bearer::Claims;
+/// #[derive(serde::Deserialize)]
+/// struct MyClaims { sub: String }
+///
+/// fn who(claims: &Claims<MyClaims>) -> &str {
+///     &claims.sub
+/// }
+/// ```
+pub struct Claims<C = StandardClaims>(pub Arc<C>);
+
+impl<C> Claims<C> {
+    /// Wraps claims that were verified elsewhere.
+    pub fn new(claims: C) -> Self {
+        Claims(Arc::new(claims))
+    }
+
+    /// The shared claims.
+    pub fn as_arc(&self) -> &Arc<C> {
+        &self.0
+    }
+
+    /// The claims by value: moved out when this is the only handle,
+    /// cloned otherwise.
+    pub fn into_inner(self) -> C
+    where
+        C: Clone,
+    {
+        Arc::unwrap_or_clone(self.0)
+    }
+}
+
+impl<C> Clone for Claims<C> {
+    fn clone(&self) -> Self {
+        Claims(self.0.clone())
+    }
+}
+
+impl<C> Deref for Claims<C> {
+    type Target = C;
+    fn deref(&self) -> &C {
+        &self.0
+    }
+}
+
+impl<C: fmt::Debug> fmt::Debug for Claims<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Claims").field(&self.0).finish()
+    }
+}
+
+impl<C: Serialize> Serialize for Claims<C> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(s)
+    }
+}
+
+/// The claims most APIs need, for when you do not declare your own type.
+///
+/// Covers RFC 7519, RFC 9068, Entra ID and Keycloak names; everything else
+/// is dropped. Declare your own `#[derive(Deserialize)]` struct for more.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[non_exhaustive]
+pub struct StandardClaims {
+    /// Issuer.
+    #[serde(default)]
+    pub iss: String,
+    /// Subject.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sub: Option<String>,
+    /// Audience (string or array in the token; always a list here).
+    #[serde(default, deserialize_with = "one_or_many", skip_serializing_if = "Vec::is_empty")]
+    pub aud: Vec<String>,
+    /// Expiry, seconds since the epoch.
+    #[serde(default, deserialize_with = "numeric_date_opt", skip_serializing_if = "Option::is_none")]
+    pub exp: Option<i64>,
+    /// Not before, seconds since the epoch.
+    #[serde(default, deserialize_with = "numeric_date_opt", skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<i64>,
+    /// Issued at, seconds since the epoch.
+    #[serde(default, deserialize_with = "numeric_date_opt", skip_serializing_if = "Option::is_none")]
+    pub iat: Option<i64>,
+    /// JWT ID.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jti: Option<String>,
+    /// OAuth client (RFC 9068).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// Authorized party (Entra v2, Keycloak).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub azp: Option<String>,
+    /// Space-separated scopes (RFC 9068, Keycloak).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    /// Space-separated scopes (Entra ID).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scp: Option<String>,
+    /// Roles (Entra ID app roles).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<String>,
+    /// Tenant id (Entra ID).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tid: Option<String>,
+    /// Display name, when the provider sends it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Login name (Entra v2, Keycloak).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preferred_username: Option<String>,
+    /// E-mail address, when the provider sends it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+}
+
+impl StandardClaims {
+    /// The scopes from `scope` or `scp`, split on spaces.
+    pub fn scopes(&self) -> impl Iterator<Item = &str> {
+        self.scope
+            .iter()
+            .chain(self.scp.iter())
+            .flat_map(|s| s.split(' '))
+            .filter(|s| !s.is_empty())
+    }
+
+    /// True when the token grants `scope`.
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.scopes().any(|s| s == scope)
+    }
+}
+
+/// Deserializes a `NumericDate`: integer or float seconds (some providers
+/// send `1718719921.5`), truncated toward negative infinity.
+pub fn numeric_date<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    d.deserialize_any(NumericDateVisitor)
+}
+
+fn numeric_date_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    numeric_date(d).map(Some)
+}
+
+struct NumericDateVisitor;
+
+impl Visitor<'_> for NumericDateVisitor {
+    type Value = i64;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a NumericDate (seconds since the epoch)")
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<i64, E> {
+        Ok(v)
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<i64, E> {
+        i64::try_from(v).map_err(|_| E::custom("NumericDate out of range"))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<i64, E> {
+        if v.is_finite() && v.abs() < 1e17 {
+            Ok(v.floor() as i64)
+        } else {
+            Err(E::custom("NumericDate out of range"))
+        }
+    }
+}
+
+fn one_or_many<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    Ok(match Audience::deserialize(d)? {
+        Audience::One(a) => vec![a.into_owned()],
+        Audience::Many(v) => v.into_iter().map(Cow::into_owned).collect(),
+    })
+}
+
+/// `aud`: one string or an array of strings.
+pub(crate) enum Audience<'a> {
+    One(Cow<'a, str>),
+    Many(Vec<Cow<'a, str>>),
+}
+
+impl Audience<'_> {
+    pub fn contains_any(&self, wanted: &[Box<str>]) -> bool {
+        match self {
+            Audience::One(a) => wanted.iter().any(|w| **w == **a),
+            Audience::Many(v) => v.iter().any(|a| wanted.iter().any(|w| **w == **a)),
+        }
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Audience<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Audience<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string or an array of strings")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Audience::One(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Audience::One(Cow::Owned(v.to_owned())))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(1).min(16));
+                while let Some(s) = seq.next_element::<Cow<'de, str>>()? {
+                    out.push(s);
+                }
+                Ok(Audience::Many(out))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// The registered claims the validator checks, borrowed from the decoded
+/// payload. Other members are skipped without being built.
+#[derive(Deserialize)]
+pub(crate) struct Registered<'a> {
+    #[serde(borrow)]
+    pub iss: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub aud: Option<Audience<'a>>,
+    #[serde(default, deserialize_with = "numeric_date_opt")]
+    pub exp: Option<i64>,
+    #[serde(default, deserialize_with = "numeric_date_opt")]
+    pub nbf: Option<i64>,
+    #[serde(default, deserialize_with = "numeric_date_opt")]
+    pub iat: Option<i64>,
+    #[serde(borrow)]
+    pub tid: Option<Cow<'a, str>>,
+}
+
+/// The names of the top-level members of a claims object, for the
+/// required-claims check; values are skipped.
+pub(crate) fn claim_names(payload: &[u8]) -> Option<Vec<Cow<'_, str>>> {
+    struct Names<'a>(Vec<Cow<'a, str>>);
+    impl<'de> Deserialize<'de> for Names<'de> {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V;
+            impl<'de> Visitor<'de> for V {
+                type Value = Names<'de>;
+                fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                    f.write_str("a JSON object")
+                }
+                fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Names<'de>, A::Error> {
+                    let mut names = Vec::new();
+                    while let Some(k) = map.next_key::<Cow<'de, str>>()? {
+                        map.next_value::<IgnoredAny>()?;
+                        names.push(k);
+                    }
+                    Ok(Names(names))
+                }
+            }
+            d.deserialize_map(V)
+        }
+    }
+    serde_json::from_slice::<Names<'_>>(payload).ok().map(|n| n.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numeric_dates_accept_floats_and_reject_strings() {
+        let r: Registered = serde_json::from_str(r#"{"exp":1718719921.5,"iat":1718719921}"#).unwrap();
+        assert_eq!(r.exp, Some(1718719921));
+        assert_eq!(r.iat, Some(1718719921));
+        assert!(serde_json::from_str::<Registered>(r#"{"exp":"1718719921"}"#).is_err());
+        assert!(serde_json::from_str::<Registered>(r#"{"exp":1e300}"#).is_err());
+    }
+
+    #[test]
+    fn audience_string_or_array() {
+        let want: Vec<Box<str>> = vec!["api".into()];
+        let r: Registered = serde_json::from_str(r#"{"aud":"api"}"#).unwrap();
+        assert!(r.aud.unwrap().contains_any(&want));
+        let r: Registered = serde_json::from_str(r#"{"aud":["x","api"]}"#).unwrap();
+        assert!(r.aud.unwrap().contains_any(&want));
+        let r: Registered = serde_json::from_str(r#"{"aud":["x"]}"#).unwrap();
+        assert!(!r.aud.unwrap().contains_any(&want));
+        assert!(serde_json::from_str::<Registered>(r#"{"aud":5}"#).is_err());
+    }
+
+    #[test]
+    fn standard_claims_scopes() {
+        let c: StandardClaims =
+            serde_json::from_str(r#"{"iss":"i","scope":"read  write","aud":"a","exp":5.5}"#).unwrap();
+        assert!(c.has_scope("write"));
+        assert!(!c.has_scope(""));
+        assert_eq!(c.aud, vec!["a".to_owned()]);
+        assert_eq!(c.exp, Some(5));
+    }
+}

@@ -1,0 +1,206 @@
+//! One error type for configuration, key loading and token rejection, and
+//! its RFC 6750 mapping to an HTTP status and a `WWW-Authenticate` header.
+//!
+//! The mapping lives here and nowhere else, so a custom rejection body (see
+//! [`RejectionHandler`](crate::RejectionHandler)) keeps the same status and
+//! challenge as the default one.
+
+use http::{HeaderValue, StatusCode};
+
+/// Everything that can go wrong, from `build()` to a refused token.
+///
+/// Messages name the rule that failed and never contain a token, a claim
+/// value from an unverified token, or key material.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The request carried no bearer credentials.
+    #[error("no bearer token in the request")]
+    MissingToken,
+    /// The `Authorization` header could not be understood (several headers,
+    /// broken syntax, non-visible characters).
+    #[error("malformed Authorization header: {0}")]
+    InvalidRequest(&'static str),
+    /// The token is longer than the configured limit.
+    #[error("token too large")]
+    TokenTooLarge,
+    /// The token is not a compact JWS (three base64url parts, JSON header).
+    #[error("malformed token: {0}")]
+    MalformedToken(&'static str),
+    /// The header `alg` is not accepted (`none`, HMAC without a configured
+    /// secret, or an unknown name).
+    #[error("unsupported algorithm")]
+    UnsupportedAlgorithm,
+    /// The header lists a critical extension this crate does not process.
+    #[error("unsupported critical header parameter")]
+    UnsupportedCritical,
+    /// No key in the key set has the token's `kid`.
+    #[error("unknown key id")]
+    UnknownKey,
+    /// The token has no `kid` and more than one key could verify it.
+    #[error("token has no key id and several keys match its algorithm")]
+    AmbiguousKey,
+    /// The header `alg` does not fit the key selected by `kid`.
+    #[error("algorithm does not match the key")]
+    AlgorithmMismatch,
+    /// The signature does not verify.
+    #[error("invalid signature")]
+    InvalidSignature,
+    /// `exp` is in the past (beyond the leeway).
+    #[error("token expired")]
+    Expired,
+    /// `nbf` is in the future (beyond the leeway).
+    #[error("token not yet valid")]
+    NotYetValid,
+    /// `iat` is in the future (beyond the leeway).
+    #[error("token issued in the future")]
+    IssuedInFuture,
+    /// A claim that must be present is missing.
+    #[error("missing required claim: {0}")]
+    MissingClaim(String),
+    /// A registered claim has the wrong JSON type (e.g. `exp` as a string).
+    #[error("invalid claim: {0}")]
+    InvalidClaim(&'static str),
+    /// `iss` is not the configured issuer.
+    #[error("invalid issuer")]
+    InvalidIssuer,
+    /// `aud` does not contain a configured audience.
+    #[error("invalid audience")]
+    InvalidAudience,
+    /// The header `typ` is not the required one (e.g. `at+jwt`).
+    #[error("invalid token type")]
+    InvalidType,
+    /// The claims do not deserialize into the application's claims type.
+    #[error("claims do not match the expected shape")]
+    InvalidClaims,
+    /// The token is valid but lacks a scope or role the route requires.
+    #[error("insufficient scope: {0} required")]
+    InsufficientScope(String),
+    /// A custom rule registered with
+    /// [`ValidatorBuilder::rule`](crate::ValidatorBuilder::rule) refused the token.
+    #[error("token rejected: {0}")]
+    Rejected(String),
+    /// No signing keys are available yet, or they are too old to trust.
+    #[error("signing keys unavailable: {0}")]
+    KeysUnavailable(String),
+    /// Fetching a JWKS or discovery document failed.
+    #[error("fetching {url} failed: {reason}")]
+    Fetch {
+        /// The URL that was fetched.
+        url: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// A key or key set could not be used.
+    #[error("invalid key: {0}")]
+    InvalidKey(String),
+    /// The validator is configured in a way that cannot work; the message
+    /// says what to change.
+    #[error("configuration error: {0}")]
+    Config(String),
+}
+
+/// What kind of failure an [`Error`] is, for `match` without caring about
+/// the details.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// No credentials: 401 with a bare `Bearer` challenge.
+    MissingToken,
+    /// The request is malformed: 400 `invalid_request`.
+    InvalidRequest,
+    /// The token is refused: 401 `invalid_token`.
+    InvalidToken,
+    /// The token lacks a scope or role: 403 `insufficient_scope`.
+    InsufficientScope,
+    /// Keys are unavailable: 503, the token may well be fine.
+    Unavailable,
+    /// Configuration or key loading, reported by `build()`.
+    Config,
+}
+
+impl Error {
+    /// The kind of this error.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::MissingToken => ErrorKind::MissingToken,
+            Error::InvalidRequest(_) => ErrorKind::InvalidRequest,
+            Error::KeysUnavailable(_) => ErrorKind::Unavailable,
+            Error::InsufficientScope(_) => ErrorKind::InsufficientScope,
+            Error::Fetch { .. } | Error::InvalidKey(_) | Error::Config(_) => ErrorKind::Config,
+            _ => ErrorKind::InvalidToken,
+        }
+    }
+
+    /// The HTTP status RFC 6750 §3.1 gives this error.
+    pub fn status(&self) -> StatusCode {
+        match self.kind() {
+            ErrorKind::MissingToken | ErrorKind::InvalidToken => StatusCode::UNAUTHORIZED,
+            ErrorKind::InvalidRequest => StatusCode::BAD_REQUEST,
+            ErrorKind::InsufficientScope => StatusCode::FORBIDDEN,
+            ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorKind::Config => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The RFC 6750 `error` code, if this error has one.
+    pub fn error_code(&self) -> Option<&'static str> {
+        match self.kind() {
+            ErrorKind::InvalidRequest => Some("invalid_request"),
+            ErrorKind::InvalidToken => Some("invalid_token"),
+            ErrorKind::InsufficientScope => Some("insufficient_scope"),
+            _ => None,
+        }
+    }
+
+    /// A description safe to show to the client: which rule failed, never
+    /// internals. Only characters RFC 6750 §3 allows in `error_description`
+    /// (%x20-21 / %x23-5B / %x5D-7E) are kept.
+    pub fn description(&self) -> String {
+        let text = match self {
+            // Internal details (URLs, reasons) stay in logs, not in responses.
+            Error::KeysUnavailable(_) => "signing keys are not available".to_owned(),
+            Error::Fetch { .. } | Error::InvalidKey(_) | Error::Config(_) => {
+                "server configuration error".to_owned()
+            }
+            other => other.to_string(),
+        };
+        text.chars()
+            .filter(|c| matches!(*c, ' ' | '!' | '#'..='[' | ']'..='~'))
+            .collect()
+    }
+
+    /// The `WWW-Authenticate` challenge for this error (RFC 6750 §3), or
+    /// `None` for errors that are not about credentials.
+    ///
+    /// A request without credentials gets a bare challenge (`Bearer` or
+    /// `Bearer realm="…"`) with no `error` attribute, as §3.1 asks.
+    pub fn www_authenticate(&self, realm: Option<&str>) -> Option<HeaderValue> {
+        let mut value = String::from("Bearer");
+        let mut sep = " ";
+        if let Some(realm) = realm {
+            value.push_str(sep);
+            value.push_str("realm=\"");
+            value.extend(
+                realm
+                    .chars()
+                    .filter(|c| matches!(*c, ' ' | '!' | '#'..='[' | ']'..='~')),
+            );
+            value.push('"');
+            sep = ", ";
+        }
+        match self.kind() {
+            ErrorKind::MissingToken => {}
+            ErrorKind::InvalidRequest | ErrorKind::InvalidToken | ErrorKind::InsufficientScope => {
+                value.push_str(sep);
+                value.push_str("error=\"");
+                value.push_str(self.error_code().unwrap_or("invalid_token"));
+                value.push_str("\", error_description=\"");
+                value.push_str(&self.description());
+                value.push('"');
+            }
+            ErrorKind::Unavailable | ErrorKind::Config => return None,
+        }
+        HeaderValue::from_str(&value).ok()
+    }
+}

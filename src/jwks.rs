@@ -1,0 +1,285 @@
+//! Fetching key sets: the URL policy, the HTTP client, limits, and the
+//! store requests read keys from.
+//!
+//! The store publishes an immutable [`KeySet`] through `ArcSwap`: a request
+//! does one atomic load and never takes a lock.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use http::header::{CACHE_CONTROL, ETAG, IF_NONE_MATCH};
+
+use crate::error::Error;
+use crate::keys::KeySet;
+
+/// Limits and policy for every document the validator fetches.
+#[derive(Debug, Clone)]
+pub(crate) struct HttpOptions {
+    pub timeout: Duration,
+    pub max_body: usize,
+    pub allow_insecure_http: bool,
+}
+
+impl Default for HttpOptions {
+    fn default() -> Self {
+        HttpOptions {
+            timeout: Duration::from_secs(5),
+            max_body: 1024 * 1024,
+            allow_insecure_http: false,
+        }
+    }
+}
+
+/// True for `localhost`, `127.0.0.0/8` and `[::1]`.
+fn is_loopback(url: &reqwest::Url) -> bool {
+    url.host_str().is_some_and(|host| {
+        host.eq_ignore_ascii_case("localhost")
+            || host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .parse::<IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback())
+    })
+}
+
+/// Parses a discovery or JWKS URL and applies the transport policy: `https`,
+/// or `http` on a loopback host, or `http` anywhere with
+/// `allow_insecure_http`.
+pub(crate) fn check_url(url: &str, allow_insecure_http: bool) -> Result<reqwest::Url, Error> {
+    let parsed = reqwest::Url::parse(url)
+        .map_err(|e| Error::Config(format!("{url:?} is not a valid URL: {e}")))?;
+    match parsed.scheme() {
+        "https" => Ok(parsed),
+        "http" if allow_insecure_http || is_loopback(&parsed) => Ok(parsed),
+        "http" => Err(Error::Config(format!(
+            "{url} uses plain http on a non-loopback host; use https, or call \
+             allow_insecure_http() if the network path is trusted"
+        ))),
+        other => Err(Error::Config(format!(
+            "{url} has scheme {other:?}; only https (or http on loopback) is supported"
+        ))),
+    }
+}
+
+/// The HTTP client: timeout, no redirects to another host or to plain http.
+pub(crate) fn client(options: &HttpOptions) -> Result<reqwest::Client, Error> {
+    let policy = reqwest::redirect::Policy::custom(|attempt| {
+        let first = &attempt.previous()[0];
+        let next = attempt.url();
+        if attempt.previous().len() > 5 {
+            attempt.error("too many redirects")
+        } else if next.host_str() != first.host_str()
+            || next.port_or_known_default() != first.port_or_known_default()
+        {
+            attempt.error("redirect to another host refused")
+        } else if first.scheme() == "https" && next.scheme() != "https" {
+            attempt.error("redirect from https to http refused")
+        } else {
+            attempt.follow()
+        }
+    });
+    reqwest::Client::builder()
+        .timeout(options.timeout)
+        .connect_timeout(options.timeout)
+        .redirect(policy)
+        .user_agent(concat!("oidc-bearer/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))
+}
+
+/// A successful GET.
+pub(crate) enum Fetched {
+    /// 304: the document has not changed since the given `ETag`.
+    NotModified { max_age: Option<Duration> },
+    /// A new body.
+    Body {
+        body: bytes::Bytes,
+        max_age: Option<Duration>,
+        etag: Option<String>,
+    },
+}
+
+/// GETs `url` with the size limit, optionally conditional on `etag`.
+pub(crate) async fn get(
+    client: &reqwest::Client,
+    url: &reqwest::Url,
+    max_body: usize,
+    etag: Option<&str>,
+) -> Result<Fetched, Error> {
+    let fail = |reason: String| Error::Fetch {
+        url: url.to_string(),
+        reason,
+    };
+    let mut request = client.get(url.clone());
+    if let Some(etag) = etag {
+        request = request.header(IF_NONE_MATCH, etag);
+    }
+    let mut response = request.send().await.map_err(|e| fail(describe(&e)))?;
+    let max_age = response
+        .headers()
+        .get(CACHE_CONTROL)
+        .and_then(|v| v.to_str().ok())
+        .and_then(parse_max_age);
+    let status = response.status();
+    if status == reqwest::StatusCode::NOT_MODIFIED && etag.is_some() {
+        return Ok(Fetched::NotModified { max_age });
+    }
+    if !status.is_success() {
+        return Err(fail(format!("HTTP status {status}")));
+    }
+    let new_etag = response
+        .headers()
+        .get(ETAG)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    if response.content_length().is_some_and(|n| n > max_body as u64) {
+        return Err(fail(format!("body larger than {max_body} bytes")));
+    }
+    let mut body = bytes::BytesMut::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| fail(describe(&e)))? {
+        if body.len() + chunk.len() > max_body {
+            return Err(fail(format!("body larger than {max_body} bytes")));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Fetched::Body {
+        body: body.freeze(),
+        max_age,
+        etag: new_etag,
+    })
+}
+
+fn describe(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        "timed out".into()
+    } else if e.is_connect() {
+        "connection failed".into()
+    } else if e.is_redirect() {
+        "redirect refused".into()
+    } else {
+        // reqwest's Display includes the URL, which the caller adds already;
+        // its source chain says what happened.
+        let mut text = String::from("request failed");
+        let mut source = std::error::Error::source(e);
+        while let Some(s) = source {
+            text.push_str(": ");
+            text.push_str(&s.to_string());
+            source = s.source();
+        }
+        text
+    }
+}
+
+/// `max-age` from a Cache-Control value (`no-cache`/`no-store` count as 0).
+pub(crate) fn parse_max_age(value: &str) -> Option<Duration> {
+    let mut max_age = None;
+    for directive in value.split(',') {
+        let directive = directive.trim();
+        if directive.eq_ignore_ascii_case("no-cache") || directive.eq_ignore_ascii_case("no-store") {
+            return Some(Duration::ZERO);
+        }
+        if let Some((name, v)) = directive.split_once('=') {
+            if name.trim().eq_ignore_ascii_case("max-age") {
+                max_age = v.trim().trim_matches('"').parse::<u64>().ok().map(Duration::from_secs);
+            }
+        }
+    }
+    max_age
+}
+
+/// Where keys come from.
+#[derive(Debug, Clone)]
+pub(crate) enum Source {
+    /// A JWKS URL, fetched over HTTP.
+    Url(reqwest::Url),
+    /// Keys given at build time; never refreshed.
+    Static,
+}
+
+/// The published key set plus what is needed to fetch a new one.
+pub(crate) struct KeyStore {
+    pub current: ArcSwap<KeySet>,
+    pub source: Source,
+    pub client: Option<reqwest::Client>,
+    pub options: HttpOptions,
+}
+
+impl KeyStore {
+    pub fn new_static(set: KeySet) -> Self {
+        KeyStore {
+            current: ArcSwap::from_pointee(set),
+            source: Source::Static,
+            client: None,
+            options: HttpOptions::default(),
+        }
+    }
+
+    pub fn new_remote(url: reqwest::Url, options: HttpOptions) -> Result<Self, Error> {
+        Ok(KeyStore {
+            current: ArcSwap::from_pointee(KeySet::default()),
+            client: Some(client(&options)?),
+            source: Source::Url(url),
+            options,
+        })
+    }
+
+    /// Fetches and parses the JWKS once. A document without a single usable
+    /// key is a failure: it must never replace good keys.
+    pub async fn fetch(&self) -> Result<Arc<KeySet>, Error> {
+        let (Source::Url(url), Some(client)) = (&self.source, &self.client) else {
+            return Ok(self.current.load_full());
+        };
+        let fetched = get(client, url, self.options.max_body, None).await?;
+        let Fetched::Body { body, .. } = fetched else {
+            return Ok(self.current.load_full());
+        };
+        let set = KeySet::from_jwks(&body).map_err(|e| Error::Fetch {
+            url: url.to_string(),
+            reason: e.to_string(),
+        })?;
+        if set.is_empty() {
+            return Err(Error::Fetch {
+                url: url.to_string(),
+                reason: format!(
+                    "the JWKS holds no usable signing key ({} skipped)",
+                    set.skipped().len()
+                ),
+            });
+        }
+        for skipped in set.skipped() {
+            tracing::debug!(kid = ?skipped.kid, reason = %skipped.reason, "JWK skipped");
+        }
+        let set = Arc::new(set);
+        self.current.store(set.clone());
+        Ok(set)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_policy() {
+        assert!(check_url("https://login.example.com/keys", false).is_ok());
+        for ok in ["http://localhost:8080/x", "http://127.0.0.1/x", "http://127.9.9.9/x", "http://[::1]:80/x"] {
+            assert!(check_url(ok, false).is_ok(), "{ok}");
+        }
+        let err = check_url("http://keycloak:8080/realms/x", false).unwrap_err();
+        assert!(err.to_string().contains("allow_insecure_http"));
+        assert!(check_url("http://keycloak:8080/realms/x", true).is_ok());
+        assert!(check_url("ftp://example.com/x", true).is_err());
+        assert!(check_url("not a url", false).is_err());
+        assert!(check_url("http://localhost.evil.com/x", false).is_err());
+    }
+
+    #[test]
+    fn max_age() {
+        assert_eq!(parse_max_age("public, max-age=3600"), Some(Duration::from_secs(3600)));
+        assert_eq!(parse_max_age("no-store"), Some(Duration::ZERO));
+        assert_eq!(parse_max_age("public"), None);
+        assert_eq!(parse_max_age("max-age=abc"), None);
+    }
+}

@@ -1,0 +1,396 @@
+//! Tower middleware that verifies the request's bearer token and puts the
+//! verified [`Claims<C>`] into the request extensions.
+//!
+//! ```no_run
+//! use axum::{Json, Router, routing::get};
+//! use oidc_bearer::{Claims, StandardClaims, Validator};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let validator = Validator::builder()
+//!     .issuer("https://login.example.com/realms/demo")
+//!     .audience("my-api")
+//!     .jwks_url("https://login.example.com/realms/demo/protocol/openid-connect/certs")
+//!     .build()
+//!     .await?;
+//!
+//! async fn me(claims: Claims<StandardClaims>) -> Json<Claims<StandardClaims>> {
+//!     Json(claims)
+//! }
+//!
+//! let app: Router = Router::new()
+//!     .route("/me", get(me))
+//!     .layer(validator.layer::<StandardClaims>().realm("my-api"));
+//! # Ok(()) }
+//! ```
+//!
+//! The layer is generic over request and response bodies, so it wraps any
+//! `Service<http::Request<B>>`: axum routers, hyper services, tonic.
+
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use http::header::{AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
+use http::{HeaderMap, HeaderValue, Request, Response};
+use pin_project_lite::pin_project;
+use serde::de::DeserializeOwned;
+use tower_layer::Layer;
+use tower_service::Service;
+
+use crate::claims::{Claims, StandardClaims};
+use crate::error::{Error, ErrorKind};
+use crate::validator::Validator;
+
+/// Marks a request the layer let through without credentials
+/// ([`OidcBearerLayer::allow_anonymous`]), so `Option<Claims<C>>` can tell
+/// "anonymous" from "the layer is missing".
+#[derive(Debug, Clone, Copy)]
+pub struct Anonymous;
+
+/// Applies [`OidcBearer`] to a service. Made by [`Validator::layer`].
+pub struct OidcBearerLayer<C = StandardClaims, R = DefaultRejection> {
+    validator: Validator,
+    realm: Option<Arc<str>>,
+    anonymous: bool,
+    rejection: R,
+    _claims: PhantomData<fn() -> C>,
+}
+
+impl<C, R: Clone> Clone for OidcBearerLayer<C, R> {
+    fn clone(&self) -> Self {
+        OidcBearerLayer {
+            validator: self.validator.clone(),
+            realm: self.realm.clone(),
+            anonymous: self.anonymous,
+            rejection: self.rejection.clone(),
+            _claims: PhantomData,
+        }
+    }
+}
+
+impl Validator {
+    /// A tower layer that verifies bearer tokens with this validator and
+    /// hands handlers the claims as `Claims<C>`.
+    pub fn layer<C>(&self) -> OidcBearerLayer<C> {
+        OidcBearerLayer {
+            validator: self.clone(),
+            realm: None,
+            anonymous: false,
+            rejection: DefaultRejection,
+            _claims: PhantomData,
+        }
+    }
+}
+
+impl<C, R> OidcBearerLayer<C, R> {
+    /// The `realm` of the `WWW-Authenticate` challenge.
+    pub fn realm(mut self, realm: impl AsRef<str>) -> Self {
+        self.realm = Some(realm.as_ref().into());
+        self
+    }
+
+    /// Let requests without any `Authorization` header through, without
+    /// claims (handlers take `Option<Claims<C>>`). A token that is present
+    /// but bad is still refused.
+    pub fn allow_anonymous(mut self) -> Self {
+        self.anonymous = true;
+        self
+    }
+
+    /// Replace how rejections are turned into responses, e.g. with
+    /// [`ProblemJson`] or a closure `Fn(&Error, Parts) -> Response<B>`.
+    pub fn on_rejection<R2>(self, rejection: R2) -> OidcBearerLayer<C, R2> {
+        OidcBearerLayer {
+            validator: self.validator,
+            realm: self.realm,
+            anonymous: self.anonymous,
+            rejection,
+            _claims: PhantomData,
+        }
+    }
+}
+
+impl<S, C, R: Clone> Layer<S> for OidcBearerLayer<C, R> {
+    type Service = OidcBearer<S, C, R>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        OidcBearer {
+            inner,
+            validator: self.validator.clone(),
+            realm: self.realm.clone(),
+            anonymous: self.anonymous,
+            rejection: self.rejection.clone(),
+            _claims: PhantomData,
+        }
+    }
+}
+
+/// The middleware: verifies the bearer token, then calls the inner service
+/// with `Claims<C>` in the request extensions. A refused request never
+/// reaches the inner service.
+pub struct OidcBearer<S, C = StandardClaims, R = DefaultRejection> {
+    inner: S,
+    validator: Validator,
+    realm: Option<Arc<str>>,
+    anonymous: bool,
+    rejection: R,
+    _claims: PhantomData<fn() -> C>,
+}
+
+impl<S: Clone, C, R: Clone> Clone for OidcBearer<S, C, R> {
+    fn clone(&self) -> Self {
+        OidcBearer {
+            inner: self.inner.clone(),
+            validator: self.validator.clone(),
+            realm: self.realm.clone(),
+            anonymous: self.anonymous,
+            rejection: self.rejection.clone(),
+            _claims: PhantomData,
+        }
+    }
+}
+
+impl<S, C, R, ReqBody, ResBody> Service<Request<ReqBody>> for OidcBearer<S, C, R>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    C: DeserializeOwned + Send + Sync + 'static,
+    R: RejectionHandler<ResBody>,
+{
+    type Response = Response<ResBody>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future, ResBody>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
+        let outcome = match bearer_token(req.headers()) {
+            Ok(Some(token)) => self.validator.try_verify::<C>(token).map(Some),
+            Ok(None) if self.anonymous => Ok(None),
+            Ok(None) => Err(Error::MissingToken),
+            Err(e) => Err(e),
+        };
+        match outcome {
+            Ok(Some(claims)) => {
+                req.extensions_mut().insert(claims);
+            }
+            Ok(None) => {
+                req.extensions_mut().insert(Anonymous);
+            }
+            Err(error) => {
+                let parts = rejection_parts(&error, self.realm.as_deref());
+                return ResponseFuture::reject(self.rejection.rejection(&error, parts));
+            }
+        }
+        ResponseFuture::inner(self.inner.call(req))
+    }
+}
+
+pin_project! {
+    /// The response future of [`OidcBearer`]: the inner service's future,
+    /// or a ready rejection. No allocation on either path.
+    pub struct ResponseFuture<F, B> {
+        #[pin]
+        state: State<F, B>,
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    enum State<F, B> {
+        Inner { #[pin] future: F },
+        Reject { response: Option<Response<B>> },
+    }
+}
+
+impl<F, B> ResponseFuture<F, B> {
+    fn inner(future: F) -> Self {
+        ResponseFuture {
+            state: State::Inner { future },
+        }
+    }
+
+    fn reject(response: Response<B>) -> Self {
+        ResponseFuture {
+            state: State::Reject {
+                response: Some(response),
+            },
+        }
+    }
+}
+
+impl<F, B, E> Future for ResponseFuture<F, B>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+{
+    type Output = Result<Response<B>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().state.project() {
+            StateProj::Inner { future } => future.poll(cx),
+            StateProj::Reject { response } => {
+                Poll::Ready(Ok(response.take().expect("ResponseFuture polled after completion")))
+            }
+        }
+    }
+}
+
+/// Takes the bearer token from the request (RFC 6750 §2.1).
+///
+/// `Ok(None)`: no credentials for this scheme. `Err`: the request is
+/// malformed (400 `invalid_request`).
+pub(crate) fn bearer_token(headers: &HeaderMap) -> Result<Option<&str>, Error> {
+    let mut values = headers.get_all(AUTHORIZATION).iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(Error::InvalidRequest("more than one Authorization header"));
+    }
+    let value = value
+        .to_str()
+        .map_err(|_| Error::InvalidRequest("Authorization header is not visible ASCII"))?;
+    let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        // Another scheme (Basic, DPoP, ...): no bearer credentials.
+        return Ok(None);
+    }
+    let token = rest.trim_matches(' ');
+    if token.is_empty() {
+        return Err(Error::InvalidRequest("Bearer scheme without a token"));
+    }
+    if !is_token68(token) {
+        return Err(Error::InvalidRequest("bearer token is not token68"));
+    }
+    Ok(Some(token))
+}
+
+/// `1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`
+fn is_token68(s: &str) -> bool {
+    let body = s.trim_end_matches('=');
+    !body.is_empty()
+        && body
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/'))
+}
+
+/// Status, `WWW-Authenticate` and `Retry-After` for a rejection: the part
+/// of the response RFC 6750 fixes, whoever writes the body.
+pub fn rejection_parts(error: &Error, realm: Option<&str>) -> http::response::Parts {
+    let (mut parts, ()) = Response::new(()).into_parts();
+    parts.status = error.status();
+    if let Some(challenge) = error.www_authenticate(realm) {
+        parts.headers.insert(WWW_AUTHENTICATE, challenge);
+    }
+    if error.kind() == ErrorKind::Unavailable {
+        parts
+            .headers
+            .insert(RETRY_AFTER, HeaderValue::from_static("10"));
+    }
+    parts
+}
+
+/// Turns a refused request into a response.
+///
+/// `parts` already carries the status, `WWW-Authenticate` and (for 503)
+/// `Retry-After` that RFC 6750 asks for; add a body, or change anything.
+///
+/// ```
+/// use http::{Response, response::Parts};
+/// use oidc_bearer::Error;
+///
+/// // A closure works as a handler:
+/// let plain_text = |error: &Error, parts: Parts| {
+///     Response::from_parts(parts, error.description())
+/// };
+/// # let _ = plain_text;
+/// ```
+pub trait RejectionHandler<B>: Clone {
+    /// Builds the response for `error`.
+    fn rejection(&self, error: &Error, parts: http::response::Parts) -> Response<B>;
+}
+
+/// Status and headers with an empty body.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DefaultRejection;
+
+impl<B: Default> RejectionHandler<B> for DefaultRejection {
+    fn rejection(&self, _error: &Error, parts: http::response::Parts) -> Response<B> {
+        Response::from_parts(parts, B::default())
+    }
+}
+
+/// An RFC 9457 `application/problem+json` body beside the RFC 6750
+/// headers: `{"type":"about:blank","title":…,"status":…,"detail":…}`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ProblemJson;
+
+impl<B: From<String>> RejectionHandler<B> for ProblemJson {
+    fn rejection(&self, error: &Error, mut parts: http::response::Parts) -> Response<B> {
+        let body = serde_json::json!({
+            "type": "about:blank",
+            "title": parts.status.canonical_reason().unwrap_or("Error"),
+            "status": parts.status.as_u16(),
+            "detail": error.description(),
+        });
+        parts.headers.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        Response::from_parts(parts, B::from(body.to_string()))
+    }
+}
+
+impl<B, F> RejectionHandler<B> for F
+where
+    F: Fn(&Error, http::response::Parts) -> Response<B> + Clone,
+{
+    fn rejection(&self, error: &Error, parts: http::response::Parts) -> Response<B> {
+        self(error, parts)
+    }
+}
+
+impl<C> Claims<C> {
+    /// The claims the layer put into these request extensions, if any.
+    pub fn from_extensions(extensions: &http::Extensions) -> Option<Self>
+    where
+        C: Send + Sync + 'static,
+    {
+        extensions.get::<Claims<C>>().cloned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(values: &[&[u8]]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for v in values {
+            h.append(AUTHORIZATION, HeaderValue::from_bytes(v).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn header_parsing() {
+        assert_eq!(bearer_token(&headers(&[])).unwrap(), None);
+        assert_eq!(bearer_token(&headers(&[b"Bearer abc.def.ghi"])).unwrap(), Some("abc.def.ghi"));
+        assert_eq!(bearer_token(&headers(&[b"bEaReR abc"])).unwrap(), Some("abc"));
+        assert_eq!(bearer_token(&headers(&[b"Basic dXNlcjpwYXNz"])).unwrap(), None);
+        assert_eq!(bearer_token(&headers(&[b"Bearer a+b/c=="])).unwrap(), Some("a+b/c=="));
+        for bad in [&b"Bearer"[..], b"Bearer ", b"Bearer a b", b"Bearer a=b", b"Bearer ===", b"Bearer a\"b", b"Bearer \xff"] {
+            assert!(
+                matches!(bearer_token(&headers(&[bad])), Err(Error::InvalidRequest(_))),
+                "{bad:?}"
+            );
+        }
+        assert!(matches!(
+            bearer_token(&headers(&[b"Bearer a", b"Bearer b"])),
+            Err(Error::InvalidRequest(_))
+        ));
+    }
+}

@@ -1,0 +1,94 @@
+//! Bearer-token validation for APIs behind an OpenID Connect provider.
+//!
+//! A single-page app signs its user in at Microsoft Entra ID, Keycloak or
+//! any OIDC issuer and calls your API with `Authorization: Bearer <JWT>`.
+//! This crate is the API's side: a tower layer (and axum extractor) that
+//! verifies the token's signature against the provider's JWKS, checks
+//! `iss`, `aud`, `exp`, `nbf` and `iat`, and hands your handler typed claims.
+//!
+//! # Quickstart
+//!
+//! ```no_run
+//! use axum::{Json, Router, routing::get};
+//! use oidc_bearer::{Claims, Validator};
+//! use serde::{Deserialize, Serialize};
+//!
+//! #[derive(Deserialize, Serialize)]
+//! struct MyClaims {
+//!     sub: String,
+//!     scope: Option<String>,
+//! }
+//!
+//! async fn me(claims: Claims<MyClaims>) -> Json<Claims<MyClaims>> {
+//!     Json(claims)
+//! }
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     let validator = Validator::builder()
+//!         .issuer("https://login.example.com/realms/demo")
+//!         .audience("my-api")
+//!         .jwks_url("https://login.example.com/realms/demo/protocol/openid-connect/certs")
+//!         .build()
+//!         .await?;
+//!     let app = Router::new()
+//!         .route("/me", get(me))
+//!         .layer(validator.layer::<MyClaims>());
+//!     let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+//!     axum::serve(listener, app).await?;
+//!     Ok(())
+//! }
+//! ```
+//!
+//! Requests without a token get `401` with `WWW-Authenticate: Bearer`; a bad
+//! token gets `401` with `error="invalid_token"` and a description of the
+//! rule that failed (RFC 6750); a malformed `Authorization` header gets
+//! `400 invalid_request`. The handler only runs for verified requests.
+//!
+//! Without tower, call [`Validator::verify`] (or the synchronous
+//! [`Validator::try_verify`]) with the token.
+//!
+//! # Secure by default
+//!
+//! - Algorithms come from the key: RS256/384/512, PS256/384/512, ES256/384
+//!   and EdDSA; `none` is always refused, HMAC only with an explicitly
+//!   configured secret, and never with a JWKS key.
+//! - `jku`, `x5u`, `jwk` and `x5c` in a token header are never used to find
+//!   a key; unknown `crit` entries are refused.
+//! - `exp` is required; `nbf` and `iat` are checked when present, with 60 s
+//!   of leeway. An audience is required unless you call
+//!   [`ValidatorBuilder::insecure_skip_audience`].
+//! - Key URLs must be `https` (plain `http` only on loopback, or with
+//!   [`ValidatorBuilder::allow_insecure_http`]); fetches have a timeout and
+//!   a size limit; redirects to other hosts are refused.
+//! - Keys are parsed once per fetch and shared through a lock-free
+//!   snapshot; requests never take a lock.
+
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+mod algorithm;
+mod claims;
+mod clock;
+mod der;
+mod error;
+#[cfg(feature = "axum")]
+mod extract;
+mod jwks;
+mod keys;
+mod layer;
+mod token;
+mod validator;
+
+pub use algorithm::Algorithm;
+pub use claims::{Claims, StandardClaims, numeric_date};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use error::{Error, ErrorKind};
+#[cfg(feature = "axum")]
+pub use extract::MissingClaimsLayer;
+pub use keys::{KeySet, SkippedKey};
+pub use layer::{
+    Anonymous, DefaultRejection, OidcBearer, OidcBearerLayer, ProblemJson, RejectionHandler,
+    ResponseFuture, rejection_parts,
+};
+pub use validator::{Validator, ValidatorBuilder};
