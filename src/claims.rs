@@ -84,16 +84,32 @@ pub struct StandardClaims {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sub: Option<String>,
     /// Audience (string or array in the token; always a list here).
-    #[serde(default, deserialize_with = "one_or_many", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "one_or_many",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub aud: Vec<String>,
     /// Expiry, seconds since the epoch.
-    #[serde(default, deserialize_with = "numeric_date_opt", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "numeric_date_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub exp: Option<i64>,
     /// Not before, seconds since the epoch.
-    #[serde(default, deserialize_with = "numeric_date_opt", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "numeric_date_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub nbf: Option<i64>,
     /// Issued at, seconds since the epoch.
-    #[serde(default, deserialize_with = "numeric_date_opt", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "numeric_date_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub iat: Option<i64>,
     /// JWT ID.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -253,7 +269,10 @@ pub(crate) fn claim_names(payload: &[u8]) -> Option<Vec<Cow<'_, str>>> {
                 fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                     f.write_str("a JSON object")
                 }
-                fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Names<'de>, A::Error> {
+                fn visit_map<A: de::MapAccess<'de>>(
+                    self,
+                    mut map: A,
+                ) -> Result<Names<'de>, A::Error> {
                     let mut names = Vec::new();
                     while let Some(k) = map.next_key::<Cow<'de, str>>()? {
                         map.next_value::<IgnoredAny>()?;
@@ -265,7 +284,9 @@ pub(crate) fn claim_names(payload: &[u8]) -> Option<Vec<Cow<'_, str>>> {
             d.deserialize_map(V)
         }
     }
-    serde_json::from_slice::<Names<'_>>(payload).ok().map(|n| n.0)
+    serde_json::from_slice::<Names<'_>>(payload)
+        .ok()
+        .map(|n| n.0)
 }
 
 #[cfg(test)]
@@ -274,7 +295,8 @@ mod tests {
 
     #[test]
     fn numeric_dates_accept_floats_and_reject_strings() {
-        let r: Registered = serde_json::from_str(r#"{"exp":1718719921.5,"iat":1718719921}"#).unwrap();
+        let r: Registered =
+            serde_json::from_str(r#"{"exp":1718719921.5,"iat":1718719921}"#).unwrap();
         assert_eq!(r.exp, Some(1718719921));
         assert_eq!(r.iat, Some(1718719921));
         assert!(serde_json::from_str::<Registered>(r#"{"exp":"1718719921"}"#).is_err());
@@ -296,7 +318,8 @@ mod tests {
     #[test]
     fn standard_claims_scopes() {
         let c: StandardClaims =
-            serde_json::from_str(r#"{"iss":"i","scope":"read  write","aud":"a","exp":5.5}"#).unwrap();
+            serde_json::from_str(r#"{"iss":"i","scope":"read  write","aud":"a","exp":5.5}"#)
+                .unwrap();
         assert!(c.has_scope("write"));
         assert!(!c.has_scope(""));
         assert_eq!(c.aud, vec!["a".to_owned()]);

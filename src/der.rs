@@ -151,7 +151,10 @@ pub(crate) fn decode_pem(text: &str) -> Result<PemKind, &'static str> {
     let (label, body) = if let Some(rest) = text.strip_prefix("-----BEGIN ") {
         let (label, rest) = rest.split_once("-----").ok_or("broken PEM armour")?;
         let end = format!("-----END {label}-----");
-        let body = rest.split(end.as_str()).next().filter(|_| rest.contains(&end));
+        let body = rest
+            .split(end.as_str())
+            .next()
+            .filter(|_| rest.contains(&end));
         (label, body.ok_or("PEM block is not closed")?)
     } else {
         ("PUBLIC KEY", text)
@@ -163,7 +166,9 @@ pub(crate) fn decode_pem(text: &str) -> Result<PemKind, &'static str> {
     match label {
         "PUBLIC KEY" => Ok(PemKind::Spki(der)),
         "CERTIFICATE" => Ok(PemKind::Certificate(der)),
-        "RSA PUBLIC KEY" => Err("PKCS#1 RSA PUBLIC KEY is not supported; use a PUBLIC KEY (SPKI) PEM"),
+        "RSA PUBLIC KEY" => {
+            Err("PKCS#1 RSA PUBLIC KEY is not supported; use a PUBLIC KEY (SPKI) PEM")
+        }
         _ => Err("unsupported PEM label; expected PUBLIC KEY or CERTIFICATE"),
     }
 }
@@ -197,7 +202,9 @@ mod tests {
     #[test]
     fn pem_errors_are_clear() {
         assert!(decode_pem("-----BEGIN PUBLIC KEY-----\nAAAA").is_err());
-        assert!(decode_pem("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----").is_err());
+        assert!(
+            decode_pem("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----").is_err()
+        );
         assert!(matches!(decode_pem("AAAA"), Ok(PemKind::Spki(_))));
     }
 }

@@ -1,18 +1,12 @@
-//! Fetching key sets: the URL policy, the HTTP client, limits, and the
-//! store requests read keys from.
-//!
-//! The store publishes an immutable [`KeySet`] through `ArcSwap`: a request
-//! does one atomic load and never takes a lock.
+//! Fetching documents: the URL policy, the HTTP client, size limits,
+//! Cache-Control and ETag. The refresh logic lives in `store`.
 
 use std::net::IpAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
-use arc_swap::ArcSwap;
 use http::header::{CACHE_CONTROL, ETAG, IF_NONE_MATCH};
 
 use crate::error::Error;
-use crate::keys::KeySet;
 
 /// Limits and policy for every document the validator fetches.
 #[derive(Debug, Clone)]
@@ -134,7 +128,10 @@ pub(crate) async fn get(
         .get(ETAG)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    if response.content_length().is_some_and(|n| n > max_body as u64) {
+    if response
+        .content_length()
+        .is_some_and(|n| n > max_body as u64)
+    {
         return Err(fail(format!("body larger than {max_body} bytes")));
     }
     let mut body = bytes::BytesMut::new();
@@ -177,84 +174,22 @@ pub(crate) fn parse_max_age(value: &str) -> Option<Duration> {
     let mut max_age = None;
     for directive in value.split(',') {
         let directive = directive.trim();
-        if directive.eq_ignore_ascii_case("no-cache") || directive.eq_ignore_ascii_case("no-store") {
+        if directive.eq_ignore_ascii_case("no-cache") || directive.eq_ignore_ascii_case("no-store")
+        {
             return Some(Duration::ZERO);
         }
-        if let Some((name, v)) = directive.split_once('=') {
-            if name.trim().eq_ignore_ascii_case("max-age") {
-                max_age = v.trim().trim_matches('"').parse::<u64>().ok().map(Duration::from_secs);
-            }
+        if let Some((name, v)) = directive.split_once('=')
+            && name.trim().eq_ignore_ascii_case("max-age")
+        {
+            max_age = v
+                .trim()
+                .trim_matches('"')
+                .parse::<u64>()
+                .ok()
+                .map(Duration::from_secs);
         }
     }
     max_age
-}
-
-/// Where keys come from.
-#[derive(Debug, Clone)]
-pub(crate) enum Source {
-    /// A JWKS URL, fetched over HTTP.
-    Url(reqwest::Url),
-    /// Keys given at build time; never refreshed.
-    Static,
-}
-
-/// The published key set plus what is needed to fetch a new one.
-pub(crate) struct KeyStore {
-    pub current: ArcSwap<KeySet>,
-    pub source: Source,
-    pub client: Option<reqwest::Client>,
-    pub options: HttpOptions,
-}
-
-impl KeyStore {
-    pub fn new_static(set: KeySet) -> Self {
-        KeyStore {
-            current: ArcSwap::from_pointee(set),
-            source: Source::Static,
-            client: None,
-            options: HttpOptions::default(),
-        }
-    }
-
-    pub fn new_remote(url: reqwest::Url, options: HttpOptions) -> Result<Self, Error> {
-        Ok(KeyStore {
-            current: ArcSwap::from_pointee(KeySet::default()),
-            client: Some(client(&options)?),
-            source: Source::Url(url),
-            options,
-        })
-    }
-
-    /// Fetches and parses the JWKS once. A document without a single usable
-    /// key is a failure: it must never replace good keys.
-    pub async fn fetch(&self) -> Result<Arc<KeySet>, Error> {
-        let (Source::Url(url), Some(client)) = (&self.source, &self.client) else {
-            return Ok(self.current.load_full());
-        };
-        let fetched = get(client, url, self.options.max_body, None).await?;
-        let Fetched::Body { body, .. } = fetched else {
-            return Ok(self.current.load_full());
-        };
-        let set = KeySet::from_jwks(&body).map_err(|e| Error::Fetch {
-            url: url.to_string(),
-            reason: e.to_string(),
-        })?;
-        if set.is_empty() {
-            return Err(Error::Fetch {
-                url: url.to_string(),
-                reason: format!(
-                    "the JWKS holds no usable signing key ({} skipped)",
-                    set.skipped().len()
-                ),
-            });
-        }
-        for skipped in set.skipped() {
-            tracing::debug!(kid = ?skipped.kid, reason = %skipped.reason, "JWK skipped");
-        }
-        let set = Arc::new(set);
-        self.current.store(set.clone());
-        Ok(set)
-    }
 }
 
 #[cfg(test)]
@@ -264,7 +199,12 @@ mod tests {
     #[test]
     fn url_policy() {
         assert!(check_url("https://login.example.com/keys", false).is_ok());
-        for ok in ["http://localhost:8080/x", "http://127.0.0.1/x", "http://127.9.9.9/x", "http://[::1]:80/x"] {
+        for ok in [
+            "http://localhost:8080/x",
+            "http://127.0.0.1/x",
+            "http://127.9.9.9/x",
+            "http://[::1]:80/x",
+        ] {
             assert!(check_url(ok, false).is_ok(), "{ok}");
         }
         let err = check_url("http://keycloak:8080/realms/x", false).unwrap_err();
@@ -277,7 +217,10 @@ mod tests {
 
     #[test]
     fn max_age() {
-        assert_eq!(parse_max_age("public, max-age=3600"), Some(Duration::from_secs(3600)));
+        assert_eq!(
+            parse_max_age("public, max-age=3600"),
+            Some(Duration::from_secs(3600))
+        );
         assert_eq!(parse_max_age("no-store"), Some(Duration::ZERO));
         assert_eq!(parse_max_age("public"), None);
         assert_eq!(parse_max_age("max-age=abc"), None);

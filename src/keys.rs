@@ -148,10 +148,12 @@ impl KeySet {
                 .ok_or_else(|| Error::InvalidKey("certificate is not valid DER".into()))?
                 .to_vec(),
         };
-        let key = key_from_spki(&der, None, kid.map(Into::into), None)
-            .map_err(Error::InvalidKey)?;
-        let mut set = KeySet::default();
-        set.any_kid = kid.is_none();
+        let key =
+            key_from_spki(&der, None, kid.map(Into::into), None).map_err(Error::InvalidKey)?;
+        let mut set = KeySet {
+            any_kid: kid.is_none(),
+            ..KeySet::default()
+        };
         set.insert(key);
         Ok(set)
     }
@@ -202,11 +204,9 @@ impl KeySet {
     /// otherwise the only key that can verify `alg` (several → ambiguous).
     pub(crate) fn select(&self, kid: Option<&str>, alg: Algorithm) -> Result<&VerifyingKey, Error> {
         match kid {
-            Some(kid) if !self.any_kid => self
-                .by_kid
-                .get(kid)
-                .map(|k| &**k)
-                .ok_or(Error::UnknownKey),
+            Some(kid) if !self.any_kid => {
+                self.by_kid.get(kid).map(|k| &**k).ok_or(Error::UnknownKey)
+            }
             _ => {
                 let mut fitting = self.all.iter().filter(|k| k.supports(alg));
                 match (fitting.next(), fitting.next()) {
@@ -228,21 +228,25 @@ fn b64url(value: &str, what: &str) -> Result<Vec<u8>, String> {
 }
 
 fn parse_jwk(jwk: Jwk) -> Result<VerifyingKey, String> {
-    if let Some(u) = &jwk.use_ {
-        if u != "sig" {
-            return Err(format!("use is {u:?}, not \"sig\""));
-        }
+    if let Some(u) = &jwk.use_
+        && u != "sig"
+    {
+        return Err(format!("use is {u:?}, not \"sig\""));
     }
-    if let Some(ops) = &jwk.key_ops {
-        if !ops.iter().any(|o| o == "verify") {
-            return Err("key_ops does not include \"verify\"".into());
-        }
+    if let Some(ops) = &jwk.key_ops
+        && !ops.iter().any(|o| o == "verify")
+    {
+        return Err("key_ops does not include \"verify\"".into());
     }
     let jwk_alg = match jwk.alg.as_deref() {
         None => None,
         Some(name) => match Algorithm::from_name(name) {
             Some(a) if !a.is_hmac() => Some(a),
-            _ => return Err(format!("alg {name:?} is not a supported signature algorithm")),
+            _ => {
+                return Err(format!(
+                    "alg {name:?} is not a supported signature algorithm"
+                ));
+            }
         },
     };
     let kid: Option<Box<str>> = jwk.kid.as_deref().map(Into::into);
@@ -264,7 +268,8 @@ fn parse_jwk(jwk: Jwk) -> Result<VerifyingKey, String> {
     };
     let cert_key = match &cert_spki {
         Some(spki) => Some(
-            der::parse_spki(spki).ok_or_else(|| "x5c certificate key type is not supported".to_owned())?,
+            der::parse_spki(spki)
+                .ok_or_else(|| "x5c certificate key type is not supported".to_owned())?,
         ),
         None => None,
     };
@@ -281,10 +286,10 @@ fn parse_jwk(jwk: Jwk) -> Result<VerifyingKey, String> {
                 _ => return Err("RSA key needs both n and e".into()),
             };
             let (n, e) = (der::trim_zeros(&n), der::trim_zeros(&e));
-            if let Some(cert) = &cert_key {
-                if *cert != (SpkiKey::Rsa { n, e }) {
-                    return Err("x5c certificate and n/e disagree".into());
-                }
+            if let Some(cert) = &cert_key
+                && *cert != (SpkiKey::Rsa { n, e })
+            {
+                return Err("x5c certificate and n/e disagree".into());
             }
             if n.len() < 256 {
                 return Err("RSA key shorter than 2048 bits".into());
@@ -346,10 +351,10 @@ fn parse_jwk(jwk: Jwk) -> Result<VerifyingKey, String> {
                     _ => return Err("OKP key without x".into()),
                 },
             };
-            if let Some(cert) = &cert_key {
-                if *cert != SpkiKey::Ed25519(&x) {
-                    return Err("x5c certificate and x disagree".into());
-                }
+            if let Some(cert) = &cert_key
+                && *cert != SpkiKey::Ed25519(&x)
+            {
+                return Err("x5c certificate and x disagree".into());
             }
             if x.len() != 32 {
                 return Err("Ed25519 key has the wrong length".into());
@@ -385,10 +390,10 @@ fn build(
     issuer: Option<Box<str>>,
     parse: impl Fn(Algorithm) -> Result<ParsedPublicKey, String>,
 ) -> Result<VerifyingKey, String> {
-    if let Some(a) = jwk_alg {
-        if a.family() != Some(family) {
-            return Err(format!("alg {a} does not fit the key type"));
-        }
+    if let Some(a) = jwk_alg
+        && a.family() != Some(family)
+    {
+        return Err(format!("alg {a} does not fit the key type"));
     }
     let mut verifiers: [Option<ParsedPublicKey>; ASYMMETRIC.len()] = Default::default();
     for &alg in family.algorithms() {

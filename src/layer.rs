@@ -154,13 +154,13 @@ impl<S: Clone, C, R: Clone> Clone for OidcBearer<S, C, R> {
 
 impl<S, C, R, ReqBody, ResBody> Service<Request<ReqBody>> for OidcBearer<S, C, R>
 where
-    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
     C: DeserializeOwned + Send + Sync + 'static,
     R: RejectionHandler<ResBody>,
 {
     type Response = Response<ResBody>;
     type Error = S::Error;
-    type Future = ResponseFuture<S::Future, ResBody>;
+    type Future = ResponseFuture<S, ReqBody, C, R>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -168,7 +168,32 @@ where
 
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
         let outcome = match bearer_token(req.headers()) {
-            Ok(Some(token)) => self.validator.try_verify::<C>(token).map(Some),
+            Ok(Some(token)) => match self.validator.verify_now::<C>(token) {
+                Err(Error::UnknownKey) => match self.validator.refetch_kid(token) {
+                    Some(kid) => {
+                        // Rare slow path (rotation, or a forged kid): the one
+                        // place a future is boxed.
+                        let wait = Box::pin(
+                            self.validator
+                                .clone()
+                                .verify_after_refetch::<C>(token.to_owned(), kid),
+                        );
+                        let clone = self.inner.clone();
+                        let inner = std::mem::replace(&mut self.inner, clone);
+                        return ResponseFuture {
+                            state: State::Waiting {
+                                wait,
+                                request: Some(req),
+                                inner,
+                                rejection: self.rejection.clone(),
+                                realm: self.realm.clone(),
+                            },
+                        };
+                    }
+                    None => self.validator.finish(Err(Error::UnknownKey)),
+                },
+                other => self.validator.finish(other).map(Some),
+            },
             Ok(None) if self.anonymous => Ok(None),
             Ok(None) => Err(Error::MissingToken),
             Err(e) => Err(e),
@@ -182,58 +207,99 @@ where
             }
             Err(error) => {
                 let parts = rejection_parts(&error, self.realm.as_deref());
-                return ResponseFuture::reject(self.rejection.rejection(&error, parts));
+                return ResponseFuture {
+                    state: State::Reject {
+                        response: Some(self.rejection.rejection(&error, parts)),
+                    },
+                };
             }
         }
-        ResponseFuture::inner(self.inner.call(req))
-    }
-}
-
-pin_project! {
-    /// The response future of [`OidcBearer`]: the inner service's future,
-    /// or a ready rejection. No allocation on either path.
-    pub struct ResponseFuture<F, B> {
-        #[pin]
-        state: State<F, B>,
-    }
-}
-
-pin_project! {
-    #[project = StateProj]
-    enum State<F, B> {
-        Inner { #[pin] future: F },
-        Reject { response: Option<Response<B>> },
-    }
-}
-
-impl<F, B> ResponseFuture<F, B> {
-    fn inner(future: F) -> Self {
         ResponseFuture {
-            state: State::Inner { future },
-        }
-    }
-
-    fn reject(response: Response<B>) -> Self {
-        ResponseFuture {
-            state: State::Reject {
-                response: Some(response),
+            state: State::Inner {
+                future: self.inner.call(req),
             },
         }
     }
 }
 
-impl<F, B, E> Future for ResponseFuture<F, B>
-where
-    F: Future<Output = Result<Response<B>, E>>,
-{
-    type Output = Result<Response<B>, E>;
+type Wait<C> = Pin<Box<dyn Future<Output = Result<Claims<C>, Error>> + Send>>;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project().state.project() {
-            StateProj::Inner { future } => future.poll(cx),
-            StateProj::Reject { response } => {
-                Poll::Ready(Ok(response.take().expect("ResponseFuture polled after completion")))
-            }
+pin_project! {
+    /// The response future of [`OidcBearer`]: the inner service's future,
+    /// a ready rejection, or (after an unknown `kid`) the wait for the
+    /// shared key refetch. Only that last, rare state allocates.
+    pub struct ResponseFuture<S, ReqBody, C, R>
+    where
+        S: Service<Request<ReqBody>>,
+    {
+        #[pin]
+        state: State<S, ReqBody, C, R>,
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    enum State<S, ReqBody, C, R>
+    where
+        S: Service<Request<ReqBody>>,
+    {
+        Inner { #[pin] future: S::Future },
+        Reject { response: Option<S::Response> },
+        Waiting {
+            wait: Wait<C>,
+            request: Option<Request<ReqBody>>,
+            inner: S,
+            rejection: R,
+            realm: Option<Arc<str>>,
+        },
+    }
+}
+
+impl<S, ReqBody, ResBody, C, R> Future for ResponseFuture<S, ReqBody, C, R>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    C: Send + Sync + 'static,
+    R: RejectionHandler<ResBody>,
+{
+    type Output = Result<Response<ResBody>, S::Error>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        loop {
+            let next = match self.as_mut().project().state.project() {
+                StateProj::Inner { future } => return future.poll(cx),
+                StateProj::Reject { response } => {
+                    return Poll::Ready(Ok(response
+                        .take()
+                        .expect("ResponseFuture polled after completion")));
+                }
+                StateProj::Waiting {
+                    wait,
+                    request,
+                    inner,
+                    rejection,
+                    realm,
+                } => {
+                    let result = std::task::ready!(wait.as_mut().poll(cx));
+                    let mut req = request
+                        .take()
+                        .expect("ResponseFuture polled after completion");
+                    match result {
+                        Ok(claims) => {
+                            req.extensions_mut().insert(claims);
+                            State::Inner {
+                                future: inner.call(req),
+                            }
+                        }
+                        Err(error) => {
+                            let parts = rejection_parts(&error, realm.as_deref());
+                            State::Reject {
+                                response: Some(rejection.rejection(&error, parts)),
+                            }
+                        }
+                    }
+                }
+            };
+            self.as_mut().project().state.set(next);
         }
     }
 }
@@ -272,9 +338,9 @@ pub(crate) fn bearer_token(headers: &HeaderMap) -> Result<Option<&str>, Error> {
 fn is_token68(s: &str) -> bool {
     let body = s.trim_end_matches('=');
     !body.is_empty()
-        && body
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/'))
+        && body.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
+        })
 }
 
 /// Status, `WWW-Authenticate` and `Retry-After` for a rejection: the part
@@ -378,13 +444,36 @@ mod tests {
     #[test]
     fn header_parsing() {
         assert_eq!(bearer_token(&headers(&[])).unwrap(), None);
-        assert_eq!(bearer_token(&headers(&[b"Bearer abc.def.ghi"])).unwrap(), Some("abc.def.ghi"));
-        assert_eq!(bearer_token(&headers(&[b"bEaReR abc"])).unwrap(), Some("abc"));
-        assert_eq!(bearer_token(&headers(&[b"Basic dXNlcjpwYXNz"])).unwrap(), None);
-        assert_eq!(bearer_token(&headers(&[b"Bearer a+b/c=="])).unwrap(), Some("a+b/c=="));
-        for bad in [&b"Bearer"[..], b"Bearer ", b"Bearer a b", b"Bearer a=b", b"Bearer ===", b"Bearer a\"b", b"Bearer \xff"] {
+        assert_eq!(
+            bearer_token(&headers(&[b"Bearer abc.def.ghi"])).unwrap(),
+            Some("abc.def.ghi")
+        );
+        assert_eq!(
+            bearer_token(&headers(&[b"bEaReR abc"])).unwrap(),
+            Some("abc")
+        );
+        assert_eq!(
+            bearer_token(&headers(&[b"Basic dXNlcjpwYXNz"])).unwrap(),
+            None
+        );
+        assert_eq!(
+            bearer_token(&headers(&[b"Bearer a+b/c=="])).unwrap(),
+            Some("a+b/c==")
+        );
+        for bad in [
+            &b"Bearer"[..],
+            b"Bearer ",
+            b"Bearer a b",
+            b"Bearer a=b",
+            b"Bearer ===",
+            b"Bearer a\"b",
+            b"Bearer \xff",
+        ] {
             assert!(
-                matches!(bearer_token(&headers(&[bad])), Err(Error::InvalidRequest(_))),
+                matches!(
+                    bearer_token(&headers(&[bad])),
+                    Err(Error::InvalidRequest(_))
+                ),
                 "{bad:?}"
             );
         }

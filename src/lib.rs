@@ -71,12 +71,14 @@ mod algorithm;
 mod claims;
 mod clock;
 mod der;
+mod discovery;
 mod error;
 #[cfg(feature = "axum")]
 mod extract;
 mod jwks;
 mod keys;
 mod layer;
+mod store;
 mod token;
 mod validator;
 
@@ -91,4 +93,5 @@ pub use layer::{
     Anonymous, DefaultRejection, OidcBearer, OidcBearerLayer, ProblemJson, RejectionHandler,
     ResponseFuture, rejection_parts,
 };
+pub use store::{Health, HealthStatus};
 pub use validator::{Validator, ValidatorBuilder};

@@ -109,9 +109,7 @@ pub(crate) fn decode_header(encoded: &str) -> Result<Header, Error> {
     let json = decode_part(encoded, "header is not base64url")?;
     let raw: RawHeader<'_> = serde_json::from_slice(&json)
         .map_err(|_| Error::MalformedToken("header is not a JSON object"))?;
-    let alg = raw
-        .alg
-        .ok_or(Error::MalformedToken("header has no alg"))?;
+    let alg = raw.alg.ok_or(Error::MalformedToken("header has no alg"))?;
     let alg = Algorithm::from_name(&alg).ok_or(Error::UnsupportedAlgorithm)?;
     if raw.crit.is_some() {
         return Err(Error::UnsupportedCritical);
@@ -154,7 +152,9 @@ mod tests {
 
     #[test]
     fn rejects_bad_shapes() {
-        for t in ["", "a.b", "a.b.c.d", "a..c", ".b.c", "a.b.c=", "a.b c.d", "a.b.c\n", "é.b.c"] {
+        for t in [
+            "", "a.b", "a.b.c.d", "a..c", ".b.c", "a.b.c=", "a.b c.d", "a.b.c\n", "é.b.c",
+        ] {
             assert!(split(t, 8192).is_err(), "{t:?} accepted");
         }
         assert!(matches!(
@@ -171,10 +171,16 @@ mod tests {
         assert_eq!(ok.kid.as_deref(), Some("k1"));
         for alg in ["none", "None", "NONE", "nOnE", "rs256", "XX"] {
             let h = b64(&format!(r#"{{"alg":"{alg}"}}"#));
-            assert!(matches!(decode_header(&h), Err(Error::UnsupportedAlgorithm)), "{alg}");
+            assert!(
+                matches!(decode_header(&h), Err(Error::UnsupportedAlgorithm)),
+                "{alg}"
+            );
         }
         let crit = b64(r#"{"alg":"RS256","crit":["exp"],"exp":1}"#);
-        assert!(matches!(decode_header(&crit), Err(Error::UnsupportedCritical)));
+        assert!(matches!(
+            decode_header(&crit),
+            Err(Error::UnsupportedCritical)
+        ));
         let dup = b64(r#"{"alg":"RS256","alg":"none"}"#);
         assert!(decode_header(&dup).is_err());
         assert!(decode_header(&b64("[1,2]")).is_err());

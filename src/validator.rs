@@ -13,9 +13,11 @@ use serde::de::DeserializeOwned;
 use crate::algorithm::Algorithm;
 use crate::claims::{self, Claims, Registered};
 use crate::clock::{Clock, SystemClock};
+use crate::discovery;
 use crate::error::Error;
-use crate::jwks::{self, HttpOptions, KeyStore};
+use crate::jwks::{self, HttpOptions};
 use crate::keys::KeySet;
+use crate::store::{self, Health, KeyStore, RefreshPolicy, Remote};
 use crate::token;
 
 type Rule = Arc<dyn Fn(&serde_json::Value) -> Result<(), String> + Send + Sync>;
@@ -59,6 +61,8 @@ struct Inner {
     clock: Arc<dyn Clock>,
     keys: Arc<KeyStore>,
     hmac: Option<HmacKeys>,
+    /// Dropping it (with the last validator handle) ends the refresh task.
+    _shutdown: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 struct HmacKeys {
@@ -73,7 +77,7 @@ impl fmt::Debug for Validator {
             .field("issuer", &self.inner.issuer)
             .field("audiences", &self.inner.audiences)
             .field("leeway", &self.inner.leeway)
-            .field("keys", &self.inner.keys.current.load().len())
+            .field("keys", &self.inner.keys.snapshot().len())
             .finish_non_exhaustive()
     }
 }
@@ -84,16 +88,51 @@ impl Validator {
         ValidatorBuilder::default()
     }
 
+    /// Starts configuring a validator for `issuer`, whose keys are found
+    /// through OpenID Connect discovery at
+    /// `{issuer}/.well-known/openid-configuration` (the default whenever no
+    /// other key source is set).
+    pub fn discover(issuer: impl Into<String>) -> ValidatorBuilder {
+        ValidatorBuilder::default().issuer(issuer)
+    }
+
     /// Verifies `token` (the part after `Bearer `) and returns its claims
     /// as `C`.
+    ///
+    /// A `kid` the current keys do not know triggers a JWKS refetch that
+    /// all concurrent misses share (at most one per cooldown); this waits
+    /// for it, bounded by the fetch timeout.
     pub async fn verify<C: DeserializeOwned>(&self, token: &str) -> Result<Claims<C>, Error> {
-        self.try_verify(token)
+        match self.verify_inner(token) {
+            Err(Error::UnknownKey) => {
+                if let Some(kid) = self.refetch_kid(token) {
+                    self.inner.keys.refetch_for(&kid).await;
+                }
+                self.finish(self.verify_inner(token))
+            }
+            other => self.finish(other),
+        }
     }
 
     /// Verifies `token` with the keys held right now, without waiting for
-    /// any fetch: for synchronous callers such as a tonic interceptor.
+    /// any fetch: for synchronous callers such as a tonic interceptor. An
+    /// unknown `kid` still starts the shared refetch in the background (when
+    /// called inside a tokio runtime), so a rotated key is picked up.
     pub fn try_verify<C: DeserializeOwned>(&self, token: &str) -> Result<Claims<C>, Error> {
         let result = self.verify_inner(token);
+        if matches!(result, Err(Error::UnknownKey))
+            && let (Some(kid), Ok(runtime)) = (
+                self.refetch_kid(token),
+                tokio::runtime::Handle::try_current(),
+            )
+        {
+            let keys = self.inner.keys.clone();
+            runtime.spawn(async move { keys.refetch_for(&kid).await });
+        }
+        self.finish(result)
+    }
+
+    pub(crate) fn finish<T>(&self, result: Result<T, Error>) -> Result<T, Error> {
         if let Err(e) = &result {
             // The reason only: never the token, never its unverified claims.
             tracing::debug!(reason = %e, "bearer token rejected");
@@ -101,9 +140,43 @@ impl Validator {
         result
     }
 
+    /// The `kid` whose absence is worth a refetch: only for remote key
+    /// sources and tokens that name one.
+    pub(crate) fn refetch_kid(&self, token: &str) -> Option<String> {
+        if !self.inner.keys.is_remote() {
+            return None;
+        }
+        let parts = token::split(token, self.inner.max_token_len).ok()?;
+        let header = token::decode_header(parts.header).ok()?;
+        header.kid.map(String::from)
+    }
+
+    /// The first verification step alone, without refetch or logging: the
+    /// layer uses it to decide whether to take the slow path.
+    pub(crate) fn verify_now<C: DeserializeOwned>(&self, token: &str) -> Result<Claims<C>, Error> {
+        self.verify_inner(token)
+    }
+
+    /// The slow path after an unknown `kid`: wait for the shared refetch,
+    /// then verify again.
+    pub(crate) async fn verify_after_refetch<C: DeserializeOwned>(
+        self,
+        token: String,
+        kid: String,
+    ) -> Result<Claims<C>, Error> {
+        self.inner.keys.refetch_for(&kid).await;
+        self.finish(self.verify_inner(&token))
+    }
+
     /// The key set requests are verified against right now.
     pub fn keys(&self) -> Arc<KeySet> {
-        self.inner.keys.current.load_full()
+        self.inner.keys.snapshot()
+    }
+
+    /// The state of the key source: last fetch, last error, keys, next
+    /// refresh. Cheap; meant for readiness endpoints.
+    pub fn health(&self) -> Health {
+        self.inner.keys.health()
     }
 
     /// The configured issuer.
@@ -139,7 +212,13 @@ impl Validator {
         let iss = self.check_registered(&reg)?;
 
         let signature = token::decode_part(parts.signature, "signature is not base64url")?;
-        self.check_signature(&header, iss, reg.tid.as_deref(), parts.signing_input, &signature)?;
+        self.check_signature(
+            &header,
+            iss,
+            reg.tid.as_deref(),
+            parts.signing_input,
+            &signature,
+        )?;
 
         if !cfg.required_claims.is_empty() {
             let names = claims::claim_names(&payload)
@@ -170,15 +249,15 @@ impl Validator {
         if now >= exp.saturating_add(cfg.leeway) {
             return Err(Error::Expired);
         }
-        if let Some(nbf) = reg.nbf {
-            if now.saturating_add(cfg.leeway) < nbf {
-                return Err(Error::NotYetValid);
-            }
+        if let Some(nbf) = reg.nbf
+            && now.saturating_add(cfg.leeway) < nbf
+        {
+            return Err(Error::NotYetValid);
         }
-        if let Some(iat) = reg.iat {
-            if iat > now.saturating_add(cfg.leeway) {
-                return Err(Error::IssuedInFuture);
-            }
+        if let Some(iat) = reg.iat
+            && iat > now.saturating_add(cfg.leeway)
+        {
+            return Err(Error::IssuedInFuture);
         }
         let iss = reg
             .iss
@@ -218,13 +297,13 @@ impl Validator {
             return hmac::verify(key, signing_input.as_bytes(), signature)
                 .map_err(|_| Error::InvalidSignature);
         }
-        let set = cfg.keys.current.load();
+        let set = cfg.keys.load()?;
         let key = set.select(header.kid.as_deref(), header.alg)?;
         let verifier = key.verifier(header.alg).ok_or(Error::AlgorithmMismatch)?;
-        if let Some(bound) = &key.issuer {
-            if !issuer_matches(bound, iss, tid) {
-                return Err(Error::InvalidIssuer);
-            }
+        if let Some(bound) = &key.issuer
+            && !issuer_matches(bound, iss, tid)
+        {
+            return Err(Error::InvalidIssuer);
         }
         verifier
             .verify_sig(signing_input.as_bytes(), signature)
@@ -247,6 +326,7 @@ fn issuer_matches(bound: &str, iss: &str, tid: Option<&str>) -> bool {
 }
 
 enum KeySource {
+    Discovery,
     JwksUrl(String),
     JwksJson(Vec<u8>),
     Pem { pem: String, kid: Option<String> },
@@ -267,6 +347,9 @@ pub struct ValidatorBuilder {
     max_token_len: usize,
     clock: Arc<dyn Clock>,
     http: HttpOptions,
+    policy: RefreshPolicy,
+    provider_url: Option<String>,
+    start_without_keys: bool,
 }
 
 impl Default for ValidatorBuilder {
@@ -284,6 +367,9 @@ impl Default for ValidatorBuilder {
             max_token_len: 8 * 1024,
             clock: Arc::new(SystemClock),
             http: HttpOptions::default(),
+            policy: RefreshPolicy::default(),
+            provider_url: None,
+            start_without_keys: false,
         }
     }
 }
@@ -317,6 +403,30 @@ impl ValidatorBuilder {
     /// issuer signed for any client is otherwise accepted.
     pub fn insecure_skip_audience(mut self) -> Self {
         self.skip_audience = true;
+        self
+    }
+
+    /// Find the keys through OpenID Connect discovery (the default when no
+    /// other key source is set): `{issuer}/.well-known/openid-configuration`
+    /// must name the configured issuer exactly, and its `jwks_uri` is used.
+    /// Replaces any earlier key source.
+    pub fn discovery(mut self) -> Self {
+        self.source = Some(KeySource::Discovery);
+        self
+    }
+
+    /// Where this service reaches the provider, when that differs from the
+    /// issuer in tokens — e.g. Keycloak at `http://keycloak:8080/realms/x`
+    /// inside the cluster while tokens say `https://auth.example.com/realms/x`.
+    ///
+    /// Discovery is fetched from `{url}/.well-known/openid-configuration`,
+    /// its `issuer` must still equal [`issuer`](Self::issuer), and a
+    /// `jwks_uri` under the public issuer is fetched from `url` instead.
+    /// Tokens are checked against the configured issuer, unchanged.
+    /// (`http` to a non-loopback host also needs
+    /// [`allow_insecure_http`](Self::allow_insecure_http).)
+    pub fn provider_url(mut self, url: impl Into<String>) -> Self {
+        self.provider_url = Some(url.into());
         self
     }
 
@@ -372,7 +482,8 @@ impl ValidatorBuilder {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.required_claims.extend(names.into_iter().map(Into::into));
+        self.required_claims
+            .extend(names.into_iter().map(Into::into));
         self
     }
 
@@ -420,6 +531,52 @@ impl ValidatorBuilder {
         self
     }
 
+    /// Start even when the first key fetch fails: requests then get 503
+    /// with `Retry-After` (not 401: their tokens may be fine) while the
+    /// refresh task keeps retrying with backoff.
+    pub fn start_without_keys(mut self) -> Self {
+        self.start_without_keys = true;
+        self
+    }
+
+    /// At most one JWKS refetch for unknown `kid`s per this period
+    /// (default 30 s). Misses during the cooldown fail at once.
+    pub fn kid_refetch_cooldown(mut self, cooldown: Duration) -> Self {
+        self.policy.kid_cooldown = cooldown;
+        self
+    }
+
+    /// Clamp for the refresh interval taken from `Cache-Control: max-age`
+    /// (default 5 min to 24 h).
+    pub fn refresh_interval_bounds(mut self, min: Duration, max: Duration) -> Self {
+        self.policy.min_interval = min;
+        self.policy.max_interval = max.max(min);
+        self
+    }
+
+    /// Refresh interval when the JWKS response has no `max-age`
+    /// (default 1 h). Jittered by ±10 %.
+    pub fn default_refresh_interval(mut self, interval: Duration) -> Self {
+        self.policy.default_interval = interval;
+        self
+    }
+
+    /// Retry delays after failed fetches: `initial`, doubling up to `max`
+    /// (default 1 s to 5 min), jittered by ±10 %.
+    pub fn retry_backoff(mut self, initial: Duration, max: Duration) -> Self {
+        self.policy.backoff_initial = initial;
+        self.policy.backoff_max = max.max(initial);
+        self
+    }
+
+    /// How long the last good keys keep verifying while the provider is
+    /// unreachable (default 24 h since the last successful fetch). Past it,
+    /// requests get 503.
+    pub fn max_key_age(mut self, age: Duration) -> Self {
+        self.policy.max_stale = age;
+        self
+    }
+
     /// Checks the configuration, loads the keys and returns the validator.
     ///
     /// Fails when the issuer or the audience is missing, a URL breaks the
@@ -427,7 +584,8 @@ impl ValidatorBuilder {
     pub async fn build(self) -> Result<Validator, Error> {
         let issuer = self.issuer.ok_or_else(|| {
             Error::Config(
-                "no issuer: call .issuer(...) with the exact `iss` your provider puts in tokens".into(),
+                "no issuer: call .issuer(...) with the exact `iss` your provider puts in tokens"
+                    .into(),
             )
         })?;
         if issuer.is_empty() {
@@ -443,13 +601,16 @@ impl ValidatorBuilder {
         if self.max_token_len == 0 {
             return Err(Error::Config("max_token_len must be above zero".into()));
         }
-        let keys = match self.source {
-            Some(KeySource::JwksUrl(url)) => {
-                let url = jwks::check_url(&url, self.http.allow_insecure_http)?;
-                let store = KeyStore::new_remote(url, self.http)?;
-                store.fetch().await?;
-                store
-            }
+        let mut shutdown = None;
+        let remote = |jwks_url: Option<reqwest::Url>, discovery: Option<(String, String)>| {
+            Ok::<_, Error>(Remote {
+                client: jwks::client(&self.http)?,
+                options: self.http.clone(),
+                jwks_url: std::sync::Mutex::new(jwks_url),
+                discovery,
+            })
+        };
+        let remote = match self.source {
             Some(KeySource::JwksJson(json)) => {
                 let set = KeySet::from_jwks(&json)?;
                 if set.is_empty() {
@@ -457,18 +618,43 @@ impl ValidatorBuilder {
                         "the JWKS given to jwks_json() holds no usable signing key".into(),
                     ));
                 }
-                KeyStore::new_static(set)
+                Err(KeyStore::new_static(set))
             }
-            Some(KeySource::Pem { pem, kid }) => {
-                KeyStore::new_static(KeySet::from_pem(&pem, kid.as_deref())?)
+            Some(KeySource::Pem { pem, kid }) => Err(KeyStore::new_static(KeySet::from_pem(
+                &pem,
+                kid.as_deref(),
+            )?)),
+            None if self.hmac_secret.is_some() => Err(KeyStore::new_static(KeySet::default())),
+            Some(KeySource::JwksUrl(url)) => Ok(remote(
+                Some(jwks::check_url(&url, self.http.allow_insecure_http)?),
+                None,
+            )?),
+            Some(KeySource::Discovery) | None => {
+                let base = self.provider_url.clone().unwrap_or_else(|| issuer.clone());
+                // Check the policy now so a bad URL fails here, not later.
+                jwks::check_url(
+                    &discovery::discovery_url(&base),
+                    self.http.allow_insecure_http,
+                )?;
+                Ok(remote(None, Some((issuer.clone(), base)))?)
             }
-            None if self.hmac_secret.is_some() => KeyStore::new_static(KeySet::default()),
-            None => {
-                return Err(Error::Config(
-                    "no key source: call .jwks_url(...), .jwks_json(...), .pem_key(...) or \
-                     .hmac_secret(...)"
-                        .into(),
-                ));
+        };
+        let keys = match remote {
+            Err(static_store) => Arc::new(static_store),
+            Ok(remote) => {
+                let store = Arc::new(KeyStore::new_remote(remote, self.policy));
+                let first_delay = match store.refresh().await {
+                    Ok(delay) => delay,
+                    Err((error, delay)) if self.start_without_keys => {
+                        tracing::warn!(%error, "starting without signing keys; requests get 503 until a fetch succeeds");
+                        delay
+                    }
+                    Err((error, _)) => return Err(error),
+                };
+                let (tx, rx) = tokio::sync::oneshot::channel();
+                store::spawn_refresh(&store, first_delay, rx);
+                shutdown = Some(tx);
+                store
             }
         };
         let hmac = match self.hmac_secret {
@@ -495,8 +681,9 @@ impl ValidatorBuilder {
                 rules: self.rules,
                 max_token_len: self.max_token_len,
                 clock: self.clock,
-                keys: Arc::new(keys),
+                keys,
                 hmac,
+                _shutdown: shutdown,
             }),
         })
     }
@@ -509,9 +696,21 @@ mod tests {
     #[test]
     fn tenant_templates() {
         let t = "https://login.microsoftonline.com/{tenantid}/v2.0";
-        assert!(issuer_matches(t, "https://login.microsoftonline.com/abc/v2.0", Some("abc")));
-        assert!(!issuer_matches(t, "https://login.microsoftonline.com/abc/v2.0", Some("xyz")));
-        assert!(!issuer_matches(t, "https://login.microsoftonline.com/abc/v2.0", None));
+        assert!(issuer_matches(
+            t,
+            "https://login.microsoftonline.com/abc/v2.0",
+            Some("abc")
+        ));
+        assert!(!issuer_matches(
+            t,
+            "https://login.microsoftonline.com/abc/v2.0",
+            Some("xyz")
+        ));
+        assert!(!issuer_matches(
+            t,
+            "https://login.microsoftonline.com/abc/v2.0",
+            None
+        ));
         assert!(issuer_matches("https://a/", "https://a/", None));
         assert!(!issuer_matches("https://a/", "https://a", None));
     }

@@ -1,0 +1,79 @@
+//! OpenID Connect discovery: `{issuer}/.well-known/openid-configuration`.
+
+use serde::Deserialize;
+
+use crate::error::Error;
+use crate::jwks::{self, Fetched, HttpOptions};
+
+/// The members of a discovery document this crate uses. Everything else,
+/// including algorithm names it does not know, is ignored.
+#[derive(Deserialize)]
+struct Document {
+    issuer: String,
+    jwks_uri: String,
+}
+
+/// `{base}/.well-known/openid-configuration`, without a doubled slash.
+pub(crate) fn discovery_url(base: &str) -> String {
+    format!(
+        "{}/.well-known/openid-configuration",
+        base.trim_end_matches('/')
+    )
+}
+
+/// Fetches the discovery document from `fetch_base` (the issuer, or where
+/// this service reaches the provider) and returns the JWKS URL.
+///
+/// The document's `issuer` must equal `issuer` exactly (OpenID Connect
+/// Discovery §4.3). When `fetch_base` differs from the issuer, a `jwks_uri`
+/// under the issuer is moved onto `fetch_base`, so the keys are fetched
+/// from the same internal address.
+pub(crate) async fn jwks_uri(
+    client: &reqwest::Client,
+    issuer: &str,
+    fetch_base: &str,
+    options: &HttpOptions,
+) -> Result<reqwest::Url, Error> {
+    let url = jwks::check_url(&discovery_url(fetch_base), options.allow_insecure_http)?;
+    let fail = |reason: String| Error::Fetch {
+        url: url.to_string(),
+        reason,
+    };
+    let Fetched::Body { body, .. } = jwks::get(client, &url, options.max_body, None).await? else {
+        return Err(fail("unexpected 304".into()));
+    };
+    let doc: Document = serde_json::from_slice(&body)
+        .map_err(|e| fail(format!("not an OpenID Connect discovery document: {e}")))?;
+    if doc.issuer != issuer {
+        return Err(Error::Config(format!(
+            "the discovery document at {url} names issuer {:?}, but the validator expects \
+             {issuer:?}; they must be equal (OpenID Connect Discovery 4.3). Configure the \
+             issuer exactly as tokens carry it in `iss`",
+            doc.issuer
+        )));
+    }
+    let jwks = match doc.jwks_uri.strip_prefix(issuer.trim_end_matches('/')) {
+        Some(rest) if fetch_base != issuer => {
+            format!("{}{}", fetch_base.trim_end_matches('/'), rest)
+        }
+        _ => doc.jwks_uri,
+    };
+    jwks::check_url(&jwks, options.allow_insecure_http)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn discovery_url_joins_once() {
+        assert_eq!(
+            discovery_url("https://a/realms/x/"),
+            "https://a/realms/x/.well-known/openid-configuration"
+        );
+        assert_eq!(
+            discovery_url("https://login.microsoftonline.com/t/v2.0"),
+            "https://login.microsoftonline.com/t/v2.0/.well-known/openid-configuration"
+        );
+    }
+}

@@ -1,0 +1,512 @@
+//! The key store: the published [`KeySet`], its background refresh, the
+//! unknown-`kid` refetch, backoff, stale keys and health.
+//!
+//! Requests only ever do an atomic load of the current snapshot (plus one
+//! relaxed atomic read for staleness). Everything that locks or waits —
+//! fetching, scheduling, bookkeeping — happens in the refresh task or on a
+//! request whose `kid` is unknown, never on the hot path.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use arc_swap::ArcSwap;
+use serde::Serialize;
+
+use crate::discovery;
+use crate::error::Error;
+use crate::jwks::{self, Fetched, HttpOptions};
+use crate::keys::KeySet;
+
+/// Timing of refreshes, refetches and staleness.
+#[derive(Debug, Clone)]
+pub(crate) struct RefreshPolicy {
+    /// Lower and upper clamp for the Cache-Control `max-age`.
+    pub min_interval: Duration,
+    pub max_interval: Duration,
+    /// Interval when the server sends no `max-age`.
+    pub default_interval: Duration,
+    /// At most one unknown-`kid` refetch per cooldown.
+    pub kid_cooldown: Duration,
+    /// First retry delay after a failure; doubles up to `backoff_max`.
+    pub backoff_initial: Duration,
+    pub backoff_max: Duration,
+    /// How long keys keep serving after the last successful fetch.
+    pub max_stale: Duration,
+}
+
+impl Default for RefreshPolicy {
+    fn default() -> Self {
+        RefreshPolicy {
+            min_interval: Duration::from_secs(5 * 60),
+            max_interval: Duration::from_secs(24 * 60 * 60),
+            default_interval: Duration::from_secs(60 * 60),
+            kid_cooldown: Duration::from_secs(30),
+            backoff_initial: Duration::from_secs(1),
+            backoff_max: Duration::from_secs(5 * 60),
+            max_stale: Duration::from_secs(24 * 60 * 60),
+        }
+    }
+}
+
+impl RefreshPolicy {
+    /// Next refresh after a success: `max-age` clamped, else the default.
+    pub fn interval(&self, max_age: Option<Duration>) -> Duration {
+        max_age
+            .map(|a| a.clamp(self.min_interval, self.max_interval))
+            .unwrap_or(self.default_interval)
+    }
+
+    /// Next retry after `failures` consecutive failures (1, 2, …).
+    pub fn backoff(&self, failures: u32) -> Duration {
+        let factor = 1u32 << failures.saturating_sub(1).min(20);
+        self.backoff_initial
+            .saturating_mul(factor)
+            .min(self.backoff_max)
+    }
+}
+
+/// ±10 % so replicas started together do not refresh in lockstep.
+pub(crate) fn jitter(d: Duration) -> Duration {
+    let mut bytes = [0u8; 8];
+    let r = match aws_lc_rs::rand::fill(&mut bytes) {
+        Ok(()) => u64::from_le_bytes(bytes),
+        Err(_) => 0,
+    };
+    // r in [0, 2^64) → factor in [0.9, 1.1)
+    let factor = 0.9 + 0.2 * (r >> 11) as f64 / (1u64 << 53) as f64;
+    d.mul_f64(factor)
+}
+
+/// Why keys cannot be used, as told by [`Health`] and in 503 responses'
+/// logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum HealthStatus {
+    /// Keys are fresh: the last fetch succeeded.
+    Ok,
+    /// The last fetch failed; the last good keys keep serving.
+    Stale,
+    /// The last good keys are older than the allowed maximum: requests get
+    /// 503 until a fetch succeeds.
+    Expired,
+    /// No keys were ever loaded: requests get 503.
+    NoKeys,
+    /// Keys were configured statically and never refresh.
+    Static,
+}
+
+/// A snapshot of the key store, cheap to take, for readiness endpoints.
+#[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
+pub struct Health {
+    /// Overall state.
+    pub status: HealthStatus,
+    /// Number of usable keys.
+    pub key_count: usize,
+    /// Their `kid`s.
+    pub kids: Vec<String>,
+    /// Unix time of the last successful fetch.
+    pub last_success_unix: Option<u64>,
+    /// What went wrong in the last failed fetch, if the last fetch failed.
+    pub last_error: Option<String>,
+    /// Unix time the next scheduled refresh is due.
+    pub next_refresh_unix: Option<u64>,
+    /// Fetch attempts so far (timer, startup and unknown-`kid`).
+    pub fetches: u64,
+}
+
+impl Health {
+    /// True when requests can be verified (fresh or stale keys, or static).
+    pub fn is_ready(&self) -> bool {
+        matches!(
+            self.status,
+            HealthStatus::Ok | HealthStatus::Stale | HealthStatus::Static
+        )
+    }
+}
+
+/// Where the keys come from: a JWKS URL, known up front or found through
+/// discovery on the first successful fetch.
+pub(crate) struct Remote {
+    pub client: reqwest::Client,
+    pub options: HttpOptions,
+    pub jwks_url: Mutex<Option<reqwest::Url>>,
+    /// `(issuer, fetch_base)` when the JWKS URL comes from discovery.
+    pub discovery: Option<(String, String)>,
+}
+
+impl Remote {
+    /// The JWKS URL, running discovery first when it is not known yet.
+    async fn jwks_url(&self) -> Result<reqwest::Url, Error> {
+        if let Some(url) = self
+            .jwks_url
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+        {
+            return Ok(url);
+        }
+        let (issuer, base) = self
+            .discovery
+            .as_ref()
+            .ok_or_else(|| Error::Config("no JWKS URL and no discovery".into()))?;
+        let url = discovery::jwks_uri(&self.client, issuer, base, &self.options).await?;
+        tracing::info!(jwks_uri = %url, "discovered the JWKS URL");
+        *self.jwks_url.lock().unwrap_or_else(|e| e.into_inner()) = Some(url.clone());
+        Ok(url)
+    }
+}
+
+#[derive(Default)]
+struct State {
+    etag: Option<String>,
+    last_success: Option<(Instant, SystemTime)>,
+    last_error: Option<String>,
+    failures: u32,
+    next_refresh: Option<SystemTime>,
+    cooldown_until: Option<Instant>,
+    /// Kids still unknown after a fetch, until the cooldown that fetch
+    /// started ends.
+    unknown_kids: HashMap<Box<str>, Instant>,
+}
+
+const MAX_REMEMBERED_KIDS: usize = 1024;
+
+/// The published key set plus everything needed to keep it fresh.
+pub(crate) struct KeyStore {
+    current: ArcSwap<KeySet>,
+    remote: Option<Remote>,
+    policy: RefreshPolicy,
+    /// Set by the refresh bookkeeping when the keys are older than
+    /// `max_stale`; read (relaxed) by every request.
+    expired: AtomicBool,
+    in_flight: AtomicBool,
+    /// Completed fetch attempts; lets a waiter see that someone else
+    /// fetched while it queued.
+    generation: AtomicU64,
+    state: Mutex<State>,
+    /// Single flight: whoever holds it fetches, everybody else waits.
+    fetch_lock: tokio::sync::Mutex<()>,
+}
+
+impl KeyStore {
+    pub fn new_static(set: KeySet) -> Self {
+        Self::new(set, None, RefreshPolicy::default())
+    }
+
+    pub fn new_remote(remote: Remote, policy: RefreshPolicy) -> Self {
+        Self::new(KeySet::default(), Some(remote), policy)
+    }
+
+    fn new(set: KeySet, remote: Option<Remote>, policy: RefreshPolicy) -> Self {
+        KeyStore {
+            current: ArcSwap::from_pointee(set),
+            remote,
+            policy,
+            expired: AtomicBool::new(false),
+            in_flight: AtomicBool::new(false),
+            generation: AtomicU64::new(0),
+            state: Mutex::new(State::default()),
+            fetch_lock: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        // A panic while holding this lock leaves only bookkeeping behind;
+        // keep going with it rather than poisoning every later request.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The current snapshot, or why there is none to use. Hot path.
+    #[inline]
+    pub fn load(&self) -> Result<arc_swap::Guard<Arc<KeySet>>, Error> {
+        let set = self.current.load();
+        if self.remote.is_some() {
+            if set.is_empty() {
+                return Err(Error::KeysUnavailable("no signing keys loaded yet".into()));
+            }
+            if self.expired.load(Ordering::Relaxed) {
+                return Err(Error::KeysUnavailable(
+                    "signing keys are older than the allowed maximum".into(),
+                ));
+            }
+        }
+        Ok(set)
+    }
+
+    pub fn snapshot(&self) -> Arc<KeySet> {
+        self.current.load_full()
+    }
+
+    pub fn is_remote(&self) -> bool {
+        self.remote.is_some()
+    }
+
+    /// One fetch under the single-flight lock, with all bookkeeping.
+    /// Returns the delay until the next scheduled attempt.
+    async fn fetch_locked(&self) -> Result<Duration, (Error, Duration)> {
+        let Some(remote) = &self.remote else {
+            return Ok(self.policy.max_interval);
+        };
+        self.in_flight.store(true, Ordering::Release);
+        let etag = self.state().etag.clone();
+        let result = async {
+            let url = remote.jwks_url().await?;
+            let fetched = jwks::get(
+                &remote.client,
+                &url,
+                remote.options.max_body,
+                etag.as_deref(),
+            )
+            .await?;
+            Ok((url, fetched))
+        }
+        .await
+        .and_then(|(url, fetched)| match fetched {
+            Fetched::NotModified { max_age } => Ok((url, None, max_age, etag)),
+            Fetched::Body {
+                body,
+                max_age,
+                etag,
+            } => {
+                let set = KeySet::from_jwks(&body).map_err(|e| Error::Fetch {
+                    url: url.to_string(),
+                    reason: e.to_string(),
+                })?;
+                if set.is_empty() {
+                    return Err(Error::Fetch {
+                        url: url.to_string(),
+                        reason: format!(
+                            "the JWKS holds no usable signing key ({} skipped)",
+                            set.skipped().len()
+                        ),
+                    });
+                }
+                Ok((url, Some(set), max_age, etag))
+            }
+        });
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.in_flight.store(false, Ordering::Release);
+
+        let now = Instant::now();
+        let mut state = self.state();
+        let outcome = match result {
+            Ok((url, new_set, max_age, etag)) => {
+                if let Some(set) = new_set {
+                    for skipped in set.skipped() {
+                        tracing::debug!(kid = ?skipped.kid, reason = %skipped.reason, "JWK skipped");
+                    }
+                    let old = self.current.load();
+                    let old_kids: Vec<&str> = old.kids().collect();
+                    let new_kids: Vec<&str> = set.kids().collect();
+                    if old_kids != new_kids {
+                        tracing::info!(url = %url, kids = ?new_kids, previous = ?old_kids, "signing keys changed");
+                    } else {
+                        tracing::debug!(url = %url, "signing keys refreshed, unchanged");
+                    }
+                    drop(old);
+                    self.current.store(Arc::new(set));
+                    state.etag = etag;
+                } else {
+                    tracing::debug!(url = %url, "signing keys not modified");
+                }
+                state.last_success = Some((now, SystemTime::now()));
+                state.last_error = None;
+                state.failures = 0;
+                self.expired.store(false, Ordering::Relaxed);
+                Ok(jitter(self.policy.interval(max_age)))
+            }
+            Err(error) => {
+                state.failures = state.failures.saturating_add(1);
+                state.last_error = Some(error.to_string());
+                let delay = jitter(self.policy.backoff(state.failures));
+                tracing::warn!(
+                    %error,
+                    failures = state.failures,
+                    retry_in_ms = delay.as_millis() as u64,
+                    "fetching signing keys failed; keeping the last good keys"
+                );
+                let expired = state
+                    .last_success
+                    .is_some_and(|(at, _)| now.duration_since(at) >= self.policy.max_stale);
+                if expired && !self.expired.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(
+                        "signing keys are older than the allowed maximum; refusing requests with 503 until a fetch succeeds"
+                    );
+                }
+                Err((error, delay))
+            }
+        };
+        let delay = match &outcome {
+            Ok(d) | Err((_, d)) => *d,
+        };
+        // Wake up in time to notice the keys going stale, too.
+        let delay = match state.last_success {
+            Some((at, _)) if outcome.is_err() && !self.expired.load(Ordering::Relaxed) => {
+                let left = self.policy.max_stale.saturating_sub(now.duration_since(at));
+                delay.min(left.max(Duration::from_millis(1)))
+            }
+            _ => delay,
+        };
+        state.next_refresh = Some(SystemTime::now() + delay);
+        outcome.map(|_| delay).map_err(|(e, _)| (e, delay))
+    }
+
+    /// A scheduled (or startup) refresh. Returns the delay until the next.
+    pub async fn refresh(&self) -> Result<Duration, (Error, Duration)> {
+        let _guard = self.fetch_lock.lock().await;
+        self.fetch_locked().await
+    }
+
+    /// Called when a token names a `kid` that is not in the current set.
+    ///
+    /// Every concurrent miss shares one fetch; at most one such fetch runs
+    /// per cooldown; a miss during the cooldown with no fetch in flight
+    /// returns at once. Waiting is bounded by the fetch timeout.
+    pub async fn refetch_for(&self, kid: &str) {
+        let Some(remote) = &self.remote else { return };
+        let seen = self.generation.load(Ordering::Acquire);
+        {
+            let mut state = self.state();
+            let now = Instant::now();
+            if let Some(until) = state.unknown_kids.get(kid) {
+                if now < *until {
+                    return;
+                }
+                state.unknown_kids.remove(kid);
+            }
+            let cooling = state.cooldown_until.is_some_and(|until| now < until);
+            if cooling && !self.in_flight.load(Ordering::Acquire) {
+                return;
+            }
+        }
+        let wait = remote.options.timeout + Duration::from_millis(500);
+        let _ = tokio::time::timeout(wait, async {
+            let _guard = self.fetch_lock.lock().await;
+            if self.generation.load(Ordering::Acquire) != seen {
+                return; // someone fetched while we queued
+            }
+            {
+                let mut state = self.state();
+                let now = Instant::now();
+                if state.cooldown_until.is_some_and(|until| now < until) {
+                    return;
+                }
+                state.cooldown_until = Some(now + self.policy.kid_cooldown);
+            }
+            tracing::debug!("unknown key id; refetching the JWKS");
+            let _ = self.fetch_locked().await;
+        })
+        .await;
+        if !self.current.load().contains_kid(kid) {
+            let mut state = self.state();
+            let until = state
+                .cooldown_until
+                .unwrap_or_else(|| Instant::now() + self.policy.kid_cooldown);
+            if state.unknown_kids.len() >= MAX_REMEMBERED_KIDS {
+                state.unknown_kids.clear();
+            }
+            state.unknown_kids.insert(kid.into(), until);
+        }
+    }
+
+    pub fn health(&self) -> Health {
+        let set = self.current.load();
+        let state = self.state();
+        let unix = |t: SystemTime| t.duration_since(UNIX_EPOCH).ok().map(|d| d.as_secs());
+        let status = if self.remote.is_none() {
+            HealthStatus::Static
+        } else if set.is_empty() {
+            HealthStatus::NoKeys
+        } else if self.expired.load(Ordering::Relaxed) {
+            HealthStatus::Expired
+        } else if state.last_error.is_some() {
+            HealthStatus::Stale
+        } else {
+            HealthStatus::Ok
+        };
+        Health {
+            status,
+            key_count: set.len(),
+            kids: set.kids().map(str::to_owned).collect(),
+            last_success_unix: state.last_success.and_then(|(_, t)| unix(t)),
+            last_error: state.last_error.clone(),
+            next_refresh_unix: state.next_refresh.and_then(unix),
+            fetches: self.generation.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// Spawns the refresh loop. It holds only a weak reference and ends when
+/// `shutdown`'s sender is dropped (the last validator handle goes away).
+pub(crate) fn spawn_refresh(
+    store: &Arc<KeyStore>,
+    first_delay: Duration,
+    mut shutdown: tokio::sync::oneshot::Receiver<()>,
+) {
+    let weak: Weak<KeyStore> = Arc::downgrade(store);
+    tokio::spawn(async move {
+        let mut delay = first_delay;
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {}
+                _ = &mut shutdown => return,
+            }
+            let Some(store) = weak.upgrade() else { return };
+            delay = match store.refresh().await {
+                Ok(d) | Err((_, d)) => d,
+            };
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interval_clamps_and_defaults() {
+        let p = RefreshPolicy::default();
+        assert_eq!(p.interval(None), Duration::from_secs(3600));
+        assert_eq!(
+            p.interval(Some(Duration::from_secs(10))),
+            Duration::from_secs(300)
+        );
+        assert_eq!(
+            p.interval(Some(Duration::from_secs(7200))),
+            Duration::from_secs(7200)
+        );
+        assert_eq!(
+            p.interval(Some(Duration::from_secs(10_000_000))),
+            Duration::from_secs(86400)
+        );
+    }
+
+    #[test]
+    fn backoff_doubles_to_the_cap() {
+        let p = RefreshPolicy::default();
+        let got: Vec<u64> = (1..=12).map(|n| p.backoff(n).as_secs()).collect();
+        assert_eq!(got, [1, 2, 4, 8, 16, 32, 64, 128, 256, 300, 300, 300]);
+        assert_eq!(p.backoff(u32::MAX).as_secs(), 300);
+    }
+
+    #[test]
+    fn jitter_stays_within_ten_percent_and_varies() {
+        let base = Duration::from_secs(1000);
+        let samples: Vec<Duration> = (0..200).map(|_| jitter(base)).collect();
+        assert!(
+            samples
+                .iter()
+                .all(|d| *d >= Duration::from_secs(900) && *d <= Duration::from_secs(1100))
+        );
+        let min = samples.iter().min().unwrap();
+        let max = samples.iter().max().unwrap();
+        assert!(
+            *max - *min > Duration::from_secs(50),
+            "no spread: {min:?}..{max:?}"
+        );
+    }
+}
