@@ -68,6 +68,7 @@
 #![forbid(unsafe_code)]
 
 mod algorithm;
+mod cache;
 mod claims;
 mod clock;
 mod der;

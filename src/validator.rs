@@ -11,6 +11,7 @@ use aws_lc_rs::hmac;
 use serde::de::DeserializeOwned;
 
 use crate::algorithm::Algorithm;
+use crate::cache::TokenCache;
 use crate::claims::{self, Claims, Registered};
 use crate::clock::{Clock, SystemClock};
 use crate::discovery;
@@ -61,6 +62,7 @@ struct Inner {
     clock: Arc<dyn Clock>,
     keys: Arc<KeyStore>,
     hmac: Option<HmacKeys>,
+    cache: Option<TokenCache>,
     /// Dropping it (with the last validator handle) ends the refresh task.
     _shutdown: Option<tokio::sync::oneshot::Sender<()>>,
 }
@@ -102,7 +104,10 @@ impl Validator {
     /// A `kid` the current keys do not know triggers a JWKS refetch that
     /// all concurrent misses share (at most one per cooldown); this waits
     /// for it, bounded by the fetch timeout.
-    pub async fn verify<C: DeserializeOwned>(&self, token: &str) -> Result<Claims<C>, Error> {
+    pub async fn verify<C: DeserializeOwned + Send + Sync + 'static>(
+        &self,
+        token: &str,
+    ) -> Result<Claims<C>, Error> {
         match self.verify_inner(token) {
             Err(Error::UnknownKey) => {
                 if let Some(kid) = self.refetch_kid(token) {
@@ -118,7 +123,10 @@ impl Validator {
     /// any fetch: for synchronous callers such as a tonic interceptor. An
     /// unknown `kid` still starts the shared refetch in the background (when
     /// called inside a tokio runtime), so a rotated key is picked up.
-    pub fn try_verify<C: DeserializeOwned>(&self, token: &str) -> Result<Claims<C>, Error> {
+    pub fn try_verify<C: DeserializeOwned + Send + Sync + 'static>(
+        &self,
+        token: &str,
+    ) -> Result<Claims<C>, Error> {
         let result = self.verify_inner(token);
         if matches!(result, Err(Error::UnknownKey))
             && let (Some(kid), Ok(runtime)) = (
@@ -153,13 +161,16 @@ impl Validator {
 
     /// The first verification step alone, without refetch or logging: the
     /// layer uses it to decide whether to take the slow path.
-    pub(crate) fn verify_now<C: DeserializeOwned>(&self, token: &str) -> Result<Claims<C>, Error> {
+    pub(crate) fn verify_now<C: DeserializeOwned + Send + Sync + 'static>(
+        &self,
+        token: &str,
+    ) -> Result<Claims<C>, Error> {
         self.verify_inner(token)
     }
 
     /// The slow path after an unknown `kid`: wait for the shared refetch,
     /// then verify again.
-    pub(crate) async fn verify_after_refetch<C: DeserializeOwned>(
+    pub(crate) async fn verify_after_refetch<C: DeserializeOwned + Send + Sync + 'static>(
         self,
         token: String,
         kid: String,
@@ -179,13 +190,32 @@ impl Validator {
         self.inner.keys.health()
     }
 
+    /// Number of tokens in the verified-token cache.
+    pub fn cached_tokens(&self) -> usize {
+        self.inner.cache.as_ref().map_or(0, TokenCache::len)
+    }
+
     /// The configured issuer.
     pub fn issuer(&self) -> &str {
         &self.inner.issuer
     }
 
-    fn verify_inner<C: DeserializeOwned>(&self, token: &str) -> Result<Claims<C>, Error> {
+    fn verify_inner<C: DeserializeOwned + Send + Sync + 'static>(
+        &self,
+        token: &str,
+    ) -> Result<Claims<C>, Error> {
         let cfg = &*self.inner;
+        if token.len() > cfg.max_token_len {
+            return Err(Error::TokenTooLarge);
+        }
+        let now = cfg.clock.now();
+        if let Some(cache) = &cfg.cache {
+            // Keys that are unavailable or too old refuse cached tokens too.
+            let keys = cfg.keys.load()?;
+            if let Some(hit) = cache.get::<C>(token, now, cfg.leeway, &keys) {
+                return Ok(hit);
+            }
+        }
         let parts = token::split(token, cfg.max_token_len)?;
         let header = token::decode_header(parts.header)?;
         if header.alg.is_hmac() && cfg.hmac.is_none() {
@@ -209,7 +239,7 @@ impl Validator {
         // cheap, so an expired or misdirected token is refused without
         // paying for the public-key operation. A token is accepted only when
         // every check passes, so the order does not loosen anything.
-        let iss = self.check_registered(&reg)?;
+        let iss = self.check_registered(&reg, now)?;
 
         let signature = token::decode_part(parts.signature, "signature is not base64url")?;
         self.check_signature(
@@ -237,14 +267,23 @@ impl Validator {
             }
         }
 
-        let claims: C = serde_json::from_slice(&payload).map_err(|_| Error::InvalidClaims)?;
-        Ok(Claims::new(claims))
+        let claims =
+            Claims::new(serde_json::from_slice::<C>(&payload).map_err(|_| Error::InvalidClaims)?);
+        if let (Some(cache), Some(exp)) = (&cfg.cache, reg.exp) {
+            // HMAC tokens are bound to the secret, not to a JWKS kid.
+            let kid = if header.alg.is_hmac() {
+                None
+            } else {
+                header.kid.as_deref()
+            };
+            cache.insert(token, &claims, exp, reg.nbf, kid);
+        }
+        Ok(claims)
     }
 
     /// `exp` (required), `nbf`, `iat`, `iss`, `aud`. Returns the issuer.
-    fn check_registered<'r>(&self, reg: &'r Registered<'_>) -> Result<&'r str, Error> {
+    fn check_registered<'r>(&self, reg: &'r Registered<'_>, now: i64) -> Result<&'r str, Error> {
         let cfg = &*self.inner;
-        let now = cfg.clock.now();
         let exp = reg.exp.ok_or_else(|| Error::MissingClaim("exp".into()))?;
         if now >= exp.saturating_add(cfg.leeway) {
             return Err(Error::Expired);
@@ -350,6 +389,7 @@ pub struct ValidatorBuilder {
     policy: RefreshPolicy,
     provider_url: Option<String>,
     start_without_keys: bool,
+    cache_size: usize,
 }
 
 impl Default for ValidatorBuilder {
@@ -370,6 +410,7 @@ impl Default for ValidatorBuilder {
             policy: RefreshPolicy::default(),
             provider_url: None,
             start_without_keys: false,
+            cache_size: 10_000,
         }
     }
 }
@@ -577,6 +618,14 @@ impl ValidatorBuilder {
         self
     }
 
+    /// How many verified tokens to remember (default 10,000; 0 turns the
+    /// cache off). A remembered token skips the signature check while its
+    /// `exp`/`nbf` still hold and its key is still published.
+    pub fn token_cache_size(mut self, tokens: usize) -> Self {
+        self.cache_size = tokens;
+        self
+    }
+
     /// Checks the configuration, loads the keys and returns the validator.
     ///
     /// Fails when the issuer or the audience is missing, a URL breaks the
@@ -683,6 +732,7 @@ impl ValidatorBuilder {
                 clock: self.clock,
                 keys,
                 hmac,
+                cache: (self.cache_size > 0).then(|| TokenCache::new(self.cache_size)),
                 _shutdown: shutdown,
             }),
         })

@@ -1,0 +1,282 @@
+//! The verified-token cache: a token the API has already verified is not
+//! verified again while it is valid.
+//!
+//! - Keyed by the whole token: a hash picks the slot, then the stored token
+//!   is compared byte for byte, so a hash collision is only ever a miss.
+//! - Bounded, with O(1) FIFO eviction, in shards so concurrent requests
+//!   rarely meet on one lock (held for a lookup, never across I/O).
+//! - Claims are stored behind `Arc`: a hit clones a pointer, not claims.
+//! - `exp`/`nbf` are checked again on every hit against the current clock,
+//!   and an entry whose key left the key set is dropped.
+//! - Only successes are stored.
+
+use std::any::Any;
+use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
+use std::sync::{Arc, Mutex};
+
+use crate::claims::Claims;
+use crate::keys::KeySet;
+
+const SHARDS: usize = 16;
+/// Bytes of the token's end that are hashed. They are signature bytes,
+/// effectively random, so hashing the whole token buys nothing; the full
+/// comparison is what decides a hit.
+const HASHED_SUFFIX: usize = 64;
+
+struct Entry {
+    token: Box<[u8]>,
+    claims: Arc<dyn Any + Send + Sync>,
+    exp: i64,
+    nbf: Option<i64>,
+    kid: Option<Box<str>>,
+}
+
+/// The slot map is keyed by an already random digest: no second hash.
+#[derive(Default)]
+struct Identity(u64);
+
+impl Hasher for Identity {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 << 8) | u64::from(*b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+#[derive(Default)]
+struct Shard {
+    map: HashMap<u64, Entry, BuildHasherDefault<Identity>>,
+    order: VecDeque<u64>,
+}
+
+pub(crate) struct TokenCache {
+    shards: Box<[Mutex<Shard>]>,
+    per_shard: usize,
+    hasher: RandomState,
+    digest: fn(&RandomState, &[u8]) -> u64,
+}
+
+fn suffix_digest(hasher: &RandomState, token: &[u8]) -> u64 {
+    let suffix = &token[token.len().saturating_sub(HASHED_SUFFIX)..];
+    let mut h = hasher.build_hasher();
+    h.write(suffix);
+    h.write_usize(token.len());
+    h.finish()
+}
+
+impl TokenCache {
+    /// A cache holding at most `capacity` tokens (rounded up to a multiple
+    /// of the shard count).
+    pub fn new(capacity: usize) -> Self {
+        Self::with_digest(capacity, suffix_digest)
+    }
+
+    fn with_digest(capacity: usize, digest: fn(&RandomState, &[u8]) -> u64) -> Self {
+        let per_shard = capacity.div_ceil(SHARDS).max(1);
+        TokenCache {
+            shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
+            per_shard,
+            hasher: RandomState::new(),
+            digest,
+        }
+    }
+
+    fn shard(&self, digest: u64) -> std::sync::MutexGuard<'_, Shard> {
+        // Middle bits: hashbrown uses the low bits for the bucket and the
+        // top seven for its tags, so these leave both fully random.
+        let index = (digest >> 32) as usize % SHARDS;
+        self.shards[index].lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The cached claims for `token`, if it was verified before, is still
+    /// within `exp`/`nbf` (with `leeway`) at `now`, its key is still in
+    /// `keys`, and it was stored with the claims type `C`.
+    #[inline]
+    pub fn get<C: Send + Sync + 'static>(
+        &self,
+        token: &str,
+        now: i64,
+        leeway: i64,
+        keys: &KeySet,
+    ) -> Option<Claims<C>> {
+        let digest = (self.digest)(&self.hasher, token.as_bytes());
+        let mut shard = self.shard(digest);
+        let entry = shard.map.get(&digest)?;
+        if *entry.token != *token.as_bytes() {
+            return None;
+        }
+        let expired = now >= entry.exp.saturating_add(leeway);
+        let key_gone = entry
+            .kid
+            .as_deref()
+            .is_some_and(|kid| !keys.contains_kid(kid));
+        if expired || key_gone {
+            shard.map.remove(&digest);
+            return None;
+        }
+        if entry
+            .nbf
+            .is_some_and(|nbf| now.saturating_add(leeway) < nbf)
+        {
+            return None;
+        }
+        let claims = entry.claims.clone().downcast::<C>().ok()?;
+        Some(Claims(claims))
+    }
+
+    /// Stores a verified token.
+    pub fn insert<C: Send + Sync + 'static>(
+        &self,
+        token: &str,
+        claims: &Claims<C>,
+        exp: i64,
+        nbf: Option<i64>,
+        kid: Option<&str>,
+    ) {
+        let digest = (self.digest)(&self.hasher, token.as_bytes());
+        let entry = Entry {
+            token: token.as_bytes().into(),
+            claims: claims.0.clone(),
+            exp,
+            nbf,
+            kid: kid.map(Into::into),
+        };
+        let mut shard = self.shard(digest);
+        if shard.map.insert(digest, entry).is_none() {
+            shard.order.push_back(digest);
+        }
+        while shard.order.len() > self.per_shard {
+            if let Some(old) = shard.order.pop_front() {
+                shard.map.remove(&old);
+            }
+        }
+    }
+
+    /// Number of cached tokens.
+    pub fn len(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|s| s.lock().unwrap_or_else(|e| e.into_inner()).map.len())
+            .sum()
+    }
+
+    /// Upper bound on `len()`.
+    #[cfg(test)]
+    fn capacity(&self) -> usize {
+        self.per_shard * SHARDS
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys() -> KeySet {
+        KeySet::default()
+    }
+
+    fn token(i: usize) -> String {
+        format!("eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.signature-{i:08}")
+    }
+
+    #[test]
+    fn hit_returns_the_same_arc() {
+        let cache = TokenCache::new(100);
+        let claims = Claims::new(String::from("alice"));
+        cache.insert("a.b.c", &claims, 1000, None, None);
+        let hit = cache.get::<String>("a.b.c", 500, 0, &keys()).unwrap();
+        assert!(Arc::ptr_eq(&hit.0, &claims.0));
+        assert!(cache.get::<String>("a.b.d", 500, 0, &keys()).is_none());
+    }
+
+    #[test]
+    fn expiry_is_checked_on_every_hit() {
+        let cache = TokenCache::new(100);
+        cache.insert("a.b.c", &Claims::new(1u32), 1000, Some(400), None);
+        assert!(cache.get::<u32>("a.b.c", 399, 0, &keys()).is_none(), "nbf");
+        assert!(cache.get::<u32>("a.b.c", 999, 0, &keys()).is_some());
+        assert!(cache.get::<u32>("a.b.c", 1000, 0, &keys()).is_none(), "exp");
+        assert_eq!(cache.len(), 0, "expired entry dropped");
+    }
+
+    #[test]
+    fn leeway_applies_like_in_verification() {
+        let cache = TokenCache::new(100);
+        cache.insert("a.b.c", &Claims::new(1u32), 1000, None, None);
+        assert!(cache.get::<u32>("a.b.c", 1059, 60, &keys()).is_some());
+        assert!(cache.get::<u32>("a.b.c", 1060, 60, &keys()).is_none());
+    }
+
+    #[test]
+    fn entries_of_a_removed_key_are_dropped() {
+        let cache = TokenCache::new(100);
+        cache.insert("a.b.c", &Claims::new(1u32), 1000, None, Some("old-kid"));
+        assert!(cache.get::<u32>("a.b.c", 1, 0, &keys()).is_none());
+        assert_eq!(cache.len(), 0);
+    }
+
+    #[test]
+    fn other_claims_type_is_a_miss() {
+        let cache = TokenCache::new(100);
+        cache.insert("a.b.c", &Claims::new(1u32), 1000, None, None);
+        assert!(cache.get::<String>("a.b.c", 1, 0, &keys()).is_none());
+    }
+
+    #[test]
+    fn collisions_never_authenticate_another_token() {
+        // Every token gets the same digest.
+        let cache = TokenCache::with_digest(100, |_, _| 42);
+        cache.insert(
+            &token(1),
+            &Claims::new(String::from("alice")),
+            1000,
+            None,
+            None,
+        );
+        assert!(cache.get::<String>(&token(2), 1, 0, &keys()).is_none());
+        assert_eq!(
+            *cache.get::<String>(&token(1), 1, 0, &keys()).unwrap(),
+            "alice"
+        );
+        // The newer token replaces the older one in the shared slot.
+        cache.insert(
+            &token(2),
+            &Claims::new(String::from("mallory")),
+            1000,
+            None,
+            None,
+        );
+        assert!(cache.get::<String>(&token(1), 1, 0, &keys()).is_none());
+        assert_eq!(
+            *cache.get::<String>(&token(2), 1, 0, &keys()).unwrap(),
+            "mallory"
+        );
+    }
+
+    #[test]
+    fn bound_holds_under_100k_distinct_tokens() {
+        let cache = TokenCache::new(10_000);
+        assert!(cache.capacity() >= 10_000 && cache.capacity() < 10_000 + SHARDS);
+        let claims = Claims::new(0u8);
+        for i in 0..100_000 {
+            cache.insert(&token(i), &claims, i64::MAX, None, None);
+        }
+        let len = cache.len();
+        assert!(len <= cache.capacity(), "{len} entries");
+        assert!(len > 9_000, "cache kept only {len}");
+        // The newest are there, the oldest are gone.
+        assert!(cache.get::<u8>(&token(99_999), 1, 0, &keys()).is_some());
+        assert!(cache.get::<u8>(&token(0), 1, 0, &keys()).is_none());
+        for shard in cache.shards.iter() {
+            let shard = shard.lock().unwrap();
+            assert!(shard.order.len() <= cache.per_shard);
+        }
+    }
+}
