@@ -29,7 +29,7 @@ struct Entry {
     claims: Arc<dyn Any + Send + Sync>,
     exp: i64,
     nbf: Option<i64>,
-    kid: Option<Box<str>>,
+    kid: Option<Arc<str>>,
 }
 
 /// The slot map is keyed by an already random digest: no second hash.
@@ -116,7 +116,7 @@ impl TokenCache {
         let key_gone = entry
             .kid
             .as_deref()
-            .is_some_and(|kid| !keys.contains_kid(kid));
+            .is_some_and(|kid| !keys.covers_kid(kid));
         if expired || key_gone {
             shard.map.remove(&digest);
             return None;
@@ -138,7 +138,7 @@ impl TokenCache {
         claims: &Claims<C>,
         exp: i64,
         nbf: Option<i64>,
-        kid: Option<&str>,
+        kid: Option<Arc<str>>,
     ) {
         let digest = (self.digest)(&self.hasher, token.as_bytes());
         let entry = Entry {
@@ -146,7 +146,7 @@ impl TokenCache {
             claims: claims.0.clone(),
             exp,
             nbf,
-            kid: kid.map(Into::into),
+            kid,
         };
         let mut shard = self.shard(digest);
         if shard.map.insert(digest, entry).is_none() {
@@ -217,7 +217,13 @@ mod tests {
     #[test]
     fn entries_of_a_removed_key_are_dropped() {
         let cache = TokenCache::new(100);
-        cache.insert("a.b.c", &Claims::new(1u32), 1000, None, Some("old-kid"));
+        cache.insert(
+            "a.b.c",
+            &Claims::new(1u32),
+            1000,
+            None,
+            Some("old-kid".into()),
+        );
         assert!(cache.get::<u32>("a.b.c", 1, 0, &keys()).is_none());
         assert_eq!(cache.len(), 0);
     }

@@ -19,7 +19,7 @@ use crate::error::Error;
 
 /// One usable public key, parsed for every algorithm it may verify.
 pub(crate) struct VerifyingKey {
-    pub kid: Option<Box<str>>,
+    pub kid: Option<Arc<str>>,
     pub family: KeyFamily,
     /// The issuer a JWK is bound to (Entra's `issuer` member), possibly a
     /// `{tenantid}` template.
@@ -161,7 +161,7 @@ impl KeySet {
     fn insert(&mut self, key: VerifyingKey) {
         let key = Arc::new(key);
         if let Some(kid) = &key.kid {
-            if self.by_kid.contains_key(kid) {
+            if self.by_kid.contains_key(&**kid) {
                 // Two keys with one kid: a token naming it is ambiguous, so
                 // the first wins and the second is reported.
                 self.skipped.push(SkippedKey {
@@ -170,7 +170,7 @@ impl KeySet {
                 });
                 return;
             }
-            self.by_kid.insert(kid.clone(), key.clone());
+            self.by_kid.insert(kid.as_ref().into(), key.clone());
         }
         self.all.push(key);
     }
@@ -198,6 +198,11 @@ impl KeySet {
     /// True when a key with this `kid` is in the set.
     pub fn contains_kid(&self, kid: &str) -> bool {
         self.by_kid.contains_key(kid)
+    }
+
+    /// True when a token naming `kid` would find a key here.
+    pub(crate) fn covers_kid(&self, kid: &str) -> bool {
+        (self.any_kid && !self.all.is_empty()) || self.by_kid.contains_key(kid)
     }
 
     /// Selects the key for a token: by `kid` when the token names one,
@@ -249,7 +254,7 @@ fn parse_jwk(jwk: Jwk) -> Result<VerifyingKey, String> {
             }
         },
     };
-    let kid: Option<Box<str>> = jwk.kid.as_deref().map(Into::into);
+    let kid: Option<Arc<str>> = jwk.kid.as_deref().map(Into::into);
     let issuer: Option<Box<str>> = jwk.issuer.as_deref().map(Into::into);
 
     // The certificate chain's first certificate, when present, must hold the
@@ -384,7 +389,7 @@ fn rsa_params(alg: Algorithm) -> &'static aws_lc_rs::signature::RsaParameters {
 /// Parses `key` once for each algorithm its family allows (only the JWK's
 /// own `alg`, when it states one).
 fn build(
-    kid: Option<Box<str>>,
+    kid: Option<Arc<str>>,
     family: KeyFamily,
     jwk_alg: Option<Algorithm>,
     issuer: Option<Box<str>>,
@@ -414,7 +419,7 @@ fn build(
 fn key_from_spki(
     spki: &[u8],
     jwk_alg: Option<Algorithm>,
-    kid: Option<Box<str>>,
+    kid: Option<Arc<str>>,
     issuer: Option<Box<str>>,
 ) -> Result<VerifyingKey, String> {
     let family = match der::parse_spki(spki) {

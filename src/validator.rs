@@ -242,7 +242,7 @@ impl Validator {
         let iss = self.check_registered(&reg, now)?;
 
         let signature = token::decode_part(parts.signature, "signature is not base64url")?;
-        self.check_signature(
+        let verified_by = self.check_signature(
             &header,
             iss,
             reg.tid.as_deref(),
@@ -270,13 +270,7 @@ impl Validator {
         let claims =
             Claims::new(serde_json::from_slice::<C>(&payload).map_err(|_| Error::InvalidClaims)?);
         if let (Some(cache), Some(exp)) = (&cfg.cache, reg.exp) {
-            // HMAC tokens are bound to the secret, not to a JWKS kid.
-            let kid = if header.alg.is_hmac() {
-                None
-            } else {
-                header.kid.as_deref()
-            };
-            cache.insert(token, &claims, exp, reg.nbf, kid);
+            cache.insert(token, &claims, exp, reg.nbf, verified_by);
         }
         Ok(claims)
     }
@@ -324,7 +318,7 @@ impl Validator {
         tid: Option<&str>,
         signing_input: &str,
         signature: &[u8],
-    ) -> Result<(), Error> {
+    ) -> Result<Option<Arc<str>>, Error> {
         let cfg = &*self.inner;
         if header.alg.is_hmac() {
             let keys = cfg.hmac.as_ref().ok_or(Error::UnsupportedAlgorithm)?;
@@ -333,8 +327,10 @@ impl Validator {
                 Algorithm::HS384 => &keys.hs384,
                 _ => &keys.hs512,
             };
-            return hmac::verify(key, signing_input.as_bytes(), signature)
-                .map_err(|_| Error::InvalidSignature);
+            hmac::verify(key, signing_input.as_bytes(), signature)
+                .map_err(|_| Error::InvalidSignature)?;
+            // HMAC tokens are bound to the secret, not to a published key.
+            return Ok(None);
         }
         let set = cfg.keys.load()?;
         let key = set.select(header.kid.as_deref(), header.alg)?;
@@ -346,7 +342,10 @@ impl Validator {
         }
         verifier
             .verify_sig(signing_input.as_bytes(), signature)
-            .map_err(|_| Error::InvalidSignature)
+            .map_err(|_| Error::InvalidSignature)?;
+        // The kid of the key that verified, so cached results can be
+        // dropped when that key leaves the set.
+        Ok(key.kid.clone())
     }
 }
 
