@@ -148,7 +148,10 @@ pub(crate) enum PemKind {
 pub(crate) fn decode_pem(text: &str) -> Result<PemKind, &'static str> {
     use base64::Engine as _;
     let text = text.trim();
-    let (label, body) = if let Some(rest) = text.strip_prefix("-----BEGIN ") {
+    // RFC 7468 §5.2: text before the armour (`openssl x509 -text` output,
+    // the Bag Attributes of a PKCS#12 export) is ignored.
+    let (label, body) = if let Some(start) = text.find("-----BEGIN ") {
+        let rest = &text[start + "-----BEGIN ".len()..];
         let (label, rest) = rest.split_once("-----").ok_or("broken PEM armour")?;
         let end = format!("-----END {label}-----");
         let body = rest
@@ -159,18 +162,30 @@ pub(crate) fn decode_pem(text: &str) -> Result<PemKind, &'static str> {
     } else {
         ("PUBLIC KEY", text)
     };
+    // The label first: a private key is refused before its body is read.
+    let certificate = match label {
+        "PUBLIC KEY" => false,
+        "CERTIFICATE" => true,
+        "RSA PUBLIC KEY" => {
+            return Err("PKCS#1 RSA PUBLIC KEY is not supported; use a PUBLIC KEY (SPKI) PEM");
+        }
+        label if label.ends_with("PRIVATE KEY") => {
+            return Err(
+                "this PEM holds a private key; give the PUBLIC KEY PEM or the CERTIFICATE \
+                 instead (a token verifier never needs the private key)",
+            );
+        }
+        _ => return Err("unsupported PEM label; expected PUBLIC KEY or CERTIFICATE"),
+    };
     let compact: String = body.chars().filter(|c| !c.is_ascii_whitespace()).collect();
     let der = base64::engine::general_purpose::STANDARD
         .decode(compact)
         .map_err(|_| "PEM body is not base64")?;
-    match label {
-        "PUBLIC KEY" => Ok(PemKind::Spki(der)),
-        "CERTIFICATE" => Ok(PemKind::Certificate(der)),
-        "RSA PUBLIC KEY" => {
-            Err("PKCS#1 RSA PUBLIC KEY is not supported; use a PUBLIC KEY (SPKI) PEM")
-        }
-        _ => Err("unsupported PEM label; expected PUBLIC KEY or CERTIFICATE"),
-    }
+    Ok(if certificate {
+        PemKind::Certificate(der)
+    } else {
+        PemKind::Spki(der)
+    })
 }
 
 #[cfg(test)]

@@ -216,6 +216,9 @@ impl KeySet {
                 let mut fitting = self.all.iter().filter(|k| k.supports(alg));
                 match (fitting.next(), fitting.next()) {
                     (Some(key), None) => Ok(key),
+                    // Keys exist but none takes this alg: say so, rather
+                    // than blame a kid the token may not even carry.
+                    (None, _) if !self.all.is_empty() => Err(Error::AlgorithmMismatch),
                     (None, _) => Err(Error::UnknownKey),
                     (Some(_), Some(_)) => Err(Error::AmbiguousKey),
                 }
@@ -296,9 +299,7 @@ fn parse_jwk(jwk: Jwk) -> Result<VerifyingKey, String> {
             {
                 return Err("x5c certificate and n/e disagree".into());
             }
-            if n.len() < 256 {
-                return Err("RSA key shorter than 2048 bits".into());
-            }
+            check_rsa_size(n, e)?;
             build(kid, KeyFamily::Rsa, jwk_alg, issuer, |alg| {
                 let params = rsa_params(alg);
                 RsaPublicKeyComponents { n, e }
@@ -374,6 +375,30 @@ fn parse_jwk(jwk: Jwk) -> Result<VerifyingKey, String> {
     }
 }
 
+/// The sizes aws-lc-rs verifies with (2048..=8192-bit modulus, an odd
+/// exponent of at most 32 bits), checked here so a key that could never
+/// verify a token is skipped with a reason instead of counting as usable.
+/// aws-lc-rs does not check them when a key is parsed, only on each
+/// verification.
+fn check_rsa_size(n: &[u8], e: &[u8]) -> Result<(), String> {
+    // `n` and `e` come without leading zeros.
+    let bits = match n.first() {
+        Some(top) => (n.len() - 1) * 8 + (8 - top.leading_zeros() as usize),
+        None => 0,
+    };
+    if bits < 2048 {
+        return Err(format!("RSA key shorter than 2048 bits ({bits} bits)"));
+    }
+    if bits > 8192 {
+        return Err(format!("RSA key longer than 8192 bits ({bits} bits)"));
+    }
+    let odd = e.last().is_some_and(|b| b & 1 == 1);
+    if e.len() > 4 || !odd || e == [1] {
+        return Err("RSA exponent is not an odd number between 3 and 2^32".into());
+    }
+    Ok(())
+}
+
 fn rsa_params(alg: Algorithm) -> &'static aws_lc_rs::signature::RsaParameters {
     use aws_lc_rs::signature as s;
     match alg {
@@ -423,10 +448,10 @@ fn key_from_spki(
     issuer: Option<Box<str>>,
 ) -> Result<VerifyingKey, String> {
     let family = match der::parse_spki(spki) {
-        Some(SpkiKey::Rsa { n, .. }) if n.len() < 256 => {
-            return Err("RSA key shorter than 2048 bits".into());
+        Some(SpkiKey::Rsa { n, e }) => {
+            check_rsa_size(n, e)?;
+            KeyFamily::Rsa
         }
-        Some(SpkiKey::Rsa { .. }) => KeyFamily::Rsa,
         Some(SpkiKey::P256(_)) => KeyFamily::P256,
         Some(SpkiKey::P384(_)) => KeyFamily::P384,
         Some(SpkiKey::Ed25519(_)) => KeyFamily::Ed25519,
