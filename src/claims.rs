@@ -257,6 +257,40 @@ pub(crate) struct Registered<'a> {
     pub tid: Option<Cow<'a, str>>,
 }
 
+/// Which registered claim made [`Registered`] fail to parse, named for the
+/// error description (never with its value, which is unverified input).
+/// Only called on that failure path.
+pub(crate) fn wrong_type_claim(payload: &[u8]) -> &'static str {
+    let Ok(serde_json::Value::Object(map)) = serde_json::from_slice(payload) else {
+        return "claims are not valid JSON";
+    };
+    let bad =
+        |name: &str, ok: fn(&serde_json::Value) -> bool| map.get(name).is_some_and(|v| !ok(v));
+    let date = |v: &serde_json::Value| numeric_date(v).is_ok();
+    let text = |v: &serde_json::Value| v.is_null() || v.is_string();
+    let audience = |v: &serde_json::Value| {
+        v.is_null()
+            || v.is_string()
+            || v.as_array()
+                .is_some_and(|a| a.iter().all(serde_json::Value::is_string))
+    };
+    if bad("exp", date) {
+        "exp is not a NumericDate"
+    } else if bad("nbf", date) {
+        "nbf is not a NumericDate"
+    } else if bad("iat", date) {
+        "iat is not a NumericDate"
+    } else if bad("iss", text) {
+        "iss is not a string"
+    } else if bad("aud", audience) {
+        "aud is not a string or an array of strings"
+    } else if bad("tid", text) {
+        "tid is not a string"
+    } else {
+        "a registered claim is repeated or has the wrong type"
+    }
+}
+
 /// The names of the top-level members of a claims object, for the
 /// required-claims check; values are skipped.
 pub(crate) fn claim_names(payload: &[u8]) -> Option<Vec<Cow<'_, str>>> {
@@ -301,6 +335,27 @@ mod tests {
         assert_eq!(r.iat, Some(1718719921));
         assert!(serde_json::from_str::<Registered>(r#"{"exp":"1718719921"}"#).is_err());
         assert!(serde_json::from_str::<Registered>(r#"{"exp":1e300}"#).is_err());
+    }
+
+    #[test]
+    fn wrong_type_names_the_claim() {
+        for (payload, named) in [
+            (r#"{"exp":"1718719921"}"#, "exp"),
+            (r#"{"exp":1,"nbf":null}"#, "nbf"),
+            (r#"{"exp":1,"iat":[1]}"#, "iat"),
+            (r#"{"exp":1,"iss":5}"#, "iss"),
+            (r#"{"exp":1,"aud":["a",1]}"#, "aud"),
+            (r#"{"exp":1,"tid":{}}"#, "tid"),
+            (r#"{"exp":1,"exp":2}"#, "repeated"),
+        ] {
+            assert!(
+                serde_json::from_str::<Registered>(payload).is_err(),
+                "{payload}"
+            );
+            let message = wrong_type_claim(payload.as_bytes());
+            assert!(message.contains(named), "{payload}: {message}");
+            assert!(!message.contains("1718719921"));
+        }
     }
 
     #[test]

@@ -235,7 +235,7 @@ impl Validator {
             return Err(Error::MalformedToken("claims are not a JSON object"));
         }
         let reg: Registered<'_> = serde_json::from_slice(&payload)
-            .map_err(|_| Error::InvalidClaim("a registered claim has the wrong type"))?;
+            .map_err(|_| Error::InvalidClaim(claims::wrong_type_claim(&payload)))?;
 
         // The registered claims are checked before the signature: they are
         // cheap, so an expired or misdirected token is refused without
