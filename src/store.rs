@@ -9,7 +9,11 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+// tokio's clock, so a paused test runtime governs cooldowns, staleness and
+// the refresh schedule alike.
+use tokio::time::Instant;
 
 use arc_swap::ArcSwap;
 use serde::Serialize;
@@ -76,7 +80,21 @@ pub(crate) fn jitter(d: Duration) -> Duration {
     };
     // r in [0, 2^64) → factor in [0.9, 1.1)
     let factor = 0.9 + 0.2 * (r >> 11) as f64 / (1u64 << 53) as f64;
-    d.mul_f64(factor)
+    // Saturating: a `Duration::MAX` knob must not panic the refresh task.
+    Duration::try_from_secs_f64(d.as_secs_f64() * factor).unwrap_or(Duration::MAX)
+}
+
+/// Far enough to mean "never" for a timer, near enough not to overflow.
+const FAR_FUTURE: Duration = Duration::from_secs(30 * 365 * 24 * 60 * 60);
+
+/// `now + d`, saturating at [`FAR_FUTURE`] instead of panicking.
+fn after(now: Instant, d: Duration) -> Instant {
+    now.checked_add(d.min(FAR_FUTURE)).unwrap_or(now)
+}
+
+/// The wall-clock time `d` from now, if representable.
+fn wall_after(d: Duration) -> Option<SystemTime> {
+    SystemTime::now().checked_add(d)
 }
 
 /// Why keys cannot be used, as told by [`Health`] and in 503 responses'
@@ -166,7 +184,14 @@ struct State {
     last_success: Option<(Instant, SystemTime)>,
     last_error: Option<String>,
     failures: u32,
+    /// When the refresh task fetches next (wall clock, for [`Health`]).
     next_refresh: Option<SystemTime>,
+    /// When the refresh task fetches next.
+    next_due: Option<Instant>,
+    /// A fetch is running, or has been asked of the refresh task.
+    in_flight: bool,
+    /// An unknown `kid` asked the refresh task for a fetch now.
+    requested: bool,
     cooldown_until: Option<Instant>,
     /// Kids still unknown after a fetch, until the cooldown that fetch
     /// started ends.
@@ -175,7 +200,17 @@ struct State {
 
 const MAX_REMEMBERED_KIDS: usize = 1024;
 
+/// What a fetch ended with: the delay until the next one, and the error
+/// when it failed.
+type Outcome = Result<Duration, (Error, Duration)>;
+
 /// The published key set plus everything needed to keep it fresh.
+///
+/// Single flight: every fetch after the first runs in the refresh task
+/// (spawned by [`spawn_refresh`]), so two fetches never overlap and a fetch
+/// never belongs to a request that could be cancelled (a client hanging
+/// up must not abort the refetch everybody else waits for). A request
+/// whose `kid` is unknown asks the task for a fetch and waits on `done`.
 pub(crate) struct KeyStore {
     current: ArcSwap<KeySet>,
     remote: Option<Remote>,
@@ -183,13 +218,14 @@ pub(crate) struct KeyStore {
     /// Set by the refresh bookkeeping when the keys are older than
     /// `max_stale`; read (relaxed) by every request.
     expired: AtomicBool,
-    in_flight: AtomicBool,
-    /// Completed fetch attempts; lets a waiter see that someone else
-    /// fetched while it queued.
-    generation: AtomicU64,
+    /// Completed fetch attempts, for [`Health::fetches`].
+    fetches: AtomicU64,
     state: Mutex<State>,
-    /// Single flight: whoever holds it fetches, everybody else waits.
-    fetch_lock: tokio::sync::Mutex<()>,
+    /// Changes once per finished fetch (after its keys are published, under
+    /// the `state` lock), carrying its outcome.
+    done: tokio::sync::watch::Sender<Option<Outcome>>,
+    /// Wakes the refresh task: a fetch was requested.
+    wake: Arc<tokio::sync::Notify>,
 }
 
 impl KeyStore {
@@ -207,10 +243,10 @@ impl KeyStore {
             remote,
             policy,
             expired: AtomicBool::new(false),
-            in_flight: AtomicBool::new(false),
-            generation: AtomicU64::new(0),
+            fetches: AtomicU64::new(0),
             state: Mutex::new(State::default()),
-            fetch_lock: tokio::sync::Mutex::new(()),
+            done: tokio::sync::watch::channel(None).0,
+            wake: Arc::new(tokio::sync::Notify::new()),
         }
     }
 
@@ -245,27 +281,29 @@ impl KeyStore {
         self.remote.is_some()
     }
 
-    /// One fetch under the single-flight lock, with all bookkeeping.
-    /// Returns the delay until the next scheduled attempt.
-    async fn fetch_locked(&self) -> Result<Duration, (Error, Duration)> {
-        let Some(remote) = &self.remote else {
-            return Ok(self.policy.max_interval);
-        };
-        self.in_flight.store(true, Ordering::Release);
-        let etag = self.state().etag.clone();
-        let result = async {
-            let url = remote.jwks_url().await?;
-            let fetched = jwks::get(
-                &remote.client,
-                &url,
-                remote.options.max_body,
-                etag.as_deref(),
-            )
-            .await?;
-            Ok((url, fetched))
-        }
-        .await
-        .and_then(|(url, fetched)| match fetched {
+    /// Downloads and parses the JWKS (running discovery first if needed).
+    /// No lock is held and nothing is published here.
+    async fn download(
+        remote: &Remote,
+        etag: Option<String>,
+    ) -> Result<
+        (
+            reqwest::Url,
+            Option<KeySet>,
+            Option<Duration>,
+            Option<String>,
+        ),
+        Error,
+    > {
+        let url = remote.jwks_url().await?;
+        let fetched = jwks::get(
+            &remote.client,
+            &url,
+            remote.options.max_body,
+            etag.as_deref(),
+        )
+        .await?;
+        match fetched {
             Fetched::NotModified { max_age } => Ok((url, None, max_age, etag)),
             Fetched::Body {
                 body,
@@ -287,9 +325,22 @@ impl KeyStore {
                 }
                 Ok((url, Some(set), max_age, etag))
             }
-        });
-        self.generation.fetch_add(1, Ordering::AcqRel);
-        self.in_flight.store(false, Ordering::Release);
+        }
+    }
+
+    /// One fetch with all its bookkeeping. The caller has set
+    /// `state.in_flight`; this clears it and signals `done` once the result
+    /// is published, also when the fetch is cancelled half-way.
+    async fn fetch(&self) -> Outcome {
+        let Some(remote) = &self.remote else {
+            return Ok(self.policy.max_interval);
+        };
+        let mut flight = Flight {
+            store: self,
+            finished: false,
+        };
+        let etag = self.state().etag.clone();
+        let result = Self::download(remote, etag).await;
 
         let now = Instant::now();
         let mut state = self.state();
@@ -317,7 +368,8 @@ impl KeyStore {
                 state.last_error = None;
                 state.failures = 0;
                 self.expired.store(false, Ordering::Relaxed);
-                Ok(jitter(self.policy.interval(max_age)))
+                // Fetch again before the keys reach the maximum age.
+                Ok(jitter(self.policy.interval(max_age)).min(self.policy.max_stale))
             }
             Err(error) => {
                 state.failures = state.failures.saturating_add(1);
@@ -337,39 +389,75 @@ impl KeyStore {
                         "signing keys are older than the allowed maximum; refusing requests with 503 until a fetch succeeds"
                     );
                 }
+                // Wake up in time to notice the keys going stale, too.
+                let delay = match state.last_success {
+                    Some((at, _)) if !self.expired.load(Ordering::Relaxed) => {
+                        let left = self.policy.max_stale.saturating_sub(now.duration_since(at));
+                        delay.min(left.max(Duration::from_millis(1)))
+                    }
+                    _ => delay,
+                };
                 Err((error, delay))
             }
         };
         let delay = match &outcome {
             Ok(d) | Err((_, d)) => *d,
         };
-        // Wake up in time to notice the keys going stale, too.
-        let delay = match state.last_success {
-            Some((at, _)) if outcome.is_err() && !self.expired.load(Ordering::Relaxed) => {
-                let left = self.policy.max_stale.saturating_sub(now.duration_since(at));
-                delay.min(left.max(Duration::from_millis(1)))
-            }
-            _ => delay,
-        };
-        state.next_refresh = Some(SystemTime::now() + delay);
-        outcome.map(|_| delay).map_err(|(e, _)| (e, delay))
+        state.next_due = Some(after(now, delay));
+        state.next_refresh = wall_after(delay);
+        flight.finish(&mut state, outcome.clone());
+        outcome
     }
 
-    /// A scheduled (or startup) refresh. Returns the delay until the next.
-    pub async fn refresh(&self) -> Result<Duration, (Error, Duration)> {
-        let _guard = self.fetch_lock.lock().await;
-        self.fetch_locked().await
+    /// A fetch now (at startup, before the refresh task runs), or the end
+    /// of the one in flight. Returns the delay until the next.
+    pub async fn refresh(&self) -> Outcome {
+        let mut done = {
+            let mut state = self.state();
+            if !state.in_flight {
+                state.in_flight = true;
+                drop(state);
+                return self.fetch().await;
+            }
+            self.done.subscribe()
+        };
+        match done.changed().await {
+            Ok(()) => done
+                .borrow()
+                .clone()
+                .unwrap_or(Ok(self.policy.min_interval)),
+            Err(_) => Ok(self.policy.min_interval),
+        }
+    }
+
+    /// The refresh task's turn: true (and the fetch marked in flight) when
+    /// a fetch is due or was requested.
+    fn take_turn(&self) -> bool {
+        let mut state = self.state();
+        let due = state.next_due.is_none_or(|due| Instant::now() >= due);
+        if state.requested || (due && !state.in_flight) {
+            state.in_flight = true;
+            state.requested = false;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn next_due(&self) -> Instant {
+        self.state()
+            .next_due
+            .unwrap_or_else(|| after(Instant::now(), self.policy.default_interval))
     }
 
     /// Called when a token names a `kid` that is not in the current set.
     ///
-    /// Every concurrent miss shares one fetch; at most one such fetch runs
+    /// Every concurrent miss shares one fetch; at most one such fetch starts
     /// per cooldown; a miss during the cooldown with no fetch in flight
     /// returns at once. Waiting is bounded by the fetch timeout.
     pub async fn refetch_for(&self, kid: &str) {
         let Some(remote) = &self.remote else { return };
-        let seen = self.generation.load(Ordering::Acquire);
-        {
+        let mut done = {
             let mut state = self.state();
             let now = Instant::now();
             if let Some(until) = state.unknown_kids.get(kid) {
@@ -378,34 +466,29 @@ impl KeyStore {
                 }
                 state.unknown_kids.remove(kid);
             }
-            let cooling = state.cooldown_until.is_some_and(|until| now < until);
-            if cooling && !self.in_flight.load(Ordering::Acquire) {
-                return;
-            }
-        }
-        let wait = remote.options.timeout + Duration::from_millis(500);
-        let _ = tokio::time::timeout(wait, async {
-            let _guard = self.fetch_lock.lock().await;
-            if self.generation.load(Ordering::Acquire) != seen {
-                return; // someone fetched while we queued
-            }
-            {
-                let mut state = self.state();
-                let now = Instant::now();
+            if !state.in_flight {
                 if state.cooldown_until.is_some_and(|until| now < until) {
                     return;
                 }
-                state.cooldown_until = Some(now + self.policy.kid_cooldown);
+                state.cooldown_until = Some(after(now, self.policy.kid_cooldown));
+                state.in_flight = true;
+                state.requested = true;
+                tracing::debug!("unknown key id; refetching the JWKS");
+                self.wake.notify_one();
             }
-            tracing::debug!("unknown key id; refetching the JWKS");
-            let _ = self.fetch_locked().await;
-        })
-        .await;
+            // Subscribed under the lock that `fetch` publishes under: the
+            // end of the fetch in flight cannot be missed.
+            self.done.subscribe()
+        };
+        let wait = remote.options.timeout + Duration::from_millis(500);
+        let _ = tokio::time::timeout(wait, done.changed()).await;
         if !self.current.load().contains_kid(kid) {
             let mut state = self.state();
+            let now = Instant::now();
             let until = state
                 .cooldown_until
-                .unwrap_or_else(|| Instant::now() + self.policy.kid_cooldown);
+                .filter(|until| *until > now)
+                .unwrap_or_else(|| after(now, self.policy.kid_cooldown));
             if state.unknown_kids.len() >= MAX_REMEMBERED_KIDS {
                 state.unknown_kids.clear();
             }
@@ -435,30 +518,75 @@ impl KeyStore {
             last_success_unix: state.last_success.and_then(|(_, t)| unix(t)),
             last_error: state.last_error.clone(),
             next_refresh_unix: state.next_refresh.and_then(unix),
-            fetches: self.generation.load(Ordering::Relaxed),
+            fetches: self.fetches.load(Ordering::Relaxed),
         }
     }
 }
 
-/// Spawns the refresh loop. It holds only a weak reference and ends when
-/// `shutdown`'s sender is dropped (the last validator handle goes away).
+/// The fetch in flight. Finishing it clears `in_flight` and wakes the
+/// waiters; dropping it unfinished (the fetch was cancelled) does the same,
+/// so nobody waits for a fetch that no longer runs.
+struct Flight<'a> {
+    store: &'a KeyStore,
+    finished: bool,
+}
+
+impl Flight<'_> {
+    fn finish(&mut self, state: &mut State, outcome: Outcome) {
+        self.finished = true;
+        state.in_flight = false;
+        state.requested = false;
+        self.store.fetches.fetch_add(1, Ordering::Relaxed);
+        self.store.done.send_replace(Some(outcome));
+    }
+}
+
+impl Drop for Flight<'_> {
+    fn drop(&mut self) {
+        if !self.finished {
+            let store = self.store;
+            let mut state = store.state();
+            state.in_flight = false;
+            state.requested = false;
+            store.done.send_replace(None);
+        }
+    }
+}
+
+/// Spawns the refresh loop, the one task that fetches for this store. It
+/// holds only a weak reference between fetches and ends when `shutdown`'s
+/// sender is dropped (the last validator handle goes away), cancelling a
+/// fetch in progress.
+///
+/// It wakes when the next refresh is due (from `Cache-Control`, backoff
+/// or staleness, as recorded by the last fetch) or when an unknown `kid`
+/// asks for a fetch.
 pub(crate) fn spawn_refresh(
     store: &Arc<KeyStore>,
-    first_delay: Duration,
+    _first_delay: Duration,
     mut shutdown: tokio::sync::oneshot::Receiver<()>,
 ) {
     let weak: Weak<KeyStore> = Arc::downgrade(store);
+    let wake = store.wake.clone();
     tokio::spawn(async move {
-        let mut delay = first_delay;
         loop {
+            let due = match weak.upgrade() {
+                Some(store) => store.next_due(),
+                None => return,
+            };
             tokio::select! {
-                _ = tokio::time::sleep(delay) => {}
+                _ = tokio::time::sleep_until(due) => {}
+                _ = wake.notified() => {}
                 _ = &mut shutdown => return,
             }
             let Some(store) = weak.upgrade() else { return };
-            delay = match store.refresh().await {
-                Ok(d) | Err((_, d)) => d,
-            };
+            if !store.take_turn() {
+                continue;
+            }
+            tokio::select! {
+                _ = store.fetch() => {}
+                _ = &mut shutdown => return,
+            }
         }
     });
 }
