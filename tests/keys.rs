@@ -562,6 +562,26 @@ async fn keycloak_enc_key_published_first_is_skipped_and_the_sig_key_verifies() 
 }
 
 #[tokio::test]
+async fn kidless_token_with_several_fitting_keys_is_refused_as_ambiguous() {
+    // Keycloak after a rotation: the new and the passive key both RS256.
+    let (new, old) = (rsa_a(), rsa_b());
+    let ec = TestKey::generate(KeyKind::EcP256, "ec");
+    let v = jwks_validator(&doc(vec![
+        keycloak_jwk(&new, "sig", "RS256"),
+        keycloak_jwk(&old, "sig", "RS256"),
+        ec.public_jwk(),
+    ]))
+    .await;
+    for signer in [&new, &old] {
+        let t = token_without_kid(signer);
+        assert!(matches!(refuses(&v, &t).await, Error::AmbiguousKey));
+        accepts(&v, &token(signer, "RS256")).await;
+    }
+    // The only key of its family needs no kid.
+    accepts(&v, &token_without_kid(&ec)).await;
+}
+
+#[tokio::test]
 async fn enc_key_sharing_a_kid_with_the_sig_key_does_not_hide_it() {
     let enc = rsa_b();
     let sig = rsa_a();
@@ -719,7 +739,7 @@ async fn padded_base64_in_jwk_members_is_accepted() {
     let pad = |v: &Value| {
         let s = v.as_str().unwrap();
         let mut s = s.to_owned();
-        while s.len() % 4 != 0 {
+        while !s.len().is_multiple_of(4) {
             s.push('=');
         }
         Value::String(s)
