@@ -120,17 +120,21 @@ impl OidcProvider {
         let issuer = match ready {
             Ok(Some(issuer)) => issuer,
             outcome => {
-                let _ = child.start_kill();
-                let status = tokio::time::timeout(Duration::from_secs(5), child.wait()).await;
+                let what = match outcome {
+                    Err(_) => {
+                        let _ = child.start_kill();
+                        "it printed no issuer within 30 s and was killed"
+                    }
+                    Ok(_) => "it closed stdout before printing its issuer",
+                };
+                let exit = match tokio::time::timeout(Duration::from_secs(5), child.wait()).await {
+                    Ok(Ok(status)) => status.to_string(),
+                    other => format!("still running? {other:?}"),
+                };
                 let _ = tokio::time::timeout(Duration::from_secs(5), stderr_done).await;
                 panic!(
-                    "the OpenID provider did not start ({}; exit: {status:?}); {SETUP}.\n\
+                    "the OpenID provider did not start: {what} ({exit}).\n{SETUP}.\n\
                      its stderr:\n{}",
-                    if outcome.is_err() {
-                        "no issuer printed within 30 s"
-                    } else {
-                        "it closed stdout before printing its issuer"
-                    },
                     stderr.lock().unwrap()
                 );
             }
@@ -612,9 +616,8 @@ async fn oidc_providers_discovery_document_and_jwk_set_media_type_are_understood
     let validator = discovered(&provider, API).await;
 
     assert!(validator.health().is_ready(), "{:?}", validator.health());
-    let mut usable: Vec<&str> = Vec::new();
     let keys = validator.keys();
-    usable.extend(keys.kids());
+    let mut usable: Vec<&str> = keys.kids().collect();
     usable.sort_unstable();
     assert_eq!(usable, ["ed25519-1", "p256-1", "p384-1", "rsa-1"]);
     let mut skipped: Vec<_> = keys
