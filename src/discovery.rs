@@ -52,13 +52,27 @@ pub(crate) async fn jwks_uri(
             doc.issuer
         )));
     }
-    let jwks = match doc.jwks_uri.strip_prefix(issuer.trim_end_matches('/')) {
-        Some(rest) if fetch_base != issuer => {
-            format!("{}{}", fetch_base.trim_end_matches('/'), rest)
-        }
-        _ => doc.jwks_uri,
-    };
+    let jwks = internal_jwks_uri(issuer, fetch_base, &doc.jwks_uri);
     jwks::check_url(&jwks, options.allow_insecure_http)
+}
+
+/// The JWKS URL to fetch: `jwks_uri` moved from under the public `issuer`
+/// onto `fetch_base` when the two differ. Only a whole path prefix counts:
+/// issuer `https://auth.example.com` does not cover
+/// `https://auth.example.com.evil.org/keys`, nor `/realms/x` cover
+/// `/realms/xyz/...`.
+fn internal_jwks_uri(issuer: &str, fetch_base: &str, jwks_uri: &str) -> String {
+    let public = issuer.trim_end_matches('/');
+    let internal = fetch_base.trim_end_matches('/');
+    match jwks_uri.strip_prefix(public) {
+        Some(rest)
+            if internal != public
+                && (rest.is_empty() || rest.starts_with('/') || rest.starts_with('?')) =>
+        {
+            format!("{internal}{rest}")
+        }
+        _ => jwks_uri.to_owned(),
+    }
 }
 
 #[cfg(test)]
@@ -75,5 +89,46 @@ mod tests {
             discovery_url("https://login.microsoftonline.com/t/v2.0"),
             "https://login.microsoftonline.com/t/v2.0/.well-known/openid-configuration"
         );
+    }
+
+    #[test]
+    fn jwks_uri_moves_to_the_internal_url_only_under_the_issuer() {
+        let public = "https://auth.example.com/realms/x";
+        let internal = "http://keycloak:8080/realms/x";
+        assert_eq!(
+            internal_jwks_uri(
+                public,
+                internal,
+                &format!("{public}/protocol/openid-connect/certs")
+            ),
+            "http://keycloak:8080/realms/x/protocol/openid-connect/certs"
+        );
+        assert_eq!(
+            internal_jwks_uri(
+                &format!("{public}/"),
+                &format!("{internal}/"),
+                &format!("{public}/certs")
+            ),
+            "http://keycloak:8080/realms/x/certs"
+        );
+        // Not under the issuer's path or host: fetched where it says.
+        for elsewhere in [
+            "https://auth.example.com/realms/xyz/certs",
+            "https://auth.example.com/realms/x.evil/certs",
+            "https://keys.example.com/realms/x/certs",
+        ] {
+            assert_eq!(internal_jwks_uri(public, internal, elsewhere), elsewhere);
+        }
+        assert_eq!(
+            internal_jwks_uri(
+                "https://auth.example.com",
+                "http://kc",
+                "https://auth.example.com.evil.org/keys"
+            ),
+            "https://auth.example.com.evil.org/keys"
+        );
+        // Without a provider URL nothing moves.
+        let same = format!("{public}/certs");
+        assert_eq!(internal_jwks_uri(public, public, &same), same);
     }
 }

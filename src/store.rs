@@ -637,4 +637,17 @@ mod tests {
             "no spread: {min:?}..{max:?}"
         );
     }
+
+    #[test]
+    fn huge_durations_saturate_instead_of_panicking() {
+        assert!(jitter(Duration::MAX) >= Duration::MAX.mul_f64(0.89));
+        let now = Instant::now();
+        assert!(after(now, Duration::MAX) > now + Duration::from_secs(365 * 24 * 3600));
+        let p = RefreshPolicy {
+            backoff_initial: Duration::MAX,
+            backoff_max: Duration::MAX,
+            ..RefreshPolicy::default()
+        };
+        assert_eq!(p.backoff(30), Duration::MAX);
+    }
 }
