@@ -3,23 +3,59 @@
 //! They read what the layer put into the request extensions; they never
 //! verify anything themselves.
 
+use std::sync::Arc;
+
 use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 use http::request::Parts;
 
 use crate::claims::Claims;
-use crate::layer::Anonymous;
+use crate::error::Error;
+use crate::layer::{Anonymous, AnonymousRealm, rejection_parts};
 
-/// The route has no oidc-bearer layer for this claims type: a server
-/// configuration error, answered with 500.
-#[derive(Debug, Clone, Copy)]
+/// `Claims<C>` could not be extracted.
+///
+/// Either the route has no oidc-bearer layer for this claims type (a server
+/// configuration error, answered with 500 and a message saying what to
+/// add), or the layer let the request through without credentials
+/// ([`allow_anonymous`](crate::OidcBearerLayer::allow_anonymous)) and the
+/// handler requires claims: answered like a request without a token, 401
+/// with a bare `Bearer` challenge.
+#[derive(Debug, Clone)]
 pub struct MissingClaimsLayer {
     claims_type: &'static str,
+    /// `Some` when the layer let the request through anonymously; holds the
+    /// layer's realm, if any.
+    anonymous: Option<Option<Arc<str>>>,
+}
+
+impl MissingClaimsLayer {
+    fn for_request<C>(parts: &Parts) -> Self {
+        let anonymous = parts.extensions.get::<Anonymous>().map(|_| {
+            parts
+                .extensions
+                .get::<AnonymousRealm>()
+                .map(|r| r.0.clone())
+        });
+        MissingClaimsLayer {
+            claims_type: std::any::type_name::<C>(),
+            anonymous,
+        }
+    }
 }
 
 impl std::fmt::Display for MissingClaimsLayer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.anonymous.is_some() {
+            return write!(
+                f,
+                "Claims<{}> was extracted from a request the oidc-bearer layer let through \
+                 without credentials (allow_anonymous): take Option<Claims<{}>> to serve \
+                 anonymous requests",
+                self.claims_type, self.claims_type
+            );
+        }
         write!(
             f,
             "Claims<{}> was extracted on a route the oidc-bearer layer does not cover, \
@@ -32,8 +68,19 @@ impl std::fmt::Display for MissingClaimsLayer {
 
 impl IntoResponse for MissingClaimsLayer {
     fn into_response(self) -> Response {
-        tracing::error!("{self}");
-        (StatusCode::INTERNAL_SERVER_ERROR, self.to_string()).into_response()
+        match &self.anonymous {
+            Some(realm) => {
+                // The route needs a token the client did not send: the
+                // client's problem, answered as the layer would.
+                tracing::debug!("{self}");
+                let parts = rejection_parts(&Error::MissingToken, realm.as_deref());
+                Response::from_parts(parts, axum::body::Body::empty())
+            }
+            None => {
+                tracing::error!("{self}");
+                (StatusCode::INTERNAL_SERVER_ERROR, self.to_string()).into_response()
+            }
+        }
     }
 }
 
@@ -49,9 +96,7 @@ where
             .extensions
             .get::<Claims<C>>()
             .cloned()
-            .ok_or(MissingClaimsLayer {
-                claims_type: std::any::type_name::<C>(),
-            })
+            .ok_or_else(|| MissingClaimsLayer::for_request::<C>(parts))
     }
 }
 
@@ -71,9 +116,7 @@ where
         } else if parts.extensions.get::<Anonymous>().is_some() {
             Ok(None)
         } else {
-            Err(MissingClaimsLayer {
-                claims_type: std::any::type_name::<C>(),
-            })
+            Err(MissingClaimsLayer::for_request::<C>(parts))
         }
     }
 }

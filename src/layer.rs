@@ -49,6 +49,11 @@ use crate::validator::Validator;
 #[derive(Debug, Clone, Copy)]
 pub struct Anonymous;
 
+/// The layer's realm, beside [`Anonymous`], so a `Claims<C>` extractor
+/// refusing an anonymous request can send the same challenge as the layer.
+#[derive(Debug, Clone)]
+pub(crate) struct AnonymousRealm(pub(crate) Arc<str>);
+
 /// Applies [`OidcBearer`] to a service. Made by [`Validator::layer`].
 pub struct OidcBearerLayer<C = StandardClaims, R = DefaultRejection> {
     validator: Validator,
@@ -204,6 +209,9 @@ where
             }
             Ok(None) => {
                 req.extensions_mut().insert(Anonymous);
+                if let Some(realm) = &self.realm {
+                    req.extensions_mut().insert(AnonymousRealm(realm.clone()));
+                }
             }
             Err(error) => {
                 let parts = rejection_parts(&error, self.realm.as_deref());

@@ -88,8 +88,14 @@ pub(crate) struct Header {
 /// `crit` (this crate implements no JWS extension, so every entry is unknown).
 pub(crate) fn decode_header(encoded: &str) -> Result<Header, Error> {
     let json = decode_part(encoded, "header is not base64url")?;
-    let raw: RawHeader<'_> = serde_json::from_slice(&json)
-        .map_err(|_| Error::MalformedToken("header is not a JSON object"))?;
+    let raw: RawHeader<'_> = serde_json::from_slice(&json).map_err(|_| {
+        // Say which: a wrongly typed or repeated member, or not an object.
+        if json.trim_ascii_start().first() == Some(&b'{') {
+            Error::MalformedToken("header is not a valid JOSE header")
+        } else {
+            Error::MalformedToken("header is not a JSON object")
+        }
+    })?;
     let alg = raw.alg.ok_or(Error::MalformedToken("header has no alg"))?;
     let alg = Algorithm::from_name(&alg).ok_or(Error::UnsupportedAlgorithm)?;
     if raw.crit.is_some() {

@@ -429,6 +429,41 @@ async fn syntax_parts_are_base64url_without_padding_or_whitespace() {
     }
 }
 
+#[tokio::test]
+async fn syntax_header_and_payload_must_be_json_objects() {
+    let v = validator(&[&RSA]).await;
+    let valid = token().sign(&RSA);
+    let (h, p, s) = split3(&valid);
+    let b64 = |json: &str| oidc_bearer_testkit::b64url(json.as_bytes());
+    for (header, rule) in [
+        (b64("not json"), "header is not a JSON object"),
+        (b64(r#"["RS256"]"#), "header is not a JSON object"),
+        (b64(r#"{"alg":5}"#), "header is not a valid JOSE header"),
+        (
+            b64(r#"{"alg":"RS256","kid":["rsa-1"]}"#),
+            "header is not a valid JOSE header",
+        ),
+        (
+            b64(r#"{"alg":"RS256","alg":"none"}"#),
+            "header is not a valid JOSE header",
+        ),
+        (b64(r#"{"kid":"rsa-1"}"#), "header has no alg"),
+        (
+            b64(r#"{"alg":"RS256"}garbage"#),
+            "header is not a valid JOSE header",
+        ),
+    ] {
+        rejects(&v, &format!("{header}.{p}.{s}"), rule).await;
+    }
+    for (payload, rule) in [
+        (b64("not json"), "claims are not a JSON object"),
+        (b64(r#"["sub"]"#), "claims are not a JSON object"),
+        (b64("42"), "claims are not a JSON object"),
+    ] {
+        rejects(&v, &format!("{h}.{payload}.{s}"), rule).await;
+    }
+}
+
 // ------------------------------------------------- 2. JOSE header
 
 #[tokio::test]
@@ -1543,6 +1578,37 @@ async fn extract_claims_without_the_layer_is_500_saying_to_add_it() {
     let seen = send_request(&app, request).await;
     assert_eq!(seen.status, StatusCode::INTERNAL_SERVER_ERROR);
     assert!(seen.body.contains("oidc-bearer layer"), "{}", seen.body);
+}
+
+#[tokio::test]
+async fn extract_required_claims_on_an_anonymous_request_is_401() {
+    let v = validator(&[&RSA]).await;
+    let app = Router::new()
+        .route(
+            "/me",
+            get(|claims: Claims<User>| async move { claims.sub.clone() }),
+        )
+        .route(
+            "/maybe",
+            get(|claims: Option<Claims<User>>| async move { format!("{}", claims.is_some()) }),
+        )
+        .layer(v.layer::<User>().realm("orders").allow_anonymous());
+    // An anonymous request on a route that needs claims: the client must
+    // authenticate (401 and the layer's challenge), not a server error.
+    let seen = send(&app, &[]).await;
+    assert_eq!(seen.status, StatusCode::UNAUTHORIZED, "{}", seen.body);
+    assert_eq!(seen.challenge(), Some(r#"Bearer realm="orders""#));
+    let request = Request::builder()
+        .uri("/maybe")
+        .body(Body::empty())
+        .unwrap();
+    let seen = send_request(&app, request).await;
+    assert_eq!((seen.status, seen.body.as_str()), (StatusCode::OK, "false"));
+    let seen = send(&app, &[&bearer(&token().sign(&RSA))]).await;
+    assert_eq!(
+        (seen.status, seen.body.as_str()),
+        (StatusCode::OK, "user-1")
+    );
 }
 
 #[tokio::test]
