@@ -412,14 +412,17 @@ impl KeyStore {
     /// A fetch now (at startup, before the refresh task runs), or the end
     /// of the one in flight. Returns the delay until the next.
     pub async fn refresh(&self) -> Outcome {
-        let mut done = {
+        let joined = {
             let mut state = self.state();
-            if !state.in_flight {
+            if state.in_flight {
+                Some(self.done.subscribe())
+            } else {
                 state.in_flight = true;
-                drop(state);
-                return self.fetch().await;
+                None
             }
-            self.done.subscribe()
+        };
+        let Some(mut done) = joined else {
+            return self.fetch().await;
         };
         match done.changed().await {
             Ok(()) => done

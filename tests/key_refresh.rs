@@ -1233,3 +1233,104 @@ async fn huge_timer_knobs_do_not_panic() {
     let old = token_for(&issuer, &issuer.published_keys()[1], "old");
     assert_eq!(call(&app, &old).await.status, StatusCode::OK);
 }
+
+// ---------------------------------------------------------------- tracing
+
+/// Records this crate's events (level and rendered fields) on the thread
+/// it is the default for; a current-thread runtime keeps every task there.
+#[derive(Clone, Default)]
+struct Recorder(Arc<Mutex<Vec<(tracing::Level, String)>>>);
+
+struct Fields(String);
+
+impl tracing::field::Visit for Fields {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        self.0.push_str(&format!("{}={value:?} ", field.name()));
+    }
+}
+
+impl tracing::Subscriber for Recorder {
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, event: &tracing::Event<'_>) {
+        let meta = event.metadata();
+        if meta.target().starts_with("oidc_bearer") {
+            let mut fields = Fields(String::new());
+            event.record(&mut fields);
+            self.0.lock().unwrap().push((*meta.level(), fields.0));
+        }
+    }
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
+impl Recorder {
+    fn take(&self) -> Vec<(tracing::Level, String)> {
+        std::mem::take(&mut *self.0.lock().unwrap())
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn refreshes_log_info_when_kids_change_and_warn_on_failure() {
+    let recorder = Recorder::default();
+    // tracing computes a callsite's interest with the registering thread's
+    // default subscriber while only one subscriber exists, so a callsite
+    // first hit by another test's thread would be cached as "never". A
+    // second, idle subscriber makes it ask every registered one instead.
+    let _idle = tracing::Dispatch::new(Recorder::default());
+    let _guard = tracing::subscriber::set_default(recorder.clone());
+    tracing::callsite::rebuild_interest_cache();
+    let mut issuer = TestIssuer::start().await;
+    let validator = fast(&issuer, Duration::from_secs(3600))
+        // Every unknown kid may refetch: the forged one below shows a failure.
+        .kid_refetch_cooldown(Duration::ZERO)
+        .build()
+        .await
+        .unwrap();
+    let app = app(&validator);
+    let events = recorder.take();
+    assert!(
+        events
+            .iter()
+            .any(|(l, f)| *l == tracing::Level::INFO && f.contains("demo-rsa-1")),
+        "first keys logged at info: {events:?}"
+    );
+
+    issuer.rotate(KeyKind::EcP256, "demo-ec-2");
+    let rotated = token_for(&issuer, &issuer.key, "rotated");
+    assert_eq!(call(&app, &rotated).await.status, StatusCode::OK);
+    let events = recorder.take();
+    let changed: Vec<_> = events
+        .iter()
+        .filter(|(l, f)| *l == tracing::Level::INFO && f.contains("demo-ec-2"))
+        .collect();
+    assert_eq!(changed.len(), 1, "{events:?}");
+    assert!(
+        changed[0].1.contains("demo-rsa-1"),
+        "previous kids too: {changed:?}"
+    );
+
+    issuer.provider.set(&issuer.jwks_path(), Reply::status(500));
+    let stranger = TestKey::generate(KeyKind::EcP256, "stranger");
+    let forged = token_for(&issuer, &stranger, "forged");
+    assert!(call(&app, &forged).await.is_invalid_token());
+    let events = recorder.take();
+    let warned: Vec<_> = events
+        .iter()
+        .filter(|(l, _)| *l == tracing::Level::WARN)
+        .collect();
+    assert_eq!(warned.len(), 1, "{events:?}");
+    assert!(warned[0].1.contains("500"), "{warned:?}");
+    // Nothing logged carries a token or its claims.
+    for token in [&rotated, &forged] {
+        for part in token.split('.') {
+            assert!(events.iter().all(|(_, f)| !f.contains(part)), "{events:?}");
+        }
+    }
+}
