@@ -566,7 +566,6 @@ impl Drop for Flight<'_> {
 /// asks for a fetch.
 pub(crate) fn spawn_refresh(
     store: &Arc<KeyStore>,
-    _first_delay: Duration,
     mut shutdown: tokio::sync::oneshot::Receiver<()>,
 ) {
     let weak: Weak<KeyStore> = Arc::downgrade(store);

@@ -651,6 +651,14 @@ impl ValidatorBuilder {
         if self.max_token_len == 0 {
             return Err(Error::Config("max_token_len must be above zero".into()));
         }
+        if self.provider_url.is_some() && !matches!(self.source, None | Some(KeySource::Discovery))
+        {
+            return Err(Error::Config(
+                "provider_url() only changes where discovery is fetched from, but the keys \
+                 come from jwks_url(), jwks_json() or pem_key(): remove one of the two"
+                    .into(),
+            ));
+        }
         let mut shutdown = None;
         let remote = |jwks_url: Option<reqwest::Url>, discovery: Option<(String, String)>| {
             Ok::<_, Error>(Remote {
@@ -693,16 +701,15 @@ impl ValidatorBuilder {
             Err(static_store) => Arc::new(static_store),
             Ok(remote) => {
                 let store = Arc::new(KeyStore::new_remote(remote, self.policy));
-                let first_delay = match store.refresh().await {
-                    Ok(delay) => delay,
-                    Err((error, delay)) if self.start_without_keys => {
+                match store.refresh().await {
+                    Ok(_) => {}
+                    Err((error, _)) if self.start_without_keys => {
                         tracing::warn!(%error, "starting without signing keys; requests get 503 until a fetch succeeds");
-                        delay
                     }
                     Err((error, _)) => return Err(error),
-                };
+                }
                 let (tx, rx) = tokio::sync::oneshot::channel();
-                store::spawn_refresh(&store, first_delay, rx);
+                store::spawn_refresh(&store, rx);
                 shutdown = Some(tx);
                 store
             }

@@ -1334,3 +1334,25 @@ async fn refreshes_log_info_when_kids_change_and_warn_on_failure() {
         }
     }
 }
+
+#[tokio::test]
+async fn provider_url_with_another_key_source_is_a_build_error() {
+    let issuer = TestIssuer::start().await;
+    let error = Validator::builder()
+        .issuer(&issuer.issuer)
+        .audience(AUDIENCE)
+        .jwks_url(&issuer.jwks_url)
+        .provider_url(issuer.provider.url("/realms/demo"))
+        .build()
+        .await
+        .expect_err("provider_url() next to jwks_url() is ambiguous");
+    assert!(
+        error.to_string().contains("provider_url()") && error.to_string().contains("jwks_url()"),
+        "{error}"
+    );
+    assert_eq!(
+        issuer.provider.total_hits(),
+        0,
+        "nothing is fetched before the configuration is known to be sound"
+    );
+}
