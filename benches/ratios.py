@@ -2,6 +2,7 @@
 """Ratios of one criterion run, as BENCHMARKS.md reports them.
 
     python3 benches/ratios.py [target/criterion] [benches/compare/target/criterion]
+    python3 benches/ratios.py --callgrind [target/callgrind/instructions.tsv]
 
 Reads the medians criterion stored for the last run of `hot_path` (and, when
 the second directory exists, of the side-by-side `compare` bench) and prints
@@ -32,9 +33,25 @@ def load(root):
     return out
 
 
+INSTRUCTIONS = False
+
+
+def load_callgrind(path):
+    """{(group, function, value): instructions per run} from callgrind.sh."""
+    out = {}
+    for line in open(path):
+        case, ir = line.rstrip("\n").split("\t")
+        parts = case.split("/")
+        value = parts[2] if len(parts) > 2 else None
+        out[(parts[0], parts[1], value)] = float(ir)
+    return out
+
+
 def fmt(ns):
     if ns is None:
         return "-"
+    if INSTRUCTIONS:
+        return f"{ns:,.0f}"
     if abs(ns) >= 1000:
         return f"{ns / 1000:.2f} µs"
     return f"{ns:.0f} ns"
@@ -101,7 +118,8 @@ def hot_path(m):
         speedup = ratio(uncached, max(work, 1.0))
         print(f"| {alg} | {fmt(bare)} | {fmt(layer)} | {fmt(work)} | {fmt(hit)} | {r(speedup, 1)} |")
         targets.append((f"cached auth work {alg} ≤ 1 µs",
-                        verdict(work <= 1000, f"{fmt(work)}")))
+                        "(instructions: see the criterion run)" if INSTRUCTIONS
+                        else verdict(work <= 1000, f"{fmt(work)}")))
         if speedup is not None:
             targets.append((f"cached ≥ 15 × faster than uncached ({alg})",
                             verdict(speedup >= 15, f"{speedup:.0f} ×")))
@@ -183,8 +201,21 @@ def compare(m):
 
 
 def main():
+    global INSTRUCTIONS
     here = os.path.dirname(os.path.abspath(__file__))
     root = os.path.dirname(here)
+    if len(sys.argv) > 1 and sys.argv[1] == "--callgrind":
+        INSTRUCTIONS = True
+        path = sys.argv[2] if len(sys.argv) > 2 else os.path.join(
+            root, "target", "callgrind", "instructions.tsv")
+        print("(instructions per run, from callgrind; contention is not measured there)\n")
+        targets = hot_path(load_callgrind(path))
+        print("\n### targets\n")
+        print("| target | result |")
+        print("|---|---|")
+        for name, v in targets:
+            print(f"| {name} | {v} |")
+        return
     hot = sys.argv[1] if len(sys.argv) > 1 else os.path.join(root, "target", "criterion")
     cmp_dir = sys.argv[2] if len(sys.argv) > 2 else os.path.join(here, "compare", "target", "criterion")
     targets = []
