@@ -30,6 +30,8 @@ struct Entry {
     exp: i64,
     nbf: Option<i64>,
     kid: Option<Arc<str>>,
+    /// Matches the entry to its place in the FIFO order.
+    seq: u64,
 }
 
 /// The slot map is keyed by an already random digest: no second hash.
@@ -53,7 +55,11 @@ impl Hasher for Identity {
 #[derive(Default)]
 struct Shard {
     map: HashMap<u64, Entry, BuildHasherDefault<Identity>>,
-    order: VecDeque<u64>,
+    /// Insertion order as `(digest, seq)`. A record whose entry was
+    /// dropped on a hit, or replaced since, no longer matches its entry's
+    /// `seq` and evicts nothing when it comes up.
+    order: VecDeque<(u64, u64)>,
+    next_seq: u64,
 }
 
 pub(crate) struct TokenCache {
@@ -141,19 +147,27 @@ impl TokenCache {
         kid: Option<Arc<str>>,
     ) {
         let digest = (self.digest)(&self.hasher, token.as_bytes());
-        let entry = Entry {
+        let mut entry = Entry {
             token: token.as_bytes().into(),
             claims: claims.0.clone(),
             exp,
             nbf,
             kid,
+            seq: 0,
         };
-        let mut shard = self.shard(digest);
-        if shard.map.insert(digest, entry).is_none() {
-            shard.order.push_back(digest);
-        }
+        let mut guard = self.shard(digest);
+        let shard = &mut *guard;
+        let seq = shard.next_seq;
+        shard.next_seq += 1;
+        entry.seq = seq;
+        shard.map.insert(digest, entry);
+        // Every insert gets its own record, so each live entry has exactly
+        // one that matches it and `order` bounds the map.
+        shard.order.push_back((digest, seq));
         while shard.order.len() > self.per_shard {
-            if let Some(old) = shard.order.pop_front() {
+            if let Some((old, seq)) = shard.order.pop_front()
+                && shard.map.get(&old).is_some_and(|e| e.seq == seq)
+            {
                 shard.map.remove(&old);
             }
         }
@@ -267,6 +281,30 @@ mod tests {
     }
 
     #[test]
+    fn a_token_cached_again_after_its_entry_was_dropped_is_not_evicted_early() {
+        // Two places per shard; the digest is the token's last byte, and
+        // every token lands in the same shard.
+        let cache = TokenCache::with_digest(2 * SHARDS, |_, t| u64::from(t[t.len() - 1]));
+        let claims = Claims::new(0u8);
+        // Cached under a key that then leaves the set: dropped on the hit.
+        cache.insert("a.b.c", &claims, 1000, None, Some("gone".into()));
+        assert!(cache.get::<u8>("a.b.c", 1, 0, &keys()).is_none());
+        // Verified again (the key came back), then one more token.
+        cache.insert("a.b.c", &claims, 1000, None, None);
+        cache.insert("a.b.d", &claims, 1000, None, None);
+        // The record of the dropped entry evicts nothing: both are there.
+        assert!(cache.get::<u8>("a.b.c", 1, 0, &keys()).is_some());
+        assert!(cache.get::<u8>("a.b.d", 1, 0, &keys()).is_some());
+        // And the bound still holds as more come in.
+        cache.insert("a.b.e", &claims, 1000, None, None);
+        assert!(
+            cache.get::<u8>("a.b.c", 1, 0, &keys()).is_none(),
+            "oldest out"
+        );
+        assert_eq!(cache.len(), 2);
+    }
+
+    #[test]
     fn bound_holds_under_100k_distinct_tokens() {
         let cache = TokenCache::new(10_000);
         assert!(cache.capacity() >= 10_000 && cache.capacity() < 10_000 + SHARDS);
@@ -283,6 +321,165 @@ mod tests {
         for shard in cache.shards.iter() {
             let shard = shard.lock().unwrap();
             assert!(shard.order.len() <= cache.per_shard);
+        }
+    }
+
+    // The same rules through the public API: a `Validator` with its
+    // default cache, real keys and real tokens.
+    mod through_the_validator {
+        use std::sync::Arc;
+
+        use aws_lc_rs::hmac;
+        use oidc_bearer_testkit::{
+            KeyKind, TestIssuer, TestKey, TokenBuilder, b64url, decode_segment, jwks,
+        };
+        use serde_json::json;
+
+        use crate::{Error, ManualClock, StandardClaims, Validator};
+
+        const ISSUER: &str = "https://issuer.test/realms/cache";
+
+        #[tokio::test]
+        async fn a_token_that_expires_while_cached_is_refused() {
+            let key = TestKey::generate(KeyKind::Ed25519, "k1");
+            let now = 1_700_000_000;
+            let clock = ManualClock::new(now);
+            let validator = Validator::builder()
+                .issuer(ISSUER)
+                .audience("api")
+                .jwks_json(serde_json::to_vec(&jwks(&[&key])).unwrap())
+                .clock(clock.clone())
+                .build()
+                .await
+                .unwrap();
+            let token = TokenBuilder::new()
+                .claims(json!({"iss": ISSUER, "aud": "api", "exp": now + 100, "sub": "u"}))
+                .sign(&key);
+            let first = validator.try_verify::<StandardClaims>(&token).unwrap();
+            assert_eq!(validator.cached_tokens(), 1);
+            let hit = validator.try_verify::<StandardClaims>(&token).unwrap();
+            assert!(Arc::ptr_eq(first.as_arc(), hit.as_arc()), "a cache hit");
+            // Within the 60 s leeway it is still served...
+            clock.set(now + 159);
+            assert!(validator.try_verify::<StandardClaims>(&token).is_ok());
+            // ...and not a second later, although it is still cached.
+            clock.set(now + 160);
+            assert!(matches!(
+                validator.try_verify::<StandardClaims>(&token),
+                Err(Error::Expired)
+            ));
+            assert_eq!(validator.cached_tokens(), 0, "the expired entry is dropped");
+        }
+
+        #[tokio::test]
+        async fn entries_of_a_rotated_out_key_are_dropped() {
+            let mut issuer = TestIssuer::start().await;
+            let validator = Validator::builder()
+                .issuer(&issuer.issuer)
+                .audience("api")
+                .jwks_url(&issuer.jwks_url)
+                .build()
+                .await
+                .unwrap();
+            let old = issuer.token("api");
+            validator.verify::<StandardClaims>(&old).await.unwrap();
+            assert_eq!(validator.cached_tokens(), 1);
+
+            // An emergency rotation: the old key is gone from the JWKS.
+            issuer.rotate(KeyKind::Ed25519, "emergency");
+            issuer.retire_previous_keys();
+            let new = issuer.token("api");
+            // Its unknown kid makes the validator refetch the JWKS.
+            validator.verify::<StandardClaims>(&new).await.unwrap();
+            assert_eq!(issuer.provider.hits(&issuer.jwks_path()), 2);
+
+            // The old token is still in the cache, but its key is not in
+            // the set any more: refused, and its entry dropped.
+            assert!(matches!(
+                validator.verify::<StandardClaims>(&old).await,
+                Err(Error::UnknownKey)
+            ));
+            assert_eq!(validator.cached_tokens(), 1, "only the new token is left");
+            assert_eq!(
+                issuer.provider.hits(&issuer.jwks_path()),
+                2,
+                "no refetch during the cooldown"
+            );
+        }
+
+        #[tokio::test]
+        async fn a_forged_token_colliding_with_a_cached_one_is_verified() {
+            let key = TestKey::generate(KeyKind::Ed25519, "k1");
+            let validator = Validator::builder()
+                .issuer(ISSUER)
+                .audience("api")
+                .jwks_json(serde_json::to_vec(&jwks(&[&key])).unwrap())
+                .build()
+                .await
+                .unwrap();
+            let builder = TokenBuilder::new().claims(json!({
+                "iss": ISSUER, "aud": "api", "exp": oidc_bearer_testkit::now() + 600, "sub": "user-1"
+            }));
+            let token = builder.sign(&key);
+            let first = validator.try_verify::<StandardClaims>(&token).unwrap();
+            // Same length and same signature as the cached token, so the
+            // same slot (the digest covers the token's tail and length);
+            // only the claims differ.
+            let mut parts = token.split('.');
+            let (header, payload, signature) = (
+                parts.next().unwrap(),
+                parts.next().unwrap(),
+                parts.next().unwrap(),
+            );
+            let mut claims = decode_segment(payload);
+            claims["sub"] = json!("user-2");
+            let forged = format!(
+                "{header}.{}.{signature}",
+                b64url(&serde_json::to_vec(&claims).unwrap())
+            );
+            assert_eq!(forged.len(), token.len());
+            assert_ne!(forged, token);
+            assert!(matches!(
+                validator.try_verify::<StandardClaims>(&forged),
+                Err(Error::InvalidSignature)
+            ));
+            // The genuine entry is untouched.
+            let hit = validator.try_verify::<StandardClaims>(&token).unwrap();
+            assert!(Arc::ptr_eq(first.as_arc(), hit.as_arc()));
+            assert_eq!(hit.sub.as_deref(), Some("user-1"));
+        }
+
+        #[tokio::test]
+        async fn the_bound_holds_under_100k_distinct_tokens() {
+            let secret = [42u8; 32];
+            let validator = Validator::builder()
+                .issuer(ISSUER)
+                .audience("api")
+                .hmac_secret(secret)
+                .token_cache_size(1_000)
+                .build()
+                .await
+                .unwrap();
+            let key = hmac::Key::new(hmac::HMAC_SHA256, &secret);
+            let header = b64url(br#"{"alg":"HS256"}"#);
+            let exp = oidc_bearer_testkit::now() + 600;
+            let token = |n: u32| {
+                let claims = format!(r#"{{"iss":"{ISSUER}","aud":"api","exp":{exp},"jti":"{n}"}}"#);
+                let input = format!("{header}.{}", b64url(claims.as_bytes()));
+                let tag = hmac::sign(&key, input.as_bytes());
+                format!("{input}.{}", b64url(tag.as_ref()))
+            };
+            let mut most = 0;
+            for n in 0..100_000 {
+                validator.try_verify::<StandardClaims>(&token(n)).unwrap();
+                if n % 1_000 == 0 {
+                    most = most.max(validator.cached_tokens());
+                }
+            }
+            let len = validator.cached_tokens();
+            let bound = 1_000usize.div_ceil(super::SHARDS) * super::SHARDS;
+            assert!(most.max(len) <= bound, "{} tokens cached", most.max(len));
+            assert!(len > 900, "only {len} tokens cached");
         }
     }
 }
