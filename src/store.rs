@@ -192,6 +192,12 @@ struct State {
     in_flight: bool,
     /// An unknown `kid` asked the refresh task for a fetch now.
     requested: bool,
+    /// The fetch in flight was started for an unknown `kid` (not by the
+    /// timer), so it counts as that kid's refetch.
+    kid_fetch: bool,
+    /// The refresh task has ended while the store lives on (its runtime
+    /// shut down): nobody will fetch, so nobody may wait for a fetch.
+    task_gone: bool,
     cooldown_until: Option<Instant>,
     /// Kids still unknown after a fetch, until the cooldown that fetch
     /// started ends.
@@ -460,31 +466,55 @@ impl KeyStore {
     /// returns at once. Waiting is bounded by the fetch timeout.
     pub async fn refetch_for(&self, kid: &str) {
         let Some(remote) = &self.remote else { return };
-        let mut done = {
-            let mut state = self.state();
-            let now = Instant::now();
-            if let Some(until) = state.unknown_kids.get(kid) {
-                if now < *until {
+        let wait = remote
+            .options
+            .timeout
+            .saturating_add(Duration::from_millis(500));
+        let deadline = after(Instant::now(), wait);
+        // Joining a fetch the timer started (perhaps before the new key was
+        // published) does not count as this kid's refetch: then one more
+        // round may start a fetch of its own, cooldown permitting.
+        for _ in 0..2 {
+            let (mut done, own) = {
+                let mut state = self.state();
+                let now = Instant::now();
+                if state.task_gone {
                     return;
                 }
-                state.unknown_kids.remove(kid);
-            }
-            if !state.in_flight {
-                if state.cooldown_until.is_some_and(|until| now < until) {
-                    return;
+                if let Some(until) = state.unknown_kids.get(kid) {
+                    if now < *until {
+                        return;
+                    }
+                    state.unknown_kids.remove(kid);
                 }
-                state.cooldown_until = Some(after(now, self.policy.kid_cooldown));
-                state.in_flight = true;
-                state.requested = true;
-                tracing::debug!("unknown key id; refetching the JWKS");
-                self.wake.notify_one();
+                if !state.in_flight {
+                    if state.cooldown_until.is_some_and(|until| now < until) {
+                        return;
+                    }
+                    state.cooldown_until = Some(after(now, self.policy.kid_cooldown));
+                    state.in_flight = true;
+                    state.requested = true;
+                    state.kid_fetch = true;
+                    tracing::debug!("unknown key id; refetching the JWKS");
+                    self.wake.notify_one();
+                }
+                // Subscribed under the lock that `fetch` publishes under:
+                // the end of the fetch in flight cannot be missed.
+                (self.done.subscribe(), state.kid_fetch)
+            };
+            if tokio::time::timeout_at(deadline, done.changed())
+                .await
+                .is_err()
+            {
+                break;
             }
-            // Subscribed under the lock that `fetch` publishes under: the
-            // end of the fetch in flight cannot be missed.
-            self.done.subscribe()
-        };
-        let wait = remote.options.timeout + Duration::from_millis(500);
-        let _ = tokio::time::timeout(wait, done.changed()).await;
+            if self.current.load().contains_kid(kid) {
+                return;
+            }
+            if own {
+                break;
+            }
+        }
         if !self.current.load().contains_kid(kid) {
             let mut state = self.state();
             let now = Instant::now();
@@ -539,6 +569,7 @@ impl Flight<'_> {
         self.finished = true;
         state.in_flight = false;
         state.requested = false;
+        state.kid_fetch = false;
         self.store.fetches.fetch_add(1, Ordering::Relaxed);
         self.store.done.send_replace(Some(outcome));
     }
@@ -551,6 +582,7 @@ impl Drop for Flight<'_> {
             let mut state = store.state();
             state.in_flight = false;
             state.requested = false;
+            state.kid_fetch = false;
             store.done.send_replace(None);
         }
     }
@@ -570,7 +602,11 @@ pub(crate) fn spawn_refresh(
 ) {
     let weak: Weak<KeyStore> = Arc::downgrade(store);
     let wake = store.wake.clone();
+    // Made here, not inside the task: a task dropped before its first poll
+    // must mark the store too.
+    let gone = TaskGone(weak.clone());
     tokio::spawn(async move {
+        let _gone = gone;
         loop {
             let due = match weak.upgrade() {
                 Some(store) => store.next_due(),
@@ -591,6 +627,29 @@ pub(crate) fn spawn_refresh(
             }
         }
     });
+}
+
+/// Marks the store when its refresh task ends (or is dropped with its
+/// runtime) while validators still use it, so unknown `kid`s stop waiting
+/// for fetches that will never run.
+struct TaskGone(Weak<KeyStore>);
+
+impl Drop for TaskGone {
+    fn drop(&mut self) {
+        let Some(store) = self.0.upgrade() else {
+            return;
+        };
+        let mut state = store.state();
+        state.task_gone = true;
+        state.in_flight = false;
+        state.requested = false;
+        state.kid_fetch = false;
+        store.done.send_replace(None);
+        tracing::warn!(
+            "the signing-key refresh task ended while the validator is still in use \
+             (its tokio runtime shut down?): keys will no longer be refreshed"
+        );
+    }
 }
 
 #[cfg(test)]

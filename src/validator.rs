@@ -707,6 +707,20 @@ impl ValidatorBuilder {
         if self.max_token_len == 0 {
             return Err(Error::Config("max_token_len must be above zero".into()));
         }
+        for (knob, value) in [
+            ("default_refresh_interval()", self.policy.default_interval),
+            (
+                "refresh_interval_bounds() minimum",
+                self.policy.min_interval,
+            ),
+            ("retry_backoff() initial delay", self.policy.backoff_initial),
+        ] {
+            if value.is_zero() {
+                return Err(Error::Config(format!(
+                    "{knob} is zero: the refresh task would fetch the JWKS in a busy loop"
+                )));
+            }
+        }
         if self.provider_url.is_some() && !matches!(self.source, None | Some(KeySource::Discovery))
         {
             return Err(Error::Config(

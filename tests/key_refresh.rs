@@ -1218,6 +1218,7 @@ async fn huge_timer_knobs_do_not_panic() {
         .retry_backoff(Duration::MAX, Duration::MAX)
         .kid_refetch_cooldown(Duration::MAX)
         .max_key_age(Duration::MAX)
+        .http_timeout(Duration::MAX)
         .build()
         .await
         .unwrap();
@@ -1355,4 +1356,101 @@ async fn provider_url_with_another_key_source_is_a_build_error() {
         0,
         "nothing is fetched before the configuration is known to be sound"
     );
+}
+
+#[tokio::test]
+async fn a_kid_miss_that_joins_a_timer_refresh_of_the_old_keys_fetches_once_more() {
+    let mut issuer = TestIssuer::start().await;
+    // Every JWKS answer takes 600 ms, so the timer's refresh is still in
+    // flight when the provider starts publishing a new key.
+    republish(&issuer, |r| r.with_delay(Duration::from_millis(600)));
+    let validator = fast(&issuer, Duration::from_millis(800))
+        .http_timeout(Duration::from_secs(3))
+        .build()
+        .await
+        .unwrap();
+    let app = app(&validator);
+    let path = issuer.jwks_path();
+    wait_for(Duration::from_secs(5), "the timer refresh to start", || {
+        let hits = issuer.provider.hits(&path);
+        async move { hits >= 2 }
+    })
+    .await;
+    // The timer's request has arrived and will be answered with the old
+    // set; the new key is published (without delay) only now.
+    issuer.rotate(KeyKind::EcP256, "demo-ec-2");
+    let rotated = token_for(&issuer, &issuer.key, "rotated");
+
+    let answer = call(&app, &rotated).await;
+
+    assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.challenge);
+    assert_eq!(
+        issuer.provider.hits(&path),
+        3,
+        "the timer refresh, then the kid's own refetch"
+    );
+}
+
+#[test]
+fn unknown_kids_do_not_wait_once_the_refresh_task_is_gone() {
+    // A validator built on a runtime that has since shut down (e.g. one
+    // shared through a static across `#[tokio::test]`s): its refresh task
+    // is gone, so a miss must not wait for a fetch nobody will run.
+    let built = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (issuer, validator) = built.block_on(async {
+        let issuer = TestIssuer::start().await;
+        let validator = fast(&issuer, Duration::from_secs(60))
+            .http_timeout(Duration::from_secs(3))
+            .build()
+            .await
+            .unwrap();
+        (issuer, validator)
+    });
+    let stranger = TestKey::generate(KeyKind::EcP256, "stranger");
+    let forged = token_for(&issuer, &stranger, "forged");
+    let valid = token_for(&issuer, &issuer.key, "alice");
+    drop(built);
+
+    let other = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    other.block_on(async {
+        let started = Instant::now();
+        let refused = validator.verify::<StandardClaims>(&forged).await;
+        assert!(
+            matches!(refused, Err(oidc_bearer::Error::UnknownKey)),
+            "{refused:?}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "the miss waited {:?} for a fetch that cannot happen",
+            started.elapsed()
+        );
+        assert!(validator.verify::<StandardClaims>(&valid).await.is_ok());
+    });
+}
+
+#[tokio::test]
+async fn zero_refresh_knobs_are_build_errors() {
+    let issuer = TestIssuer::start().await;
+    let zero = Duration::ZERO;
+    for (builder, knob) in [
+        (fast(&issuer, zero), "default_refresh_interval()"),
+        (
+            fast(&issuer, Duration::from_secs(1)).refresh_interval_bounds(zero, zero),
+            "refresh_interval_bounds()",
+        ),
+        (
+            fast(&issuer, Duration::from_secs(1)).retry_backoff(zero, zero),
+            "retry_backoff()",
+        ),
+    ] {
+        let error = builder.build().await.expect_err(knob);
+        assert!(error.to_string().contains(knob), "{error}");
+    }
+    assert_eq!(issuer.provider.total_hits(), 0);
 }
