@@ -182,12 +182,14 @@ def compare(m):
         nc = row["oidc-bearer-nocache"]
         q = ratio(ja, nc)
         if q is not None:
-            targets.append((f"{alg} uncached req/s ≥ 1.4 × jwt-authorizer (oneshot)",
+            targets.append((f"{alg} uncached ≥ 1.4 × jwt-authorizer's requests/s (oneshot; wrk.sh is the real test)",
                             verdict(q >= 1.4, f"{q:.2f} ×")))
         q = ratio(bare, row["oidc-bearer"])
         if q is not None:
-            targets.append((f"{alg} repeated token req/s ≥ 0.85 × no auth (oneshot)",
-                            verdict(q >= 0.85, f"{q:.2f} ×")))
+            # Not the target (that is wrk.sh over real sockets): without
+            # HTTP, the no-auth request is so cheap that any work shows.
+            print(f"\n{alg}: repeated token, oneshot, requests/s vs no auth: {q:.2f} × "
+                  "(informative; the ≥ 0.85 target is for wrk.sh)")
         group = f"{alg}-verify-only"
         items = sorted((k[1], v) for k, v in m.items() if k[0] == group)
         if items:

@@ -15,6 +15,9 @@
 #   COUNT=10000      distinct tokens for the rotating run
 #   BASE_PORT=18080  contender i listens on 127.0.0.1:BASE_PORT+i
 #   CONTENDERS="noauth oidc-bearer oidc-bearer-nocache jwt-authorizer axum-jwt-auth"
+#   ROUNDS=1         rounds; each runs every contender once, in turn, and
+#                    the table shows the median over rounds (on a shared
+#                    machine, 3 rounds of DURATION=5 beat 1 of 15)
 #
 # Everything stays on 127.0.0.1 and is bounded in time: each server exits by
 # itself after DURATION*2+120 s, and is killed when this script ends.
@@ -29,6 +32,7 @@ ALG=${ALG:-RS256}
 COUNT=${COUNT:-10000}
 BASE_PORT=${BASE_PORT:-18080}
 CONTENDERS=${CONTENDERS:-"noauth oidc-bearer oidc-bearer-nocache jwt-authorizer axum-jwt-auth"}
+ROUNDS=${ROUNDS:-1}
 HOST=127.0.0.1
 
 # --- wrk -------------------------------------------------------------------
@@ -87,11 +91,13 @@ run_wrk() {
   echo "${rps:-0} ${non2xx:-0} ${p50:--}"
 }
 
-declare -A RPS NON2XX P50
+declare -A RPS NON2XX P50 ALL
+for round in $(seq 1 "$ROUNDS"); do
 i=0
 for contender in $CONTENDERS; do
   port=$((BASE_PORT + i))
   i=$((i + 1))
+  [ "$ROUNDS" = 1 ] || echo "-- round $round/$ROUNDS" >&2
   url="http://$HOST:$port/"
   tokens="$WORK/tokens-$contender.txt"
   log="$WORK/server-$contender.log"
@@ -127,14 +133,26 @@ for contender in $CONTENDERS; do
   fi
 
   read -r rps non2xx p50 < <(run_wrk -H "Authorization: Bearer $token" "$url")
-  RPS[$contender,repeated]=$rps NON2XX[$contender,repeated]=$non2xx P50[$contender,repeated]=$p50
+  ALL[$contender,repeated]="${ALL[$contender,repeated]:-} $rps"
+  NON2XX[$contender,repeated]=$((${NON2XX[$contender,repeated]:-0} + ${non2xx:-0})) P50[$contender,repeated]=$p50
   echo "   repeated: $rps req/s (p50 $p50, non-2xx $non2xx)" >&2
 
   read -r rps non2xx p50 < <(run_wrk -s rotate.lua "$url" -- "$tokens")
-  RPS[$contender,rotating]=$rps NON2XX[$contender,rotating]=$non2xx P50[$contender,rotating]=$p50
+  ALL[$contender,rotating]="${ALL[$contender,rotating]:-} $rps"
+  NON2XX[$contender,rotating]=$((${NON2XX[$contender,rotating]:-0} + ${non2xx:-0})) P50[$contender,rotating]=$p50
   echo "   rotating: $rps req/s (p50 $p50, non-2xx $non2xx)" >&2
 
   stop_server
+done
+done
+
+median() { # median of the numbers given
+  tr ' ' '\n' <<<"$*" | awk 'NF' | sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print ""; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+for contender in $CONTENDERS; do
+  for mode in repeated rotating; do
+    RPS[$contender,$mode]=$(median "${ALL[$contender,$mode]:-}")
+  done
 done
 
 # --- report ------------------------------------------------------------------
@@ -143,7 +161,7 @@ ratio() { # ratio A B -> A/B with 2 decimals, or "-"
 }
 
 echo
-echo "wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s, $ALG, $(nproc) cores ($(lscpu 2>/dev/null | awk -F: '/Model name/ {gsub(/^ +/, "", $2); print $2; exit}'))"
+echo "wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s, $ROUNDS round(s) (median shown; p50 of the last), $ALG, $(nproc) cores ($(lscpu 2>/dev/null | awk -F: '/Model name/ {gsub(/^ +/, "", $2); print $2; exit}'))"
 echo
 printf '| %-20s | %14s | %14s | %12s | %12s |\n' contender "repeated req/s" "rotating req/s" "repeated p50" "rotating p50"
 printf '|%s|%s|%s|%s|%s|\n' "----------------------" "---------------:" "---------------:" "-------------:" "-------------:"
@@ -157,6 +175,13 @@ for contender in $CONTENDERS; do
     "${P50[$contender,repeated]:-}" "${P50[$contender,rotating]:-}"
 done
 echo
+if [ "$ROUNDS" != 1 ]; then
+  echo "req/s per round:"
+  for contender in $CONTENDERS; do
+    echo "  $contender: repeated${ALL[$contender,repeated]:-}; rotating${ALL[$contender,rotating]:-}"
+  done
+  echo
+fi
 for mode in repeated rotating; do
   echo "$mode: oidc-bearer-nocache / jwt-authorizer = $(ratio "${RPS[oidc-bearer-nocache,$mode]:-}" "${RPS[jwt-authorizer,$mode]:-}")" \
     " (target >= 1.4);" \
