@@ -4,8 +4,9 @@
 //! `ParsedPublicKey`s (one per algorithm the key may verify), so a request
 //! pays for the signature check and nothing else. Nothing here fetches.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use aws_lc_rs::signature::{ParsedPublicKey, RsaPublicKeyComponents};
@@ -20,6 +21,11 @@ use crate::error::Error;
 /// One usable public key, parsed for every algorithm it may verify.
 pub(crate) struct VerifyingKey {
     pub kid: Option<Arc<str>>,
+    /// Identifies this exact key: its public key, `kid`, JWK `alg` and
+    /// `issuer`. Equal across refreshes while the provider publishes the
+    /// same key the same way; a cached token is only served while the set
+    /// still holds the fingerprint of the key that verified it.
+    pub fingerprint: u64,
     pub family: KeyFamily,
     /// The issuer a JWK is bound to (Entra's `issuer` member), possibly a
     /// `{tenantid}` template.
@@ -72,6 +78,7 @@ pub struct SkippedKey {
 pub struct KeySet {
     by_kid: HashMap<Box<str>, Arc<VerifyingKey>>,
     all: Vec<Arc<VerifyingKey>>,
+    fingerprints: HashSet<u64>,
     skipped: Vec<SkippedKey>,
     /// A single configured key without `kid` (PEM): it verifies tokens
     /// whatever `kid` they name.
@@ -172,6 +179,7 @@ impl KeySet {
             }
             self.by_kid.insert(kid.as_ref().into(), key.clone());
         }
+        self.fingerprints.insert(key.fingerprint);
         self.all.push(key);
     }
 
@@ -200,9 +208,10 @@ impl KeySet {
         self.by_kid.contains_key(kid)
     }
 
-    /// True when a token naming `kid` would find a key here.
-    pub(crate) fn covers_kid(&self, kid: &str) -> bool {
-        (self.any_kid && !self.all.is_empty()) || self.by_kid.contains_key(kid)
+    /// True when the key with this [`VerifyingKey::fingerprint`] is still
+    /// in the set, published the same way.
+    pub(crate) fn holds(&self, fingerprint: u64) -> bool {
+        self.fingerprints.contains(&fingerprint)
     }
 
     /// Selects the key for a token: by `kid` when the token names one,
@@ -426,14 +435,21 @@ fn build(
         return Err(format!("alg {a} does not fit the key type"));
     }
     let mut verifiers: [Option<ParsedPublicKey>; ASYMMETRIC.len()] = Default::default();
+    // SipHash with fixed keys: the same key hashes the same after every
+    // refresh. Keys come from the configured provider, not from tokens.
+    let mut fingerprint = std::collections::hash_map::DefaultHasher::new();
+    (&kid, &issuer, jwk_alg.map(Algorithm::name)).hash(&mut fingerprint);
     for &alg in family.algorithms() {
         if jwk_alg.is_none_or(|a| a == alg) {
             let index = alg.index().expect("asymmetric");
-            verifiers[index] = Some(parse(alg)?);
+            let parsed = parse(alg)?;
+            parsed.as_ref().hash(&mut fingerprint);
+            verifiers[index] = Some(parsed);
         }
     }
     Ok(VerifyingKey {
         kid,
+        fingerprint: fingerprint.finish(),
         family,
         issuer,
         verifiers,
@@ -466,6 +482,26 @@ fn key_from_spki(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fingerprints_are_stable_across_parses_and_tell_keys_apart() {
+        let doc = |n: &str| {
+            format!(r#"{{"keys":[{{"kty":"OKP","crv":"Ed25519","kid":"k1","x":"{n}"}}]}}"#)
+        };
+        let a = "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo";
+        let b = "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a";
+        let b = URL_SAFE_NO_PAD.encode(
+            (0..32)
+                .map(|i| u8::from_str_radix(&b[2 * i..2 * i + 2], 16).unwrap() ^ 1)
+                .collect::<Vec<u8>>(),
+        );
+        let first = KeySet::from_jwks(doc(a).as_bytes()).unwrap();
+        let again = KeySet::from_jwks(doc(a).as_bytes()).unwrap();
+        let other = KeySet::from_jwks(doc(&b).as_bytes()).unwrap();
+        let fingerprint = first.all[0].fingerprint;
+        assert!(again.holds(fingerprint), "same key, same fingerprint");
+        assert!(!other.holds(fingerprint), "same kid, other key");
+    }
 
     #[test]
     fn broken_documents_are_errors_and_broken_keys_are_skipped() {

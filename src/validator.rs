@@ -350,7 +350,7 @@ impl Validator {
         tid: Option<&str>,
         signing_input: &str,
         signature: &[u8],
-    ) -> Result<Option<Arc<str>>, Error> {
+    ) -> Result<Option<u64>, Error> {
         let cfg = &*self.inner;
         if header.alg.is_hmac() {
             let keys = cfg.hmac.as_ref().ok_or(Error::UnsupportedAlgorithm)?;
@@ -375,9 +375,9 @@ impl Validator {
         verifier
             .verify_sig(signing_input.as_bytes(), signature)
             .map_err(|_| Error::InvalidSignature)?;
-        // The kid of the key that verified, so cached results can be
-        // dropped when that key leaves the set.
-        Ok(key.kid.clone())
+        // Which key verified, so cached results are dropped when that key
+        // leaves the set (or its kid is reused for another key).
+        Ok(Some(key.fingerprint))
     }
 }
 

@@ -1454,3 +1454,70 @@ async fn zero_refresh_knobs_are_build_errors() {
     }
     assert_eq!(issuer.provider.total_hits(), 0);
 }
+
+/// Serves `jwks` on `issuer`'s JWKS path and waits until the validator has
+/// fetched it (its next timer refresh).
+async fn publish_and_wait(issuer: &TestIssuer, validator: &Validator, jwks: serde_json::Value) {
+    let before = validator.health().fetches;
+    issuer.provider.set(&issuer.jwks_path(), Reply::json(&jwks));
+    wait_for(Duration::from_secs(5), "the next refresh", || {
+        let fetches = validator.health().fetches;
+        async move { fetches >= before + 2 }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_cached_token_is_refused_once_its_kidless_key_is_replaced() {
+    let issuer = TestIssuer::start().await;
+    let old = TestKey::generate(KeyKind::EcP256, "unused");
+    let new = TestKey::generate(KeyKind::EcP256, "unused");
+    let kidless = |key: &TestKey| {
+        let mut jwk = key.public_jwk();
+        jwk.as_object_mut().unwrap().remove("kid");
+        serde_json::json!({ "keys": [jwk] })
+    };
+    issuer
+        .provider
+        .set(&issuer.jwks_path(), Reply::json(&kidless(&old)));
+    let validator = fast(&issuer, Duration::from_millis(50))
+        .build()
+        .await
+        .unwrap();
+    let app = app(&validator);
+    let token = issuer
+        .builder(AUDIENCE)
+        .claim("sub", "alice")
+        .without_kid()
+        .sign(&old);
+    assert_eq!(call(&app, &token).await.status, StatusCode::OK);
+    assert_eq!(validator.cached_tokens(), 1);
+
+    publish_and_wait(&issuer, &validator, kidless(&new)).await;
+
+    let answer = call(&app, &token).await;
+    assert!(answer.is_invalid_token(), "{answer:?}");
+}
+
+#[tokio::test]
+async fn a_cached_token_is_refused_once_its_kid_names_another_key() {
+    let issuer = TestIssuer::start().await;
+    let old = TestKey::generate(KeyKind::EcP256, "k1");
+    let reused = TestKey::generate(KeyKind::EcP256, "k1");
+    issuer
+        .provider
+        .set(&issuer.jwks_path(), Reply::jwks(&[&old]));
+    let validator = fast(&issuer, Duration::from_millis(50))
+        .build()
+        .await
+        .unwrap();
+    let app = app(&validator);
+    let token = token_for(&issuer, &old, "alice");
+    assert_eq!(call(&app, &token).await.status, StatusCode::OK);
+    assert_eq!(validator.cached_tokens(), 1);
+
+    publish_and_wait(&issuer, &validator, jwks(&[&reused])).await;
+
+    let answer = call(&app, &token).await;
+    assert!(answer.is_invalid_token(), "{answer:?}");
+}
