@@ -17,7 +17,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::discovery;
 use crate::error::Error;
 use crate::jwks::{self, HttpOptions};
-use crate::keys::KeySet;
+use crate::keys::{KeySet, VerifyingKey};
 use crate::store::{self, Health, KeyStore, RefreshPolicy, Remote};
 use crate::token;
 
@@ -211,12 +211,14 @@ impl Validator {
             return Err(Error::TokenTooLarge);
         }
         let now = cfg.clock.now();
+        let mut keys = None;
         if let Some(cache) = &cfg.cache {
             // Keys that are unavailable or too old refuse cached tokens too.
-            let keys = cfg.keys.load()?;
-            if let Some(hit) = cache.get::<C>(token, now, cfg.leeway, &keys) {
+            let loaded = cfg.keys.load()?;
+            if let Some(hit) = cache.get::<C>(token, now, cfg.leeway, &loaded) {
                 return Ok(hit);
             }
+            keys = Some(loaded);
         }
         let parts = token::split(token, cfg.max_token_len)?;
         let header = token::decode_header(parts.header)?;
@@ -243,9 +245,35 @@ impl Validator {
         if payload.trim_ascii_start().first() != Some(&b'{') {
             return Err(Error::MalformedToken("claims are not a JSON object"));
         }
-        // One pass over the claims yields both the registered claims and
-        // `C`; when it cannot (odd shapes, any error), the two-pass path
-        // below decides, and reports errors, exactly as before.
+        let mut signature_stack = [0u8; SIGNATURE_STACK];
+        let mut signature_heap = Vec::new();
+        let signature = decode_into(
+            parts.signature,
+            &mut signature_stack,
+            &mut signature_heap,
+            "signature is not base64url",
+        )?;
+
+        // The signature first: nothing in the payload, least of all the
+        // application's claims type, is interpreted before the token is
+        // known to come from the issuer's key. (Checking the cheap claims
+        // first would only spare honest expired tokens the public-key
+        // operation; a forger can always make us pay for it.)
+        let keys = match (header.alg.is_hmac(), keys) {
+            (true, _) => None,
+            (false, Some(keys)) => Some(keys),
+            (false, None) => Some(cfg.keys.load()?),
+        };
+        let key = self.check_signature(
+            keys.as_deref().map(Arc::as_ref),
+            &header,
+            parts.signing_input,
+            signature,
+        )?;
+
+        // One pass over the verified claims yields both the registered
+        // claims and `C`; when it cannot (odd shapes, any error), the
+        // two-pass path below decides, and reports errors, exactly as before.
         let once = std::str::from_utf8(payload)
             .ok()
             .and_then(single_pass::parse::<C>);
@@ -257,28 +285,12 @@ impl Validator {
                 None,
             ),
         };
-
-        // The registered claims are checked before the signature: they are
-        // cheap, so an expired or misdirected token is refused without
-        // paying for the public-key operation. A token is accepted only when
-        // every check passes, so the order does not loosen anything.
         let iss = self.check_registered(&reg, now)?;
-
-        let mut signature_stack = [0u8; SIGNATURE_STACK];
-        let mut signature_heap = Vec::new();
-        let signature = decode_into(
-            parts.signature,
-            &mut signature_stack,
-            &mut signature_heap,
-            "signature is not base64url",
-        )?;
-        let verified_by = self.check_signature(
-            &header,
-            iss,
-            reg.tid.as_deref(),
-            parts.signing_input,
-            signature,
-        )?;
+        if let Some(bound) = key.and_then(|k| k.issuer.as_deref())
+            && !issuer_matches(bound, iss, reg.tid.as_deref())
+        {
+            return Err(Error::InvalidIssuer);
+        }
 
         if !cfg.required_claims.is_empty() {
             let names = claims::claim_names(payload)
@@ -302,7 +314,9 @@ impl Validator {
             None => serde_json::from_slice::<C>(payload).map_err(|_| Error::InvalidClaims)?,
         });
         if let (Some(cache), Some(exp)) = (&cfg.cache, reg.exp) {
-            cache.insert(token, &claims, exp, reg.nbf, verified_by);
+            // Bound to the key that verified it, so the entry goes when
+            // that key leaves the set (or its kid is reused for another).
+            cache.insert(token, &claims, exp, reg.nbf, key.map(|k| k.fingerprint));
         }
         Ok(claims)
     }
@@ -343,41 +357,38 @@ impl Validator {
         Ok(iss)
     }
 
-    fn check_signature(
+    /// Verifies the signature with the HMAC secret or the key `keys` hold
+    /// for the token's `kid` and `alg`. Returns that key (`None` for HMAC,
+    /// which is bound to the secret, not to a published key).
+    fn check_signature<'k>(
         &self,
+        keys: Option<&'k KeySet>,
         header: &token::Header,
-        iss: &str,
-        tid: Option<&str>,
         signing_input: &str,
         signature: &[u8],
-    ) -> Result<Option<u64>, Error> {
-        let cfg = &*self.inner;
-        if header.alg.is_hmac() {
-            let keys = cfg.hmac.as_ref().ok_or(Error::UnsupportedAlgorithm)?;
-            let key = match header.alg {
-                Algorithm::HS256 => &keys.hs256,
-                Algorithm::HS384 => &keys.hs384,
-                _ => &keys.hs512,
+    ) -> Result<Option<&'k VerifyingKey>, Error> {
+        let Some(keys) = keys else {
+            let secrets = self
+                .inner
+                .hmac
+                .as_ref()
+                .ok_or(Error::UnsupportedAlgorithm)?;
+            let secret = match header.alg {
+                Algorithm::HS256 => &secrets.hs256,
+                Algorithm::HS384 => &secrets.hs384,
+                Algorithm::HS512 => &secrets.hs512,
+                _ => return Err(Error::UnsupportedAlgorithm),
             };
-            hmac::verify(key, signing_input.as_bytes(), signature)
+            hmac::verify(secret, signing_input.as_bytes(), signature)
                 .map_err(|_| Error::InvalidSignature)?;
-            // HMAC tokens are bound to the secret, not to a published key.
             return Ok(None);
-        }
-        let set = cfg.keys.load()?;
-        let key = set.select(header.kid.as_deref(), header.alg)?;
-        let verifier = key.verifier(header.alg).ok_or(Error::AlgorithmMismatch)?;
-        if let Some(bound) = &key.issuer
-            && !issuer_matches(bound, iss, tid)
-        {
-            return Err(Error::InvalidIssuer);
-        }
-        verifier
+        };
+        let key = keys.select(header.kid.as_deref(), header.alg)?;
+        key.verifier(header.alg)
+            .ok_or(Error::AlgorithmMismatch)?
             .verify_sig(signing_input.as_bytes(), signature)
             .map_err(|_| Error::InvalidSignature)?;
-        // Which key verified, so cached results are dropped when that key
-        // leaves the set (or its kid is reused for another key).
-        Ok(Some(key.fingerprint))
+        Ok(Some(key))
     }
 }
 

@@ -1988,3 +1988,64 @@ fn try_verify_works_outside_any_runtime() {
     let unknown = v.try_verify::<User>(&token().sign(&ATTACKER)).unwrap_err();
     assert!(matches!(unknown, Error::UnknownKey), "{unknown:?}");
 }
+
+/// Counts how often the application's claims type is deserialized.
+static WATCHED_BUILT: AtomicUsize = AtomicUsize::new(0);
+
+/// A claims type whose construction is observable.
+#[derive(Debug, Serialize)]
+struct Watched {
+    sub: String,
+}
+
+impl<'de> Deserialize<'de> for Watched {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        struct Raw {
+            sub: String,
+        }
+        WATCHED_BUILT.fetch_add(1, Ordering::SeqCst);
+        Raw::deserialize(d).map(|raw| Watched { sub: raw.sub })
+    }
+}
+
+#[tokio::test]
+async fn claims_type_is_never_built_from_an_unverified_payload() {
+    let v = builder(&[&RSA]).token_cache_size(0).build().await.unwrap();
+    let forged = token()
+        .claim("sub", "mallory")
+        .sign_with(&ATTACKER, "RS256");
+    let forged = {
+        // The attacker's signature under the real key's kid.
+        let (h, p, s) = split3(&forged);
+        let header = oidc_bearer_testkit::decode_segment(h);
+        let mut header = header.as_object().unwrap().clone();
+        header.insert("kid".into(), RSA.kid().into());
+        let h = oidc_bearer_testkit::b64url(&serde_json::to_vec(&header).unwrap());
+        format!("{h}.{p}.{s}")
+    };
+    let expired_forged = {
+        let t = token().claim("exp", NOW - 3600).sign(&ATTACKER);
+        let (_, p, s) = split3(&t);
+        let (h, _, _) = split3(&forged);
+        format!("{h}.{p}.{s}")
+    };
+
+    for token in [&forged, &expired_forged] {
+        let refused = v.verify::<Watched>(token).await;
+        assert!(
+            matches!(refused, Err(oidc_bearer::Error::InvalidSignature)),
+            "{refused:?}"
+        );
+    }
+    assert_eq!(
+        WATCHED_BUILT.load(Ordering::SeqCst),
+        0,
+        "the claims type ran on a payload whose signature did not verify"
+    );
+
+    let valid = token().claim("sub", "alice").sign(&RSA);
+    let claims = v.verify::<Watched>(&valid).await.unwrap();
+    assert_eq!(claims.sub, "alice");
+    assert!(WATCHED_BUILT.load(Ordering::SeqCst) >= 1);
+}
