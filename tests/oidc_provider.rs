@@ -5,13 +5,15 @@
 //! provider: client credentials for services, Authorization Code + PKCE
 //! through the provider's login and consent forms for the SPA case.
 //!
-//! Needs Node.js >= 20.19 and `npm ci --prefix e2e` (see `e2e/provider.mjs`);
-//! without them these tests fail with a message that says so.
+//! Needs Node.js >= 20.19 and npm. The provider's packages are installed
+//! with `npm ci --prefix e2e` the first time (see `e2e/provider.mjs`), so
+//! `cargo test --all-features` is the whole set-up; without Node.js these
+//! tests fail with a message that says what to install.
 
 use std::collections::HashMap;
 use std::path::Path;
 use std::process::Stdio;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::{Json, Router, routing::get};
@@ -36,8 +38,40 @@ const SHORT_LIVED_API: &str = "urn:test:short-lived";
 const SPA_REDIRECT_URI: &str = "http://127.0.0.1:9/callback";
 
 const SETUP: &str = "the end-to-end tests start a real OpenID provider: they need Node.js >= 20.19 \
-     on PATH (or in $NODE) and its packages installed with `npm ci --prefix e2e`, run from the \
-     repository root";
+     and npm on PATH (or node in $NODE); its packages are installed with `npm ci --prefix e2e`, \
+     run from the repository root";
+
+/// Installs the provider's locked packages once per test run when they are
+/// missing (`npm ci`, the normal package client, from `package-lock.json`).
+fn ensure_installed(e2e: &Path) {
+    static INSTALLED: OnceLock<Result<(), String>> = OnceLock::new();
+    let outcome = INSTALLED.get_or_init(|| {
+        if e2e
+            .join("node_modules/oidc-provider/package.json")
+            .is_file()
+        {
+            return Ok(());
+        }
+        eprintln!("installing the test provider's packages: npm ci --prefix e2e");
+        let output = std::process::Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund", "--prefix"])
+            .arg(e2e)
+            .output()
+            .map_err(|e| format!("cannot run npm ({e})"))?;
+        if output.status.success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "`npm ci --prefix e2e` failed ({}): {}",
+                output.status,
+                String::from_utf8_lossy(&output.stderr)
+            ))
+        }
+    });
+    if let Err(why) = outcome {
+        panic!("{why}: {SETUP}");
+    }
+}
 
 const READY_PREFIX: &str = "OIDC_PROVIDER_ISSUER=";
 
@@ -78,12 +112,7 @@ struct Tokens {
 impl OidcProvider {
     async fn start() -> OidcProvider {
         let e2e = Path::new(env!("CARGO_MANIFEST_DIR")).join("e2e");
-        let installed = e2e.join("node_modules/oidc-provider/package.json");
-        assert!(
-            installed.is_file(),
-            "{} is missing: {SETUP}",
-            installed.display()
-        );
+        ensure_installed(&e2e);
         let node = std::env::var_os("NODE").unwrap_or_else(|| "node".into());
         let mut child = Command::new(&node)
             .arg(e2e.join("provider.mjs"))
