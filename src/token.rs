@@ -62,33 +62,112 @@ pub(crate) fn decode_part(part: &str, what: &'static str) -> Result<Vec<u8>, Err
         .map_err(|_| Error::MalformedToken(what))
 }
 
+/// Decodes a base64url part into `stack` when it fits, else onto `heap`.
+/// Same engine and rules as [`decode_part`].
+pub(crate) fn decode_into<'b>(
+    part: &str,
+    stack: &'b mut [u8],
+    heap: &'b mut Vec<u8>,
+    what: &'static str,
+) -> Result<&'b [u8], Error> {
+    if base64::decoded_len_estimate(part.len()) <= stack.len() {
+        let len = URL_SAFE_NO_PAD
+            .decode_slice(part, stack)
+            .map_err(|_| Error::MalformedToken(what))?;
+        Ok(&stack[..len])
+    } else {
+        *heap = decode_part(part, what)?;
+        Ok(heap)
+    }
+}
+
+/// Decoded JOSE headers up to this size stay on the stack (providers send
+/// well under 300 bytes: Entra's, with `x5t` and `nonce`, is the largest).
+const HEADER_STACK: usize = 512;
+
+/// Where [`decode_header`] decodes to; the [`Header`] borrows from it, so
+/// `kid` and `typ` are not copied.
+pub(crate) struct HeaderBuf {
+    stack: [u8; HEADER_STACK],
+    heap: Vec<u8>,
+}
+
+impl HeaderBuf {
+    pub(crate) fn new() -> Self {
+        HeaderBuf {
+            stack: [0; HEADER_STACK],
+            heap: Vec::new(),
+        }
+    }
+}
+
 /// The JOSE header fields the pipeline reads. Fields that would point at a
 /// key (`jku`, `x5u`, `jwk`, `x5c`) are deliberately not read: keys only ever
 /// come from the configured source.
 #[derive(Deserialize)]
 struct RawHeader<'a> {
-    #[serde(borrow)]
+    #[serde(borrow, default, deserialize_with = "borrowed_str")]
     alg: Option<Cow<'a, str>>,
-    #[serde(borrow)]
+    #[serde(borrow, default, deserialize_with = "borrowed_str")]
     kid: Option<Cow<'a, str>>,
-    #[serde(borrow)]
+    #[serde(borrow, default, deserialize_with = "borrowed_str")]
     typ: Option<Cow<'a, str>>,
     crit: Option<serde::de::IgnoredAny>,
 }
 
-/// A decoded, screened JOSE header.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Header {
-    pub alg: Algorithm,
-    pub kid: Option<Box<str>>,
-    pub typ: Option<Box<str>>,
+/// A string member, borrowed unless it holds escapes. (`Cow`'s own
+/// `Deserialize` always copies, `#[serde(borrow)]` notwithstanding, once
+/// it sits inside an `Option`.)
+fn borrowed_str<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Cow<'de, str>>, D::Error> {
+    struct Visit;
+    impl<'de> serde::de::Visitor<'de> for Visit {
+        type Value = Option<Cow<'de, str>>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a string")
+        }
+        fn visit_borrowed_str<E: serde::de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+            Ok(Some(Cow::Borrowed(v)))
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            Ok(Some(Cow::Owned(v.to_owned())))
+        }
+        // `null` is an absent member, as for any `Option`.
+        fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_str(self)
+        }
+    }
+    d.deserialize_option(Visit)
 }
 
-/// Decodes and screens the JOSE header: `alg` known (never `none`), no
-/// `crit` (this crate implements no JWS extension, so every entry is unknown).
-pub(crate) fn decode_header(encoded: &str) -> Result<Header, Error> {
-    let json = decode_part(encoded, "header is not base64url")?;
-    let raw: RawHeader<'_> = serde_json::from_slice(&json).map_err(|_| {
+/// A decoded, screened JOSE header. `kid` and `typ` borrow from the
+/// decoded bytes (owned only when they contain JSON escapes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Header<'a> {
+    pub alg: Algorithm,
+    pub kid: Option<Cow<'a, str>>,
+    pub typ: Option<Cow<'a, str>>,
+}
+
+/// Decodes (into `buf`) and screens the JOSE header: `alg` known (never
+/// `none`), no `crit` (this crate implements no JWS extension, so every
+/// entry is unknown).
+pub(crate) fn decode_header<'b>(
+    encoded: &str,
+    buf: &'b mut HeaderBuf,
+) -> Result<Header<'b>, Error> {
+    let json = decode_into(
+        encoded,
+        &mut buf.stack,
+        &mut buf.heap,
+        "header is not base64url",
+    )?;
+    let raw: RawHeader<'b> = serde_json::from_slice(json).map_err(|_| {
         // Say which: a wrongly typed or repeated member, or not an object.
         if json.trim_ascii_start().first() == Some(&b'{') {
             Error::MalformedToken("header is not a valid JOSE header")
@@ -103,8 +182,8 @@ pub(crate) fn decode_header(encoded: &str) -> Result<Header, Error> {
     }
     Ok(Header {
         alg,
-        kid: raw.kid.map(|k| k.into()),
-        typ: raw.typ.map(|t| t.into()),
+        kid: raw.kid,
+        typ: raw.typ,
     })
 }
 
@@ -155,25 +234,62 @@ mod tests {
 
     #[test]
     fn header_screening() {
-        let ok = decode_header(&b64(r#"{"alg":"RS256","kid":"k1","typ":"JWT"}"#)).unwrap();
+        let header = |h: &str| decode_header(h, &mut HeaderBuf::new()).map(|_| ());
+        let mut buf = HeaderBuf::new();
+        let ok =
+            decode_header(&b64(r#"{"alg":"RS256","kid":"k1","typ":"JWT"}"#), &mut buf).unwrap();
         assert_eq!(ok.alg, Algorithm::RS256);
         assert_eq!(ok.kid.as_deref(), Some("k1"));
+        assert!(matches!(ok.kid, Some(Cow::Borrowed(_))), "kid copied");
+        assert_eq!(ok.typ.as_deref(), Some("JWT"));
+        // Escapes are decoded (and then owned).
+        let mut buf = HeaderBuf::new();
+        let esc = decode_header(&b64(r#"{"alg":"RS256","kid":"a\/b\u0041"}"#), &mut buf).unwrap();
+        assert_eq!(esc.kid.as_deref(), Some("a/bA"));
+        // `null` members are absent members; other types are refused.
+        let mut buf = HeaderBuf::new();
+        let null =
+            decode_header(&b64(r#"{"alg":"RS256","kid":null,"typ":null}"#), &mut buf).unwrap();
+        assert_eq!((null.kid, null.typ), (None, None));
+        for bad in [
+            r#"{"alg":"RS256","kid":1}"#,
+            r#"{"alg":["RS256"]}"#,
+            r#"{"alg":"RS256","typ":{}}"#,
+        ] {
+            assert!(
+                matches!(header(&b64(bad)), Err(Error::MalformedToken(m)) if m.contains("valid JOSE")),
+                "{bad}"
+            );
+        }
+        // A header larger than the stack buffer decodes from the heap alike.
+        let big_kid = "k".repeat(2 * HEADER_STACK);
+        let mut buf = HeaderBuf::new();
+        let big = decode_header(
+            &b64(&format!(r#"{{"alg":"ES256","kid":"{big_kid}"}}"#)),
+            &mut buf,
+        )
+        .unwrap();
+        assert_eq!(
+            (big.alg, big.kid.as_deref()),
+            (Algorithm::ES256, Some(&*big_kid))
+        );
+        assert!(matches!(
+            header(&format!("{}!", b64(r#"{"alg":"RS256"}"#))),
+            Err(Error::MalformedToken(m)) if m.contains("base64url")
+        ));
         for alg in ["none", "None", "NONE", "nOnE", "rs256", "XX"] {
             let h = b64(&format!(r#"{{"alg":"{alg}"}}"#));
             assert!(
-                matches!(decode_header(&h), Err(Error::UnsupportedAlgorithm)),
+                matches!(header(&h), Err(Error::UnsupportedAlgorithm)),
                 "{alg}"
             );
         }
         let crit = b64(r#"{"alg":"RS256","crit":["exp"],"exp":1}"#);
-        assert!(matches!(
-            decode_header(&crit),
-            Err(Error::UnsupportedCritical)
-        ));
+        assert!(matches!(header(&crit), Err(Error::UnsupportedCritical)));
         let dup = b64(r#"{"alg":"RS256","alg":"none"}"#);
-        assert!(decode_header(&dup).is_err());
-        assert!(decode_header(&b64("[1,2]")).is_err());
-        assert!(decode_header(&b64(r#"{"kid":"x"}"#)).is_err());
+        assert!(header(&dup).is_err());
+        assert!(header(&b64("[1,2]")).is_err());
+        assert!(header(&b64(r#"{"kid":"x"}"#)).is_err());
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! No HTTP types here: the same [`Validator`] serves the tower layer, a gRPC
 //! interceptor, a WebSocket handshake or a queue consumer.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -155,8 +156,9 @@ impl Validator {
             return None;
         }
         let parts = token::split(token, self.inner.max_token_len).ok()?;
-        let header = token::decode_header(parts.header).ok()?;
-        header.kid.map(String::from)
+        let mut buf = token::HeaderBuf::new();
+        let header = token::decode_header(parts.header, &mut buf).ok()?;
+        header.kid.map(Cow::into_owned)
     }
 
     /// The first verification step alone, without refetch or logging: the
@@ -221,7 +223,8 @@ impl Validator {
             keys = Some(loaded);
         }
         let parts = token::split(token, cfg.max_token_len)?;
-        let header = token::decode_header(parts.header)?;
+        let mut header_buf = token::HeaderBuf::new();
+        let header = token::decode_header(parts.header, &mut header_buf)?;
         if header.alg.is_hmac() && cfg.hmac.is_none() {
             return Err(Error::UnsupportedAlgorithm);
         }
@@ -236,7 +239,7 @@ impl Validator {
         // (they almost always do): no allocation for either.
         let mut payload_stack = [0u8; PAYLOAD_STACK];
         let mut payload_heap = Vec::new();
-        let payload = decode_into(
+        let payload = token::decode_into(
             parts.payload,
             &mut payload_stack,
             &mut payload_heap,
@@ -247,7 +250,7 @@ impl Validator {
         }
         let mut signature_stack = [0u8; SIGNATURE_STACK];
         let mut signature_heap = Vec::new();
-        let signature = decode_into(
+        let signature = token::decode_into(
             parts.signature,
             &mut signature_stack,
             &mut signature_heap,
@@ -363,7 +366,7 @@ impl Validator {
     fn check_signature<'k>(
         &self,
         keys: Option<&'k KeySet>,
-        header: &token::Header,
+        header: &token::Header<'_>,
         signing_input: &str,
         signature: &[u8],
     ) -> Result<Option<&'k VerifyingKey>, Error> {
@@ -411,26 +414,6 @@ fn issuer_matches(bound: &str, iss: &str, tid: Option<&str>) -> bool {
 const PAYLOAD_STACK: usize = 1536;
 /// Signatures up to RSA-4096 (512 bytes, plus the decoder's slack).
 const SIGNATURE_STACK: usize = 516;
-
-/// Decodes a base64url token part into `stack` when it fits, else onto
-/// `heap`. Same engine and rules as `token::decode_part`.
-fn decode_into<'b>(
-    part: &str,
-    stack: &'b mut [u8],
-    heap: &'b mut Vec<u8>,
-    what: &'static str,
-) -> Result<&'b [u8], Error> {
-    use base64::Engine as _;
-    if base64::decoded_len_estimate(part.len()) <= stack.len() {
-        let len = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode_slice(part, stack)
-            .map_err(|_| Error::MalformedToken(what))?;
-        Ok(&stack[..len])
-    } else {
-        *heap = token::decode_part(part, what)?;
-        Ok(heap)
-    }
-}
 
 enum KeySource {
     Discovery,

@@ -189,18 +189,19 @@ async fn uncached_verification_allocates_little_beyond_the_claims() {
         typical.count - own_typical.count,
         "the crate's own allocations depend on the claims type"
     );
-    // The crate's share: the decoded JOSE header and its `kid` and `typ`
-    // (payload and signature are decoded on the stack, the claims parsed
-    // once). A regression (a second JSON tree, a per-request key parse, a
-    // copied token) shows up here.
+    // The crate's share: nothing. The JOSE header, payload and signature
+    // are decoded on the stack, `kid` and `typ` borrowed, the claims
+    // parsed once. A regression (a second JSON tree, a per-request key
+    // parse, a copied token or header) shows up here.
     let crate_share = numeric.count - own_numeric.count;
-    assert!(
-        crate_share <= 3,
+    assert_eq!(
+        crate_share, 0,
         "uncached verification allocates {crate_share} times beyond the claims type"
     );
     // Nothing near the size of the token, a parsed key or a JSON tree.
+    // (`own_numeric` wraps a `Result`, so its `Arc` may even be larger.)
     assert!(
-        numeric.bytes - own_numeric.bytes < token.len() as u64 / 2,
+        numeric.bytes < own_numeric.bytes + token.len() as u64 / 2,
         "{numeric:?} for a {}-byte token",
         token.len()
     );
@@ -292,5 +293,11 @@ async fn through_the_layer() {
         insert.count,
         "the layer allocates beyond Extensions::insert on a cache hit"
     );
-    assert!(miss.count > hit.count);
+    // Without the cache, a request costs one allocation more: the claims'
+    // `Arc`. The verification itself allocates nothing.
+    assert_eq!(
+        miss.count - hit.count,
+        1,
+        "the layer allocates beyond the claims' Arc when the cache is off"
+    );
 }
