@@ -475,32 +475,8 @@ impl KeyStore {
         // published) does not count as this kid's refetch: then one more
         // round may start a fetch of its own, cooldown permitting.
         for _ in 0..2 {
-            let (mut done, own) = {
-                let mut state = self.state();
-                let now = Instant::now();
-                if state.task_gone {
-                    return;
-                }
-                if let Some(until) = state.unknown_kids.get(kid) {
-                    if now < *until {
-                        return;
-                    }
-                    state.unknown_kids.remove(kid);
-                }
-                if !state.in_flight {
-                    if state.cooldown_until.is_some_and(|until| now < until) {
-                        return;
-                    }
-                    state.cooldown_until = Some(after(now, self.policy.kid_cooldown));
-                    state.in_flight = true;
-                    state.requested = true;
-                    state.kid_fetch = true;
-                    tracing::debug!("unknown key id; refetching the JWKS");
-                    self.wake.notify_one();
-                }
-                // Subscribed under the lock that `fetch` publishes under:
-                // the end of the fetch in flight cannot be missed.
-                (self.done.subscribe(), state.kid_fetch)
+            let Some((mut done, own)) = self.request_refetch(kid) else {
+                return;
             };
             if tokio::time::timeout_at(deadline, done.changed())
                 .await
@@ -527,6 +503,43 @@ impl KeyStore {
             }
             state.unknown_kids.insert(kid.into(), until);
         }
+    }
+
+    /// The synchronous half of [`refetch_for`](Self::refetch_for): asks the
+    /// refresh task for a fetch unless the cooldown runs (or `kid` is known
+    /// to be unknown), without waiting. Returns what to wait on — the end
+    /// of the fetch in flight, and whether that fetch was started for an
+    /// unknown `kid` — or `None` when there is nothing to wait for.
+    pub fn request_refetch(
+        &self,
+        kid: &str,
+    ) -> Option<(tokio::sync::watch::Receiver<Option<Outcome>>, bool)> {
+        self.remote.as_ref()?;
+        let mut state = self.state();
+        let now = Instant::now();
+        if state.task_gone {
+            return None;
+        }
+        if let Some(until) = state.unknown_kids.get(kid) {
+            if now < *until {
+                return None;
+            }
+            state.unknown_kids.remove(kid);
+        }
+        if !state.in_flight {
+            if state.cooldown_until.is_some_and(|until| now < until) {
+                return None;
+            }
+            state.cooldown_until = Some(after(now, self.policy.kid_cooldown));
+            state.in_flight = true;
+            state.requested = true;
+            state.kid_fetch = true;
+            tracing::debug!("unknown key id; refetching the JWKS");
+            self.wake.notify_one();
+        }
+        // Subscribed under the lock that `fetch` publishes under: the end
+        // of the fetch in flight cannot be missed.
+        Some((self.done.subscribe(), state.kid_fetch))
     }
 
     pub fn health(&self) -> Health {

@@ -122,21 +122,21 @@ impl Validator {
 
     /// Verifies `token` with the keys held right now, without waiting for
     /// any fetch: for synchronous callers such as a tonic interceptor. An
-    /// unknown `kid` still starts the shared refetch in the background (when
-    /// called inside a tokio runtime), so a rotated key is picked up.
+    /// unknown `kid` still asks the background refresh task for the shared
+    /// refetch (cooldown permitting), so a rotated key is picked up by the
+    /// next request.
     pub fn try_verify<C: DeserializeOwned + Send + Sync + 'static>(
         &self,
         token: &str,
     ) -> Result<Claims<C>, Error> {
         let result = self.verify_inner(token);
         if matches!(result, Err(Error::UnknownKey))
-            && let (Some(kid), Ok(runtime)) = (
-                self.refetch_kid(token),
-                tokio::runtime::Handle::try_current(),
-            )
+            && let Some(kid) = self.refetch_kid(token)
         {
-            let keys = self.inner.keys.clone();
-            runtime.spawn(async move { keys.refetch_for(&kid).await });
+            // Only asks the refresh task; nothing is spawned or awaited, so
+            // a flood of unknown kids costs one fetch per cooldown and no
+            // task per request.
+            let _ = self.inner.keys.request_refetch(&kid);
         }
         self.finish(result)
     }

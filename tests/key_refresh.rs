@@ -1521,3 +1521,54 @@ async fn a_cached_token_is_refused_once_its_kid_names_another_key() {
     let answer = call(&app, &token).await;
     assert!(answer.is_invalid_token(), "{answer:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn try_verify_asks_for_the_refetch_without_waiting_and_floods_cost_one_fetch() {
+    let mut issuer = TestIssuer::start().await;
+    let validator = fast(&issuer, Duration::from_secs(60))
+        .build()
+        .await
+        .unwrap();
+    let path = issuer.jwks_path();
+    issuer.rotate(KeyKind::EcP256, "demo-ec-2");
+    let rotated = token_for(&issuer, &issuer.key, "rotated");
+
+    // From a plain thread, as a synchronous interceptor would call it.
+    let sync = validator.clone();
+    let token = rotated.clone();
+    let first = std::thread::spawn(move || sync.try_verify::<StandardClaims>(&token))
+        .join()
+        .unwrap();
+    assert!(
+        matches!(first, Err(oidc_bearer::Error::UnknownKey)),
+        "{first:?}"
+    );
+    wait_for(Duration::from_secs(5), "the requested refetch", || {
+        let kids = kids(&validator.health());
+        async move { kids.iter().any(|k| k == "demo-ec-2") }
+    })
+    .await;
+    assert_eq!(issuer.provider.hits(&path), 2, "startup, then one refetch");
+    assert!(validator.try_verify::<StandardClaims>(&rotated).is_ok());
+
+    // Within the cooldown that refetch started, random kids cost nothing.
+    for i in 0..STORM {
+        let stranger = TokenBuilder::new()
+            .header("kid", format!("random-{i}"))
+            .claims(oidc_bearer_testkit::standard_claims(
+                &issuer.issuer,
+                AUDIENCE,
+            ))
+            .sign_with(&issuer.key, "ES256");
+        assert!(matches!(
+            validator.try_verify::<StandardClaims>(&stranger),
+            Err(oidc_bearer::Error::UnknownKey)
+        ));
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    eprintln!(
+        "try_verify storm: {} JWKS fetches in all",
+        issuer.provider.hits(&path)
+    );
+    assert_eq!(issuer.provider.hits(&path), 2);
+}
