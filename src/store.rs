@@ -206,10 +206,6 @@ struct State {
 
 const MAX_REMEMBERED_KIDS: usize = 1024;
 
-/// What a fetch ended with: the delay until the next one, and the error
-/// when it failed.
-type Outcome = Result<Duration, (Error, Duration)>;
-
 /// The published key set plus everything needed to keep it fresh.
 ///
 /// Single flight: every fetch after the first runs in the refresh task
@@ -227,9 +223,9 @@ pub(crate) struct KeyStore {
     /// Completed fetch attempts, for [`Health::fetches`].
     fetches: AtomicU64,
     state: Mutex<State>,
-    /// Changes once per finished fetch (after its keys are published, under
-    /// the `state` lock), carrying its outcome.
-    done: tokio::sync::watch::Sender<Option<Outcome>>,
+    /// Changes once per finished (or abandoned) fetch, after its keys are
+    /// published, under the `state` lock.
+    done: tokio::sync::watch::Sender<()>,
     /// Wakes the refresh task: a fetch was requested.
     wake: Arc<tokio::sync::Notify>,
 }
@@ -251,7 +247,7 @@ impl KeyStore {
             expired: AtomicBool::new(false),
             fetches: AtomicU64::new(0),
             state: Mutex::new(State::default()),
-            done: tokio::sync::watch::channel(None).0,
+            done: tokio::sync::watch::channel(()).0,
             wake: Arc::new(tokio::sync::Notify::new()),
         }
     }
@@ -337,9 +333,9 @@ impl KeyStore {
     /// One fetch with all its bookkeeping. The caller has set
     /// `state.in_flight`; this clears it and signals `done` once the result
     /// is published, also when the fetch is cancelled half-way.
-    async fn fetch(&self) -> Outcome {
+    async fn fetch(&self) -> Result<(), Error> {
         let Some(remote) = &self.remote else {
-            return Ok(self.policy.max_interval);
+            return Ok(());
         };
         let mut flight = Flight {
             store: self,
@@ -350,7 +346,7 @@ impl KeyStore {
 
         let now = Instant::now();
         let mut state = self.state();
-        let outcome = match result {
+        let (outcome, delay) = match result {
             Ok((url, new_set, max_age, etag)) => {
                 if let Some(set) = new_set {
                     for skipped in set.skipped() {
@@ -375,7 +371,8 @@ impl KeyStore {
                 state.failures = 0;
                 self.expired.store(false, Ordering::Relaxed);
                 // Fetch again before the keys reach the maximum age.
-                Ok(jitter(self.policy.interval(max_age)).min(self.policy.max_stale))
+                let delay = jitter(self.policy.interval(max_age)).min(self.policy.max_stale);
+                (Ok(()), delay)
             }
             Err(error) => {
                 state.failures = state.failures.saturating_add(1);
@@ -403,40 +400,19 @@ impl KeyStore {
                     }
                     _ => delay,
                 };
-                Err((error, delay))
+                (Err(error), delay)
             }
-        };
-        let delay = match &outcome {
-            Ok(d) | Err((_, d)) => *d,
         };
         state.next_due = Some(after(now, delay));
         state.next_refresh = wall_after(delay);
-        flight.finish(&mut state, outcome.clone());
+        flight.finish(&mut state);
         outcome
     }
 
-    /// A fetch now (at startup, before the refresh task runs), or the end
-    /// of the one in flight. Returns the delay until the next.
-    pub async fn refresh(&self) -> Outcome {
-        let joined = {
-            let mut state = self.state();
-            if state.in_flight {
-                Some(self.done.subscribe())
-            } else {
-                state.in_flight = true;
-                None
-            }
-        };
-        let Some(mut done) = joined else {
-            return self.fetch().await;
-        };
-        match done.changed().await {
-            Ok(()) => done
-                .borrow()
-                .clone()
-                .unwrap_or(Ok(self.policy.min_interval)),
-            Err(_) => Ok(self.policy.min_interval),
-        }
+    /// The first fetch, in `build()`, before the refresh task exists.
+    pub async fn first_fetch(&self) -> Result<(), Error> {
+        self.state().in_flight = true;
+        self.fetch().await
     }
 
     /// The refresh task's turn: true (and the fetch marked in flight) when
@@ -510,10 +486,7 @@ impl KeyStore {
     /// to be unknown), without waiting. Returns what to wait on — the end
     /// of the fetch in flight, and whether that fetch was started for an
     /// unknown `kid` — or `None` when there is nothing to wait for.
-    pub fn request_refetch(
-        &self,
-        kid: &str,
-    ) -> Option<(tokio::sync::watch::Receiver<Option<Outcome>>, bool)> {
+    pub fn request_refetch(&self, kid: &str) -> Option<(tokio::sync::watch::Receiver<()>, bool)> {
         self.remote.as_ref()?;
         let mut state = self.state();
         let now = Instant::now();
@@ -578,13 +551,13 @@ struct Flight<'a> {
 }
 
 impl Flight<'_> {
-    fn finish(&mut self, state: &mut State, outcome: Outcome) {
+    fn finish(&mut self, state: &mut State) {
         self.finished = true;
         state.in_flight = false;
         state.requested = false;
         state.kid_fetch = false;
         self.store.fetches.fetch_add(1, Ordering::Relaxed);
-        self.store.done.send_replace(Some(outcome));
+        self.store.done.send_replace(());
     }
 }
 
@@ -596,7 +569,7 @@ impl Drop for Flight<'_> {
             state.in_flight = false;
             state.requested = false;
             state.kid_fetch = false;
-            store.done.send_replace(None);
+            store.done.send_replace(());
         }
     }
 }
@@ -657,7 +630,7 @@ impl Drop for TaskGone {
         state.in_flight = false;
         state.requested = false;
         state.kid_fetch = false;
-        store.done.send_replace(None);
+        store.done.send_replace(());
         tracing::warn!(
             "the signing-key refresh task ended while the validator is still in use \
              (its tokio runtime shut down?): keys will no longer be refreshed"

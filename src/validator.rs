@@ -765,12 +765,12 @@ impl ValidatorBuilder {
             Err(static_store) => Arc::new(static_store),
             Ok(remote) => {
                 let store = Arc::new(KeyStore::new_remote(remote, self.policy));
-                match store.refresh().await {
-                    Ok(_) => {}
-                    Err((error, _)) if self.start_without_keys => {
+                match store.first_fetch().await {
+                    Ok(()) => {}
+                    Err(error) if self.start_without_keys => {
                         tracing::warn!(%error, "starting without signing keys; requests get 503 until a fetch succeeds");
                     }
-                    Err((error, _)) => return Err(error),
+                    Err(error) => return Err(error),
                 }
                 let (tx, rx) = tokio::sync::oneshot::channel();
                 store::spawn_refresh(&store, rx);
