@@ -10,8 +10,11 @@ use axum::{Json, Router, routing::get};
 use oidc_bearer::{Claims, Error, ProblemJson, Validator, ValidatorBuilder};
 use oidc_bearer_testkit::{KeyKind, MockProvider, Reply, TestIssuer, TestKey, TokenBuilder, now};
 use reqwest::StatusCode;
-use reqwest::header::{AUTHORIZATION, WWW_AUTHENTICATE};
+use reqwest::header::WWW_AUTHENTICATE;
 use serde::{Deserialize, Serialize};
+
+mod common;
+use common::{Answer, Api, bearer, fetch, serve, validator_for};
 
 const AUDIENCE: &str = "orders-api";
 
@@ -21,44 +24,12 @@ struct OrderClaims {
     scope: Option<String>,
 }
 
-struct Api {
-    base: String,
-    client: reqwest::Client,
-    server: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for Api {
-    fn drop(&mut self) {
-        self.server.abort();
-    }
-}
-
 async fn me(claims: Claims<OrderClaims>) -> Json<Claims<OrderClaims>> {
     Json(claims)
 }
 
-async fn serve(app: Router) -> Api {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let server = tokio::spawn(async move {
-        axum::serve(listener, app).await.unwrap();
-    });
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .unwrap();
-    Api {
-        base,
-        client,
-        server,
-    }
-}
-
 async fn protected_api(issuer: &TestIssuer) -> (Api, Validator) {
-    let validator = Validator::builder()
-        .issuer(&issuer.issuer)
-        .audience(AUDIENCE)
-        .jwks_url(&issuer.jwks_url)
+    let validator = validator_for(issuer, AUDIENCE)
         .build()
         .await
         .expect("validator builds against the loopback provider");
@@ -68,26 +39,8 @@ async fn protected_api(issuer: &TestIssuer) -> (Api, Validator) {
     (serve(app).await, validator)
 }
 
-struct Answer {
-    status: StatusCode,
-    challenge: Option<String>,
-    body: String,
-}
-
 async fn get_me(api: &Api, authorization: &[&str]) -> Answer {
-    let mut request = api.client.get(format!("{}/me", api.base));
-    for value in authorization {
-        request = request.header(AUTHORIZATION, *value);
-    }
-    let response = request.send().await.expect("the API answers");
-    Answer {
-        status: response.status(),
-        challenge: response
-            .headers()
-            .get(WWW_AUTHENTICATE)
-            .map(|v| v.to_str().unwrap().to_owned()),
-        body: response.text().await.unwrap(),
-    }
+    fetch(api, "/me", authorization).await
 }
 
 #[tokio::test]
@@ -99,7 +52,7 @@ async fn valid_token_reaches_the_handler_with_its_claims() {
         .claim("sub", "alice")
         .sign(&issuer.key);
 
-    let answer = get_me(&api, &[&format!("Bearer {token}")]).await;
+    let answer = get_me(&api, &[&bearer(&token)]).await;
 
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
     let claims: serde_json::Value = serde_json::from_str(&answer.body).unwrap();
@@ -148,7 +101,7 @@ async fn refused_tokens_get_invalid_token_with_the_rule_that_failed() {
         (tampered, "invalid signature"),
         (unknown_key, "unknown key id"),
     ] {
-        let answer = get_me(&api, &[&format!("Bearer {token}")]).await;
+        let answer = get_me(&api, &[&bearer(&token)]).await;
         assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{description}");
         assert_eq!(
             answer.challenge.as_deref(),
@@ -168,7 +121,7 @@ async fn malformed_requests_get_invalid_request() {
     let issuer = TestIssuer::start().await;
     let (api, _validator) = protected_api(&issuer).await;
     let token = issuer.token(AUDIENCE);
-    let bearer = format!("Bearer {token}");
+    let bearer = bearer(&token);
 
     for headers in [
         vec![bearer.as_str(), bearer.as_str()],
@@ -192,7 +145,7 @@ async fn rotated_key_is_accepted_on_first_use() {
     let jwks_hits = issuer.provider.hits(&issuer.jwks_path());
 
     issuer.rotate(KeyKind::EcP256, "ec-2");
-    let answer = get_me(&api, &[&format!("Bearer {}", issuer.token(AUDIENCE))]).await;
+    let answer = get_me(&api, &[&bearer(&issuer.token(AUDIENCE))]).await;
 
     assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.challenge);
     assert_eq!(issuer.provider.hits(&issuer.jwks_path()), jwks_hits + 1);
@@ -202,13 +155,7 @@ async fn rotated_key_is_accepted_on_first_use() {
 #[tokio::test]
 async fn problem_json_bodies_keep_the_rfc6750_headers() {
     let issuer = TestIssuer::start().await;
-    let validator = Validator::builder()
-        .issuer(&issuer.issuer)
-        .audience(AUDIENCE)
-        .jwks_url(&issuer.jwks_url)
-        .build()
-        .await
-        .unwrap();
+    let validator = validator_for(&issuer, AUDIENCE).build().await.unwrap();
     let app = Router::new()
         .route("/me", get(me))
         .layer(validator.layer::<OrderClaims>().on_rejection(ProblemJson));
@@ -246,10 +193,7 @@ async fn problem_json_bodies_keep_the_rfc6750_headers() {
 async fn provider_down_at_start_means_503_then_recovery() {
     let issuer = TestIssuer::start().await;
     issuer.provider.shutdown().await;
-    let validator = Validator::builder()
-        .issuer(&issuer.issuer)
-        .audience(AUDIENCE)
-        .jwks_url(&issuer.jwks_url)
+    let validator = validator_for(&issuer, AUDIENCE)
         .retry_backoff(Duration::from_millis(50), Duration::from_millis(200))
         .start_without_keys()
         .build()
@@ -261,20 +205,14 @@ async fn provider_down_at_start_means_503_then_recovery() {
     let api = serve(app).await;
     let token = issuer.token(AUDIENCE);
 
-    let response = api
-        .client
-        .get(format!("{}/me", api.base))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
-    assert!(response.headers().contains_key("retry-after"));
+    let answer = get_me(&api, &[&bearer(&token)]).await;
+    assert_eq!(answer.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(answer.retry_after.is_some());
 
     issuer.provider.restart().await;
     let recovered = tokio::time::timeout(Duration::from_secs(10), async {
         loop {
-            let status = get_me(&api, &[&format!("Bearer {token}")]).await.status;
+            let status = get_me(&api, &[&bearer(&token)]).await.status;
             if status == StatusCode::OK {
                 return;
             }
@@ -302,7 +240,7 @@ async fn hmac_needs_an_explicit_secret_and_never_uses_jwks_keys() {
         .header("kid", issuer.key.kid())
         .sign_hmac(issuer.key.public_pem().as_bytes(), "HS256");
 
-    let answer = get_me(&api, &[&format!("Bearer {confused}")]).await;
+    let answer = get_me(&api, &[&bearer(&confused)]).await;
 
     assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
     assert!(
@@ -322,15 +260,10 @@ async fn counted_api(
     issuer: &TestIssuer,
     configure: impl FnOnce(ValidatorBuilder) -> ValidatorBuilder,
 ) -> (Api, Arc<AtomicUsize>) {
-    let validator = configure(
-        Validator::builder()
-            .issuer(&issuer.issuer)
-            .audience(AUDIENCE)
-            .jwks_url(&issuer.jwks_url),
-    )
-    .build()
-    .await
-    .expect("validator builds against the loopback provider");
+    let validator = configure(validator_for(issuer, AUDIENCE))
+        .build()
+        .await
+        .expect("validator builds against the loopback provider");
     let calls = Arc::new(AtomicUsize::new(0));
     let counter = calls.clone();
     let app = Router::new()
@@ -424,7 +357,7 @@ async fn token_syntax_rules_over_http() {
             "signature is not base64url",
         ),
     ] {
-        let answer = get_me(&api, &[&format!("Bearer {token}")]).await;
+        let answer = get_me(&api, &[&bearer(&token)]).await;
         assert_invalid_token(&answer, rule);
     }
     // Whitespace inside the token breaks the header syntax itself.
@@ -438,7 +371,7 @@ async fn token_syntax_rules_over_http() {
         .claim("pad", "x".repeat(9000))
         .sign(&issuer.key);
     assert_eq!(
-        get_me(&roomy, &[&format!("Bearer {big}")]).await.status,
+        get_me(&roomy, &[&bearer(&big)]).await.status,
         StatusCode::OK
     );
 }
@@ -489,7 +422,7 @@ async fn header_rules_over_http() {
             "unknown key id",
         ),
     ] {
-        let answer = get_me(&api, &[&format!("Bearer {token}")]).await;
+        let answer = get_me(&api, &[&bearer(&token)]).await;
         assert_invalid_token(&answer, rule);
     }
     assert_eq!(calls.load(Ordering::SeqCst), 0);
@@ -529,7 +462,7 @@ async fn claim_rules_over_http() {
             "claims do not match the expected shape",
         ),
     ] {
-        let answer = get_me(&api, &[&format!("Bearer {}", token.sign(&issuer.key))]).await;
+        let answer = get_me(&api, &[&bearer(&token.sign(&issuer.key))]).await;
         assert_invalid_token(&answer, rule);
     }
     assert_eq!(calls.load(Ordering::SeqCst), 0);
@@ -541,7 +474,7 @@ async fn claim_rules_over_http() {
         .claim("nbf", now as f64 - 5.25)
         .claim("aud", serde_json::json!(["account", AUDIENCE]))
         .sign(&issuer.key);
-    let answer = get_me(&api, &[&format!("Bearer {floats}")]).await;
+    let answer = get_me(&api, &[&bearer(&floats)]).await;
     assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.challenge);
     assert_eq!(calls.load(Ordering::SeqCst), 1);
 }
@@ -565,13 +498,13 @@ async fn optional_claim_rules_over_http() {
             .claim("client_id", "spa")
     };
 
-    let answer = get_me(&api, &[&format!("Bearer {}", token().sign(&issuer.key))]).await;
+    let answer = get_me(&api, &[&bearer(&token().sign(&issuer.key))]).await;
     assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.challenge);
     let typed = token()
         .header("typ", "application/at+jwt")
         .sign(&issuer.key);
     assert_eq!(
-        get_me(&api, &[&format!("Bearer {typed}")]).await.status,
+        get_me(&api, &[&bearer(&typed)]).await.status,
         StatusCode::OK
     );
 
@@ -586,7 +519,7 @@ async fn optional_claim_rules_over_http() {
             "token rejected: client xy is not allowed",
         ),
     ] {
-        let answer = get_me(&api, &[&format!("Bearer {}", token.sign(&issuer.key))]).await;
+        let answer = get_me(&api, &[&bearer(&token.sign(&issuer.key))]).await;
         assert_invalid_token(&answer, rule);
     }
     assert_eq!(calls.load(Ordering::SeqCst), 2);
@@ -595,13 +528,7 @@ async fn optional_claim_rules_over_http() {
 #[tokio::test]
 async fn anonymous_requests_over_http() {
     let issuer = TestIssuer::start().await;
-    let validator = Validator::builder()
-        .issuer(&issuer.issuer)
-        .audience(AUDIENCE)
-        .jwks_url(&issuer.jwks_url)
-        .build()
-        .await
-        .unwrap();
+    let validator = validator_for(&issuer, AUDIENCE).build().await.unwrap();
     let app = Router::new()
         .route(
             "/me",
@@ -624,7 +551,7 @@ async fn anonymous_requests_over_http() {
         .builder(AUDIENCE)
         .claim("sub", "alice")
         .sign(&issuer.key);
-    let answer = get_me(&api, &[&format!("Bearer {alice}")]).await;
+    let answer = get_me(&api, &[&bearer(&alice)]).await;
     assert_eq!(
         (answer.status, answer.body.as_str()),
         (StatusCode::OK, "hello alice")
@@ -633,7 +560,7 @@ async fn anonymous_requests_over_http() {
         .builder(AUDIENCE)
         .claim("exp", now() - 3600)
         .sign(&issuer.key);
-    let answer = get_me(&api, &[&format!("Bearer {expired}")]).await;
+    let answer = get_me(&api, &[&bearer(&expired)]).await;
     assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
     assert!(
         answer
@@ -659,40 +586,22 @@ async fn claims_extractor_without_the_layer_is_a_500_saying_what_to_add() {
     let api = serve(app).await;
     let token = issuer.token(AUDIENCE);
 
-    let answer = get_me(&api, &[&format!("Bearer {token}")]).await;
+    let answer = get_me(&api, &[&bearer(&token)]).await;
     assert_eq!(answer.status, StatusCode::INTERNAL_SERVER_ERROR);
     assert!(
         answer.body.contains(".layer(validator.layer::<"),
         "{}",
         answer.body
     );
-    let response = api
-        .client
-        .get(format!("{}/other", api.base))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
-    assert!(
-        response
-            .text()
-            .await
-            .unwrap()
-            .contains("another claims type")
-    );
+    let answer = fetch(&api, "/other", &[&bearer(&token)]).await;
+    assert_eq!(answer.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(answer.body.contains("another claims type"));
 }
 
 #[tokio::test]
 async fn closure_rejections_keep_the_status_and_challenge() {
     let issuer = TestIssuer::start().await;
-    let validator = Validator::builder()
-        .issuer(&issuer.issuer)
-        .audience(AUDIENCE)
-        .jwks_url(&issuer.jwks_url)
-        .build()
-        .await
-        .unwrap();
+    let validator = validator_for(&issuer, AUDIENCE).build().await.unwrap();
     let app = Router::new().route("/me", get(me)).layer(
         validator
             .layer::<OrderClaims>()
@@ -707,7 +616,7 @@ async fn closure_rejections_keep_the_status_and_challenge() {
     let api = serve(app).await;
     let other = issuer.token("someone-elses-api");
 
-    let answer = get_me(&api, &[&format!("Bearer {other}")]).await;
+    let answer = get_me(&api, &[&bearer(&other)]).await;
     assert_invalid_token(&answer, "invalid audience");
     assert_eq!(answer.body, "no entry: invalid audience");
     let answer = get_me(&api, &[]).await;

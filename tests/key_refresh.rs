@@ -13,12 +13,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::body::Body;
 use axum::extract::State;
-use axum::http::header::{AUTHORIZATION, IF_NONE_MATCH, RETRY_AFTER, WWW_AUTHENTICATE};
-use axum::http::{HeaderName, Request, StatusCode};
+use axum::http::StatusCode;
+use axum::http::header::IF_NONE_MATCH;
 use axum::{Json, Router, routing::get};
-use http_body_util::BodyExt;
 use oidc_bearer::{
     Claims, ErrorKind, Health, HealthStatus, StandardClaims, Validator, ValidatorBuilder,
 };
@@ -27,7 +25,9 @@ use oidc_bearer_testkit::{
     standard_claims,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tower::ServiceExt;
+
+mod common;
+use common::{Answer, bearer, fetch_oneshot, validator_for};
 
 const AUDIENCE: &str = "orders-api";
 const STORM: usize = 1000;
@@ -44,14 +44,6 @@ fn app(validator: &Validator) -> Router {
         .layer(validator.layer::<StandardClaims>())
 }
 
-#[derive(Debug)]
-struct Answer {
-    status: StatusCode,
-    challenge: Option<String>,
-    retry_after: Option<String>,
-    body: String,
-}
-
 impl Answer {
     fn is_invalid_token(&self) -> bool {
         self.status == StatusCode::UNAUTHORIZED
@@ -63,25 +55,7 @@ impl Answer {
 }
 
 async fn call(app: &Router, token: &str) -> Answer {
-    let request = Request::get("/me")
-        .header(AUTHORIZATION, format!("Bearer {token}"))
-        .body(Body::empty())
-        .unwrap();
-    let response = app.clone().oneshot(request).await.unwrap();
-    let challenge = header(response.headers(), WWW_AUTHENTICATE);
-    let retry_after = header(response.headers(), RETRY_AFTER);
-    let status = response.status();
-    let body = response.into_body().collect().await.unwrap().to_bytes();
-    Answer {
-        status,
-        challenge,
-        retry_after,
-        body: String::from_utf8_lossy(&body).into_owned(),
-    }
-}
-
-fn header(headers: &axum::http::HeaderMap, name: HeaderName) -> Option<String> {
-    headers.get(name).map(|v| v.to_str().unwrap().to_owned())
+    fetch_oneshot(app, "/me", &[&bearer(token)]).await
 }
 
 /// Sends every token at once, each request on its own task, and returns
@@ -123,6 +97,24 @@ where
     }
 }
 
+/// Waits (at most 5 s) until `path` has been fetched `at_least` times.
+async fn wait_for_hits(issuer: &TestIssuer, path: &str, at_least: usize, what: &str) {
+    wait_for(Duration::from_secs(5), what, || {
+        let hits = issuer.provider.hits(path);
+        async move { hits >= at_least }
+    })
+    .await;
+}
+
+/// After a drop: lets a fetch already under way land, then asserts that
+/// `path` is fetched no more.
+async fn assert_no_fetch_after_drop(issuer: &TestIssuer, path: &str, message: &str) {
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let after_drop = issuer.provider.hits(path);
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(issuer.provider.hits(path), after_drop, "{message}");
+}
+
 /// A token from `issuer` for `AUDIENCE`, signed with `key`, with its own
 /// `sub` so it never hits the verified-token cache of another.
 fn token_for(issuer: &TestIssuer, key: &TestKey, sub: &str) -> String {
@@ -132,10 +124,7 @@ fn token_for(issuer: &TestIssuer, key: &TestKey, sub: &str) -> String {
 /// A validator for `issuer`'s JWKS URL with every timer shrunk: refresh
 /// every ~`interval`, retries from 50 ms, 1 s fetch timeout.
 fn fast(issuer: &TestIssuer, interval: Duration) -> ValidatorBuilder {
-    Validator::builder()
-        .issuer(&issuer.issuer)
-        .audience(AUDIENCE)
-        .jwks_url(&issuer.jwks_url)
+    validator_for(issuer, AUDIENCE)
         .default_refresh_interval(interval)
         .refresh_interval_bounds(Duration::from_millis(10), Duration::from_secs(60))
         .retry_backoff(Duration::from_millis(50), Duration::from_millis(200))
@@ -782,11 +771,7 @@ async fn etag_is_sent_and_304_keeps_the_keys() {
         "nothing to revalidate on the first fetch"
     );
 
-    wait_for(Duration::from_secs(5), "two conditional refreshes", || {
-        let hits = issuer.provider.hits(&path);
-        async move { hits >= 3 }
-    })
-    .await;
+    wait_for_hits(&issuer, &path, 3, "two conditional refreshes").await;
     let sent = issuer.provider.last_request_headers(&path).unwrap();
     assert_eq!(sent.get(IF_NONE_MATCH).unwrap(), "\"v1\"");
     let health = validator.health();
@@ -843,13 +828,7 @@ async fn max_age_drives_the_next_refresh_within_clamp_and_jitter() {
             None => r,
         });
         let before = now();
-        let validator = Validator::builder()
-            .issuer(&issuer.issuer)
-            .audience(AUDIENCE)
-            .jwks_url(&issuer.jwks_url)
-            .build()
-            .await
-            .unwrap();
+        let validator = validator_for(&issuer, AUDIENCE).build().await.unwrap();
         let after = now();
         let next = validator.health().next_refresh_unix.unwrap();
         let low = before + expected * 9 / 10 - 1;
@@ -1109,22 +1088,11 @@ async fn no_refresh_task_survives_dropping_the_validator() {
     let token = token_for(&issuer, &issuer.key, "x");
     assert_eq!(call(&app, &token).await.status, StatusCode::OK);
     let path = issuer.jwks_path();
-    wait_for(Duration::from_secs(5), "the timer to refresh", || {
-        let hits = issuer.provider.hits(&path);
-        async move { hits >= 4 }
-    })
-    .await;
+    wait_for_hits(&issuer, &path, 4, "the timer to refresh").await;
 
     drop(app);
     drop(validator);
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let after_drop = issuer.provider.hits(&path);
-    tokio::time::sleep(Duration::from_millis(600)).await;
-    assert_eq!(
-        issuer.provider.hits(&path),
-        after_drop,
-        "refreshes continued after drop"
-    );
+    assert_no_fetch_after_drop(&issuer, &path, "refreshes continued after drop").await;
 }
 
 #[tokio::test]
@@ -1138,21 +1106,10 @@ async fn no_retry_task_survives_dropping_a_validator_started_without_keys() {
         .await
         .unwrap();
     let path = issuer.jwks_path();
-    wait_for(Duration::from_secs(5), "the retries", || {
-        let hits = issuer.provider.hits(&path);
-        async move { hits >= 4 }
-    })
-    .await;
+    wait_for_hits(&issuer, &path, 4, "the retries").await;
 
     drop(validator);
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let after_drop = issuer.provider.hits(&path);
-    tokio::time::sleep(Duration::from_millis(600)).await;
-    assert_eq!(
-        issuer.provider.hits(&path),
-        after_drop,
-        "retries continued after drop"
-    );
+    assert_no_fetch_after_drop(&issuer, &path, "retries continued after drop").await;
 }
 
 // ------------------------------------------------ examples/protected_api.rs
@@ -1188,17 +1145,14 @@ async fn the_protected_api_example_works_against_a_test_issuer() {
         (answer.status, answer.body.as_str()),
         (StatusCode::OK, "alice")
     );
-    let request = Request::get("/healthz").body(Body::empty()).unwrap();
-    let response = app.clone().oneshot(request).await.unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    let body = response.into_body().collect().await.unwrap().to_bytes();
-    let health: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let answer = fetch_oneshot(&app, "/healthz", &[]).await;
+    assert_eq!(answer.status, StatusCode::OK);
+    let health: serde_json::Value = serde_json::from_str(&answer.body).unwrap();
     assert_eq!(health["status"], "ok");
     assert_eq!(health["kids"], serde_json::json!(["demo-rsa-1"]));
     assert_eq!(health["key_count"], 1);
-    let no_token = Request::get("/me").body(Body::empty()).unwrap();
-    let response = app.oneshot(no_token).await.unwrap();
-    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    let no_token = fetch_oneshot(&app, "/me", &[]).await;
+    assert_eq!(no_token.status, StatusCode::UNAUTHORIZED);
 }
 
 // ------------------------------------------------------------ odd knobs
@@ -1209,10 +1163,7 @@ async fn huge_timer_knobs_do_not_panic() {
     republish(&issuer, |r| {
         r.with_cache_control("max-age=18446744073709551615")
     });
-    let validator = Validator::builder()
-        .issuer(&issuer.issuer)
-        .audience(AUDIENCE)
-        .jwks_url(&issuer.jwks_url)
+    let validator = validator_for(&issuer, AUDIENCE)
         .default_refresh_interval(Duration::MAX)
         .refresh_interval_bounds(Duration::MAX, Duration::MAX)
         .retry_backoff(Duration::MAX, Duration::MAX)
@@ -1339,10 +1290,7 @@ async fn refreshes_log_info_when_kids_change_and_warn_on_failure() {
 #[tokio::test]
 async fn provider_url_with_another_key_source_is_a_build_error() {
     let issuer = TestIssuer::start().await;
-    let error = Validator::builder()
-        .issuer(&issuer.issuer)
-        .audience(AUDIENCE)
-        .jwks_url(&issuer.jwks_url)
+    let error = validator_for(&issuer, AUDIENCE)
         .provider_url(issuer.provider.url("/realms/demo"))
         .build()
         .await
@@ -1371,11 +1319,7 @@ async fn a_kid_miss_that_joins_a_timer_refresh_of_the_old_keys_fetches_once_more
         .unwrap();
     let app = app(&validator);
     let path = issuer.jwks_path();
-    wait_for(Duration::from_secs(5), "the timer refresh to start", || {
-        let hits = issuer.provider.hits(&path);
-        async move { hits >= 2 }
-    })
-    .await;
+    wait_for_hits(&issuer, &path, 2, "the timer refresh to start").await;
     // The timer's request has arrived and will be answered with the old
     // set; the new key is published (without delay) only now.
     issuer.rotate(KeyKind::EcP256, "demo-ec-2");

@@ -20,13 +20,14 @@ use axum::{Json, Router, routing::get};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use oidc_bearer::{Claims, ManualClock, Validator};
-use reqwest::header::{
-    AUTHORIZATION, CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE, WWW_AUTHENTICATE,
-};
+use reqwest::header::{CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE};
 use reqwest::{StatusCode, Url};
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::process::{Child, ChildStdin, Command};
+
+mod common;
+use common::{Answer, Api, bearer, fetch, serve};
 
 /// The resource indicator (and so the `aud`) of the protected API.
 const API: &str = "urn:test:api";
@@ -416,46 +417,14 @@ fn unix_now() -> i64 {
 }
 
 /// The protected API on 127.0.0.1.
-struct Api {
-    base: String,
-    client: reqwest::Client,
-    server: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for Api {
-    fn drop(&mut self) {
-        self.server.abort();
-    }
-}
-
 async fn protect(validator: &Validator) -> Api {
     let app = Router::new()
         .route("/whoami", get(whoami))
         .layer(validator.layer::<AccessClaims>());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let server = tokio::spawn(async move {
-        axum::serve(listener, app).await.unwrap();
-    });
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .unwrap();
-    Api {
-        base,
-        client,
-        server,
-    }
+    serve(app).await
 }
 
-/// What the API answered.
-#[derive(Debug)]
-struct Answer {
-    status: StatusCode,
-    challenge: Option<String>,
-    body: String,
-}
-
+/// What the API answered, read as this file's tests read it.
 impl Answer {
     fn claims(&self) -> serde_json::Value {
         assert_eq!(self.status, StatusCode::OK, "{self:?}");
@@ -474,21 +443,7 @@ impl Answer {
 }
 
 async fn call(api: &Api, token: &str) -> Answer {
-    let response = api
-        .client
-        .get(format!("{}/whoami", api.base))
-        .header(AUTHORIZATION, format!("Bearer {token}"))
-        .send()
-        .await
-        .expect("the API answers");
-    Answer {
-        status: response.status(),
-        challenge: response
-            .headers()
-            .get(WWW_AUTHENTICATE)
-            .map(|v| v.to_str().unwrap().to_owned()),
-        body: response.text().await.unwrap(),
-    }
+    fetch(api, "/whoami", &[&bearer(token)]).await
 }
 
 /// The validator an API of `audience` would configure: discovery at the

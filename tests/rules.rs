@@ -27,6 +27,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tower::{Layer as _, ServiceExt as _};
 
+mod common;
+use common::bearer;
+
 const ISS: &str = "https://login.example.test/realms/rules";
 const AUD: &str = "rules-api";
 /// The manual clock's time; `1718719921.5` (a float `exp` some providers
@@ -77,6 +80,11 @@ fn token() -> TokenBuilder {
     TokenBuilder::new().claims(claims())
 }
 
+/// A [`token`] with claim `name` set to `value`, signed with `RSA`.
+fn with_claim(name: &str, value: impl Into<Value>) -> String {
+    token().claim(name, value).sign(&RSA)
+}
+
 fn builder(keys: &[&TestKey]) -> ValidatorBuilder {
     Validator::builder()
         .issuer(ISS)
@@ -90,10 +98,6 @@ async fn validator(keys: &[&TestKey]) -> Validator {
         .build()
         .await
         .expect("validator builds from a static JWKS")
-}
-
-fn bearer(token: &str) -> String {
-    format!("Bearer {token}")
 }
 
 /// A router whose `/me` handler echoes `Claims<C>` and counts its calls.
@@ -587,7 +591,7 @@ async fn header_alg_must_fit_the_jwk_alg_when_stated() {
 #[tokio::test]
 async fn header_kid_selects_the_key() {
     let v = validator(&[&RSA, &RSA2]).await;
-    accepts(&v, &token().claim("sub", "one").sign(&RSA)).await;
+    accepts(&v, &with_claim("sub", "one")).await;
     accepts(&v, &token().claim("sub", "two").sign(&RSA2)).await;
     // Signed by rsa-2, naming rsa-1: the named key decides, and refuses.
     let t = token().header("kid", RSA.kid()).sign(&RSA2);
@@ -720,7 +724,7 @@ async fn claims_iss_must_match_exactly() {
         ISS.replace("https", "http"),
         format!(" {ISS}"),
     ] {
-        rejects(&v, &token().claim("iss", bad).sign(&RSA), "invalid issuer").await;
+        rejects(&v, &with_claim("iss", bad), "invalid issuer").await;
     }
     rejects(
         &v,
@@ -732,8 +736,8 @@ async fn claims_iss_must_match_exactly() {
     // Entra v1 issuers end in a slash, and keep it.
     let v1 = "https://sts.windows.net/8eaef023-2b34-4da1-9baa-8bc8c9d6a490/";
     let entra = builder(&[&RSA]).issuer(v1).build().await.unwrap();
-    accepts(&entra, &token().claim("iss", v1).sign(&RSA)).await;
-    let no_slash = token().claim("iss", v1.trim_end_matches('/')).sign(&RSA);
+    accepts(&entra, &with_claim("iss", v1)).await;
+    let no_slash = with_claim("iss", v1.trim_end_matches('/'));
     rejects(&entra, &no_slash, "invalid issuer").await;
 }
 
@@ -754,7 +758,7 @@ async fn claims_aud_string_or_array_containing_a_configured_audience() {
         json!(["account", "6f1c2a9e-client-id"]),
         json!(["api://orders"]),
     ] {
-        accepts(&v, &token().claim("aud", aud).sign(&RSA)).await;
+        accepts(&v, &with_claim("aud", aud)).await;
     }
     for aud in [
         json!("account"),
@@ -763,12 +767,7 @@ async fn claims_aud_string_or_array_containing_a_configured_audience() {
         json!("api://orders/"),
         json!("API://ORDERS"),
     ] {
-        rejects(
-            &v,
-            &token().claim("aud", aud).sign(&RSA),
-            "invalid audience",
-        )
-        .await;
+        rejects(&v, &with_claim("aud", aud), "invalid audience").await;
     }
     // Missing while an audience is configured.
     let t = token().remove_claim("aud").sign(&RSA);
@@ -786,15 +785,10 @@ async fn claims_insecure_skip_audience_accepts_any_or_no_aud() {
         .await
         .unwrap();
     accepts(&v, &token().remove_claim("aud").sign(&RSA)).await;
-    accepts(&v, &token().claim("aud", "account").sign(&RSA)).await;
-    accepts(&v, &token().claim("aud", json!(["x", "y"])).sign(&RSA)).await;
+    accepts(&v, &with_claim("aud", "account")).await;
+    accepts(&v, &with_claim("aud", json!(["x", "y"]))).await;
     // The other rules still apply.
-    rejects(
-        &v,
-        &token().claim("exp", NOW - 3600).sign(&RSA),
-        "token expired",
-    )
-    .await;
+    rejects(&v, &with_claim("exp", NOW - 3600), "token expired").await;
 
     // Without it, no audience is a configuration error at build().
     let error = Validator::builder()
@@ -825,7 +819,7 @@ async fn claims_exp_is_required() {
 async fn claims_exp_beyond_the_leeway_is_refused_within_it_accepted() {
     let clock = ManualClock::new(NOW);
     let v = builder(&[&RSA]).clock(clock.clone()).build().await.unwrap();
-    let t = token().claim("exp", NOW + 10).sign(&RSA);
+    let t = with_claim("exp", NOW + 10);
     accepts(&v, &t).await;
     // Past exp, inside the default 60 s leeway (also served from the cache).
     clock.set(NOW + 10 + 59);
@@ -837,21 +831,16 @@ async fn claims_exp_beyond_the_leeway_is_refused_within_it_accepted() {
     rejects(&v, &t, "token expired").await;
     // A token that arrives already expired.
     clock.set(NOW);
-    rejects(
-        &v,
-        &token().claim("exp", NOW - 61).sign(&RSA),
-        "token expired",
-    )
-    .await;
-    accepts(&v, &token().claim("exp", NOW - 59).sign(&RSA)).await;
+    rejects(&v, &with_claim("exp", NOW - 61), "token expired").await;
+    accepts(&v, &with_claim("exp", NOW - 59)).await;
 }
 
 #[tokio::test]
 async fn claims_nbf_in_the_future_beyond_the_leeway_is_refused() {
     let clock = ManualClock::new(NOW);
     let v = builder(&[&RSA]).clock(clock.clone()).build().await.unwrap();
-    accepts(&v, &token().claim("nbf", NOW + 59).sign(&RSA)).await;
-    let later = token().claim("nbf", NOW + 120).sign(&RSA);
+    accepts(&v, &with_claim("nbf", NOW + 59)).await;
+    let later = with_claim("nbf", NOW + 120);
     rejects(&v, &later, "token not yet valid").await;
     // It becomes valid when the time comes.
     clock.set(NOW + 61);
@@ -861,16 +850,16 @@ async fn claims_nbf_in_the_future_beyond_the_leeway_is_refused() {
 #[tokio::test]
 async fn claims_iat_in_the_future_beyond_the_leeway_is_refused() {
     let v = validator(&[&RSA]).await;
-    accepts(&v, &token().claim("iat", NOW + 59).sign(&RSA)).await;
+    accepts(&v, &with_claim("iat", NOW + 59)).await;
     rejects(
         &v,
-        &token().claim("iat", NOW + 61).sign(&RSA),
+        &with_claim("iat", NOW + 61),
         "token issued in the future",
     )
     .await;
     rejects(
         &v,
-        &token().claim("iat", NOW + 86_400).sign(&RSA),
+        &with_claim("iat", NOW + 86_400),
         "token issued in the future",
     )
     .await;
@@ -885,22 +874,12 @@ async fn claims_leeway_is_configurable() {
         .build()
         .await
         .unwrap();
+    rejects(&strict, &with_claim("exp", NOW), "token expired").await;
+    accepts(&strict, &with_claim("exp", NOW + 1)).await;
+    rejects(&strict, &with_claim("nbf", NOW + 1), "token not yet valid").await;
     rejects(
         &strict,
-        &token().claim("exp", NOW).sign(&RSA),
-        "token expired",
-    )
-    .await;
-    accepts(&strict, &token().claim("exp", NOW + 1).sign(&RSA)).await;
-    rejects(
-        &strict,
-        &token().claim("nbf", NOW + 1).sign(&RSA),
-        "token not yet valid",
-    )
-    .await;
-    rejects(
-        &strict,
-        &token().claim("iat", NOW + 1).sign(&RSA),
+        &with_claim("iat", NOW + 1),
         "token issued in the future",
     )
     .await;
@@ -910,15 +889,10 @@ async fn claims_leeway_is_configurable() {
         .build()
         .await
         .unwrap();
-    accepts(&lenient, &token().claim("exp", NOW - 250).sign(&RSA)).await;
-    accepts(&lenient, &token().claim("nbf", NOW + 250).sign(&RSA)).await;
-    accepts(&lenient, &token().claim("iat", NOW + 250).sign(&RSA)).await;
-    rejects(
-        &lenient,
-        &token().claim("exp", NOW - 301).sign(&RSA),
-        "token expired",
-    )
-    .await;
+    accepts(&lenient, &with_claim("exp", NOW - 250)).await;
+    accepts(&lenient, &with_claim("nbf", NOW + 250)).await;
+    accepts(&lenient, &with_claim("iat", NOW + 250)).await;
+    rejects(&lenient, &with_claim("exp", NOW - 301), "token expired").await;
 }
 
 #[tokio::test]
@@ -951,9 +925,9 @@ async fn claims_numeric_dates_of_the_wrong_type_are_refused() {
         // The description names the claim, never its value.
         rejects(&v, &t, &format!("invalid claim: {claim}")).await;
     }
-    let t = token().claim("aud", 5).sign(&RSA);
+    let t = with_claim("aud", 5);
     rejects(&v, &t, "invalid claim: aud").await;
-    let t = token().claim("iss", json!({"x": 1})).sign(&RSA);
+    let t = with_claim("iss", json!({"x": 1}));
     rejects(&v, &t, "invalid claim: iss").await;
 }
 
@@ -1042,8 +1016,8 @@ async fn claims_custom_rule_refuses_with_its_reason() {
         .build()
         .await
         .unwrap();
-    accepts(&v, &token().claim("tid", "tenant-a").sign(&RSA)).await;
-    let t = token().claim("tid", "tenant-x").sign(&RSA);
+    accepts(&v, &with_claim("tid", "tenant-a")).await;
+    let t = with_claim("tid", "tenant-x");
     rejects(&v, &t, "token rejected: tenant not allowed").await;
     rejects(&v, &token().sign(&RSA), "tenant not allowed").await;
     let t = token()
@@ -1076,12 +1050,12 @@ async fn claims_that_do_not_fit_the_user_type_are_refused_clearly() {
     accepts(&v, &t).await;
     rejects_as::<Strict>(&v, &t, "claims do not match the expected shape").await;
     // Wrong type for a field.
-    let t = token().claim("tenant_number", "seven").sign(&RSA);
+    let t = with_claim("tenant_number", "seven");
     rejects_as::<Strict>(&v, &t, "claims do not match the expected shape").await;
-    let t = token().claim("sub", 42).sign(&RSA);
+    let t = with_claim("sub", 42);
     rejects(&v, &t, "claims do not match the expected shape").await;
     // And it fits once the token has the claim.
-    let t = token().claim("tenant_number", 7).sign(&RSA);
+    let t = with_claim("tenant_number", 7);
     let claims = v.verify::<Strict>(&t).await.unwrap();
     assert_eq!(claims.tenant_number, 7);
 }
@@ -1212,7 +1186,7 @@ async fn layer_realm_appears_in_every_challenge() {
         send(&app, &["Basic dXNlcjpwYXNz"]).await.challenge(),
         Some(r#"Bearer realm="orders""#)
     );
-    let expired = token().claim("exp", NOW - 3600).sign(&RSA);
+    let expired = with_claim("exp", NOW - 3600);
     let seen = send(&app, &[&bearer(&expired)]).await;
     assert_eq!(
         seen.challenge(),
@@ -1270,7 +1244,7 @@ async fn layer_rejected_requests_never_reach_the_inner_service() {
         vec!["Bearer a b".into()],
         vec![good.clone(), good.clone()],
         vec![bearer("abc.def.ghi")],
-        vec![bearer(&token().claim("exp", NOW - 3600).sign(&RSA))],
+        vec![bearer(&with_claim("exp", NOW - 3600))],
         vec![bearer(&token().sign(&ATTACKER))],
         vec![bearer(&token().unsigned("none"))],
     ];
@@ -1291,7 +1265,7 @@ async fn layer_rejected_requests_never_reach_the_inner_service() {
 #[tokio::test]
 async fn layer_rejection_body_is_replaceable_and_keeps_status_and_headers() {
     let v = validator(&[&RSA]).await;
-    let expired = bearer(&token().claim("exp", NOW - 3600).sign(&RSA));
+    let expired = bearer(&with_claim("exp", NOW - 3600));
     let handler = get(|claims: Claims<User>| async move { claims.sub.clone() });
 
     // ProblemJson.
@@ -1388,18 +1362,14 @@ async fn layer_allow_anonymous_lets_requests_without_credentials_through() {
         (seen.status, seen.body.as_str()),
         (StatusCode::OK, "anonymous")
     );
-    let seen = send(&app, &[&bearer(&token().claim("sub", "alice").sign(&RSA))]).await;
+    let seen = send(&app, &[&bearer(&with_claim("sub", "alice"))]).await;
     assert_eq!(
         (seen.status, seen.body.as_str()),
         (StatusCode::OK, "user alice")
     );
     assert_eq!(calls.load(Ordering::SeqCst), 2);
     // A token that is present but bad is still refused.
-    let seen = send(
-        &app,
-        &[&bearer(&token().claim("exp", NOW - 3600).sign(&RSA))],
-    )
-    .await;
+    let seen = send(&app, &[&bearer(&with_claim("exp", NOW - 3600))]).await;
     assert_refused(
         &seen,
         StatusCode::UNAUTHORIZED,
@@ -1447,9 +1417,7 @@ async fn layer_is_generic_over_bodies_plain_tower_service() {
 
     let ok = service
         .clone()
-        .oneshot(request(Some(bearer(
-            &token().claim("sub", "bob").sign(&RSA),
-        ))))
+        .oneshot(request(Some(bearer(&with_claim("sub", "bob")))))
         .await
         .unwrap();
     assert_eq!(ok.status(), StatusCode::OK);
@@ -1457,9 +1425,7 @@ async fn layer_is_generic_over_bodies_plain_tower_service() {
 
     let refused = service
         .clone()
-        .oneshot(request(Some(bearer(
-            &token().claim("aud", "other").sign(&RSA),
-        ))))
+        .oneshot(request(Some(bearer(&with_claim("aud", "other")))))
         .await
         .unwrap();
     assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
@@ -1505,7 +1471,7 @@ async fn layer_puts_the_claims_into_request_extensions() {
             }),
         )
         .layer(v.layer::<User>());
-    let seen = send(&app, &[&bearer(&token().claim("sub", "carol").sign(&RSA))]).await;
+    let seen = send(&app, &[&bearer(&with_claim("sub", "carol"))]).await;
     assert_eq!(seen.status, StatusCode::OK);
     assert_eq!(seen.body, r#"Some("carol") None"#);
 }
@@ -1527,7 +1493,7 @@ async fn extract_claims_and_optional_claims() {
             }),
         )
         .layer(v.layer::<User>());
-    let t = bearer(&token().claim("sub", "dave").sign(&RSA));
+    let t = bearer(&with_claim("sub", "dave"));
     let seen = send(&app, &[&t]).await;
     assert_eq!((seen.status, seen.body.as_str()), (StatusCode::OK, "dave"));
     let request = Request::builder()
@@ -1620,11 +1586,7 @@ async fn extract_claims_of_another_type_than_the_layer_is_500() {
             get(|claims: Claims<Strict>| async move { claims.tenant_number.to_string() }),
         )
         .layer(v.layer::<User>());
-    let seen = send(
-        &app,
-        &[&bearer(&token().claim("tenant_number", 3).sign(&RSA))],
-    )
-    .await;
+    let seen = send(&app, &[&bearer(&with_claim("tenant_number", 3))]).await;
     assert_eq!(seen.status, StatusCode::INTERNAL_SERVER_ERROR);
     assert!(seen.body.contains("Strict"), "{}", seen.body);
     assert!(seen.body.contains("another claims type"), "{}", seen.body);
@@ -1773,7 +1735,7 @@ fn errors_kind_status_and_challenge_mapping() {
 async fn errors_from_real_operations_have_the_right_kind() {
     let v = validator(&[&RSA]).await;
     let expired = v
-        .verify::<User>(&token().claim("exp", NOW - 3600).sign(&RSA))
+        .verify::<User>(&with_claim("exp", NOW - 3600))
         .await
         .unwrap_err();
     assert!(matches!(expired, Error::Expired), "{expired:?}");
@@ -1957,14 +1919,14 @@ async fn verify_works_without_tower() {
         .unwrap();
     assert_eq!(claims.sub, "eve");
     let standard = v
-        .verify::<oidc_bearer::StandardClaims>(&token().claim("exp", 1718719921.5).sign(&RSA))
+        .verify::<oidc_bearer::StandardClaims>(&with_claim("exp", 1718719921.5))
         .await
         .unwrap();
     assert_eq!(standard.exp, Some(1718719921));
     assert_eq!(standard.aud, vec![AUD.to_owned()]);
     assert!(standard.has_scope("write"));
     let error = v
-        .verify::<User>(&token().claim("aud", "other").sign(&RSA))
+        .verify::<User>(&with_claim("aud", "other"))
         .await
         .unwrap_err();
     assert!(matches!(error, Error::InvalidAudience), "{error:?}");
@@ -1977,12 +1939,10 @@ fn try_verify_works_outside_any_runtime() {
         .unwrap()
         .block_on(validator(&[&RSA]));
     assert!(tokio::runtime::Handle::try_current().is_err());
-    let claims = v
-        .try_verify::<User>(&token().claim("sub", "frank").sign(&RSA))
-        .unwrap();
+    let claims = v.try_verify::<User>(&with_claim("sub", "frank")).unwrap();
     assert_eq!(claims.sub, "frank");
     let expired = v
-        .try_verify::<User>(&token().claim("exp", NOW - 3600).sign(&RSA))
+        .try_verify::<User>(&with_claim("exp", NOW - 3600))
         .unwrap_err();
     assert!(matches!(expired, Error::Expired), "{expired:?}");
     let unknown = v.try_verify::<User>(&token().sign(&ATTACKER)).unwrap_err();
@@ -2044,7 +2004,7 @@ async fn claims_type_is_never_built_from_an_unverified_payload() {
         "the claims type ran on a payload whose signature did not verify"
     );
 
-    let valid = token().claim("sub", "alice").sign(&RSA);
+    let valid = with_claim("sub", "alice");
     let claims = v.verify::<Watched>(&valid).await.unwrap();
     assert_eq!(claims.sub, "alice");
     assert!(WATCHED_BUILT.load(Ordering::SeqCst) >= 1);

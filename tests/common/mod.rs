@@ -1,0 +1,124 @@
+//! Plumbing the integration tests share: a validator for a `TestIssuer`,
+//! an axum app served on 127.0.0.1 with a reqwest client, a request with `Authorization` headers sent over
+//! that socket or through `oneshot`, and what came back.
+//!
+//! Each test binary includes this module with `mod common;` and uses only
+//! part of it.
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::header::{AUTHORIZATION, RETRY_AFTER, WWW_AUTHENTICATE};
+use axum::http::{HeaderMap, HeaderName, Request, StatusCode};
+use http_body_util::BodyExt;
+use oidc_bearer::{Validator, ValidatorBuilder};
+use oidc_bearer_testkit::TestIssuer;
+use tower::ServiceExt;
+
+/// A validator for `issuer`'s JWKS URL and `audience`, left to configure.
+pub fn validator_for(issuer: &TestIssuer, audience: &str) -> ValidatorBuilder {
+    Validator::builder()
+        .issuer(&issuer.issuer)
+        .audience(audience)
+        .jwks_url(&issuer.jwks_url)
+}
+
+/// An app served on 127.0.0.1 and a client for it; dropping it stops the
+/// server.
+pub struct Api {
+    /// `http://127.0.0.1:<port>`.
+    pub base: String,
+    /// A client whose requests time out after 10 s.
+    pub client: reqwest::Client,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Api {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+/// Serves `app` on a free port of 127.0.0.1.
+pub async fn serve(app: Router) -> Api {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    });
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    Api {
+        base,
+        client,
+        server,
+    }
+}
+
+/// What a client sees of an answer.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: StatusCode,
+    /// `WWW-Authenticate`.
+    pub challenge: Option<String>,
+    /// `Retry-After`.
+    pub retry_after: Option<String>,
+    pub body: String,
+}
+
+impl Answer {
+    fn new(status: StatusCode, headers: &HeaderMap, body: String) -> Answer {
+        Answer {
+            status,
+            challenge: header(headers, WWW_AUTHENTICATE),
+            retry_after: header(headers, RETRY_AFTER),
+            body,
+        }
+    }
+}
+
+fn header(headers: &HeaderMap, name: HeaderName) -> Option<String> {
+    headers.get(name).map(|v| v.to_str().unwrap().to_owned())
+}
+
+/// `Bearer <token>`, the `Authorization` value for `token`.
+pub fn bearer(token: &str) -> String {
+    format!("Bearer {token}")
+}
+
+/// GET `path` over the socket with one `Authorization` header per
+/// `authorization` value (none for an empty slice).
+pub async fn fetch(api: &Api, path: &str, authorization: &[&str]) -> Answer {
+    let mut request = api.client.get(format!("{}{path}", api.base));
+    for value in authorization {
+        request = request.header(AUTHORIZATION, *value);
+    }
+    let response = request.send().await.expect("the API answers");
+    let (status, headers) = (response.status(), response.headers().clone());
+    Answer::new(status, &headers, response.text().await.unwrap())
+}
+
+/// GET `path` through `app` with `oneshot`, with one `Authorization`
+/// header per `authorization` value.
+pub async fn fetch_oneshot(app: &Router, path: &str, authorization: &[&str]) -> Answer {
+    let mut request = Request::get(path);
+    for value in authorization {
+        request = request.header(AUTHORIZATION, *value);
+    }
+    let response = app
+        .clone()
+        .oneshot(request.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let (parts, body) = response.into_parts();
+    let body = body.collect().await.unwrap().to_bytes();
+    Answer::new(
+        parts.status,
+        &parts.headers,
+        String::from_utf8_lossy(&body).into_owned(),
+    )
+}
