@@ -192,6 +192,7 @@ where
                                 inner,
                                 rejection: self.rejection.clone(),
                                 realm: self.realm.clone(),
+                                validator: self.validator.clone(),
                             },
                         };
                     }
@@ -214,7 +215,7 @@ where
                 }
             }
             Err(error) => {
-                let parts = rejection_parts(&error, self.realm.as_deref());
+                let parts = layer_rejection_parts(&self.validator, &error, self.realm.as_deref());
                 return ResponseFuture {
                     state: State::Reject {
                         response: Some(self.rejection.rejection(&error, parts)),
@@ -259,6 +260,7 @@ pin_project! {
             inner: S,
             rejection: R,
             realm: Option<Arc<str>>,
+            validator: Validator,
         },
     }
 }
@@ -286,6 +288,7 @@ where
                     inner,
                     rejection,
                     realm,
+                    validator,
                 } => {
                     let result = std::task::ready!(wait.as_mut().poll(cx));
                     let mut req = request
@@ -299,7 +302,7 @@ where
                             }
                         }
                         Err(error) => {
-                            let parts = rejection_parts(&error, realm.as_deref());
+                            let parts = layer_rejection_parts(validator, &error, realm.as_deref());
                             State::Reject {
                                 response: Some(rejection.rejection(&error, parts)),
                             }
@@ -400,6 +403,22 @@ fn token68_body_byte(b: u8) -> bool {
     // `-`, `.`, `/` and DIGIT are the contiguous range 0x2D..=0x39.
     let dash_to_digit = b.wrapping_sub(b'-') < 13;
     alpha | dash_to_digit | (b == b'+') | (b == b'_') | (b == b'~')
+}
+
+/// [`rejection_parts`] with `Retry-After` set to when the validator will
+/// next try to fetch keys.
+fn layer_rejection_parts(
+    validator: &Validator,
+    error: &Error,
+    realm: Option<&str>,
+) -> http::response::Parts {
+    let mut parts = rejection_parts(error, realm);
+    if error.kind() == ErrorKind::Unavailable {
+        parts
+            .headers
+            .insert(RETRY_AFTER, HeaderValue::from(validator.retry_after_secs()));
+    }
+    parts
 }
 
 /// Status, `WWW-Authenticate` and `Retry-After` for a rejection: the part

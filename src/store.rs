@@ -429,6 +429,19 @@ impl KeyStore {
         }
     }
 
+    /// Whole seconds until the refresh task's next attempt (rounded up, at
+    /// least 1, at most 300): the `Retry-After` of a 503. 10 when no
+    /// attempt is scheduled.
+    pub fn retry_after_secs(&self) -> u64 {
+        match self.state().next_due {
+            Some(due) => {
+                let left = due.saturating_duration_since(Instant::now());
+                left.as_millis().div_ceil(1000).clamp(1, 300) as u64
+            }
+            None => 10,
+        }
+    }
+
     fn next_due(&self) -> Instant {
         self.state()
             .next_due

@@ -181,6 +181,11 @@ impl Validator {
         self.finish(self.verify_inner(&token))
     }
 
+    /// `Retry-After` for a 503: seconds until the next key fetch attempt.
+    pub(crate) fn retry_after_secs(&self) -> u64 {
+        self.inner.keys.retry_after_secs()
+    }
+
     /// The key set requests are verified against right now.
     pub fn keys(&self) -> Arc<KeySet> {
         self.inner.keys.snapshot()
