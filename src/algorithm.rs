@@ -122,6 +122,19 @@ impl Algorithm {
     /// The aws-lc-rs verification parameters. RSA keys below 2048 bits are
     /// refused by these parameters.
     pub(crate) fn verification(self) -> Option<&'static dyn VerificationAlgorithm> {
+        if let Some(rsa) = self.rsa_parameters() {
+            return Some(rsa);
+        }
+        Some(match self {
+            Algorithm::ES256 => &signature::ECDSA_P256_SHA256_FIXED,
+            Algorithm::ES384 => &signature::ECDSA_P384_SHA384_FIXED,
+            Algorithm::EdDSA => &signature::ED25519,
+            _ => return None,
+        })
+    }
+
+    /// The RSA parameters of an RS*/PS* algorithm (2048 to 8192 bits).
+    pub(crate) fn rsa_parameters(self) -> Option<&'static signature::RsaParameters> {
         Some(match self {
             Algorithm::RS256 => &signature::RSA_PKCS1_2048_8192_SHA256,
             Algorithm::RS384 => &signature::RSA_PKCS1_2048_8192_SHA384,
@@ -129,10 +142,7 @@ impl Algorithm {
             Algorithm::PS256 => &signature::RSA_PSS_2048_8192_SHA256,
             Algorithm::PS384 => &signature::RSA_PSS_2048_8192_SHA384,
             Algorithm::PS512 => &signature::RSA_PSS_2048_8192_SHA512,
-            Algorithm::ES256 => &signature::ECDSA_P256_SHA256_FIXED,
-            Algorithm::ES384 => &signature::ECDSA_P384_SHA384_FIXED,
-            Algorithm::EdDSA => &signature::ED25519,
-            Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => return None,
+            _ => return None,
         })
     }
 }

@@ -310,7 +310,7 @@ fn parse_jwk(jwk: Jwk) -> Result<VerifyingKey, String> {
             }
             check_rsa_size(n, e)?;
             build(kid, KeyFamily::Rsa, jwk_alg, issuer, |alg| {
-                let params = rsa_params(alg);
+                let params = alg.rsa_parameters().expect("an RSA algorithm");
                 RsaPublicKeyComponents { n, e }
                     .to_parsed_public_key(params)
                     .map_err(|e| format!("RSA key rejected: {e}"))
@@ -406,18 +406,6 @@ fn check_rsa_size(n: &[u8], e: &[u8]) -> Result<(), String> {
         return Err("RSA exponent is not an odd number between 3 and 2^32".into());
     }
     Ok(())
-}
-
-fn rsa_params(alg: Algorithm) -> &'static aws_lc_rs::signature::RsaParameters {
-    use aws_lc_rs::signature as s;
-    match alg {
-        Algorithm::RS256 => &s::RSA_PKCS1_2048_8192_SHA256,
-        Algorithm::RS384 => &s::RSA_PKCS1_2048_8192_SHA384,
-        Algorithm::RS512 => &s::RSA_PKCS1_2048_8192_SHA512,
-        Algorithm::PS256 => &s::RSA_PSS_2048_8192_SHA256,
-        Algorithm::PS384 => &s::RSA_PSS_2048_8192_SHA384,
-        _ => &s::RSA_PSS_2048_8192_SHA512,
-    }
 }
 
 /// Parses `key` once for each algorithm its family allows (only the JWK's

@@ -173,7 +173,7 @@ where
 
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
         let outcome = match bearer_token(req.headers()) {
-            Ok(Some(token)) => match self.validator.verify_now::<C>(token) {
+            Ok(Some(token)) => match self.validator.verify_inner::<C>(token) {
                 Err(Error::UnknownKey) => match self.validator.refetch_kid(token) {
                     Some(kid) => {
                         // Rare slow path (rotation, or a forged kid): the one

@@ -161,15 +161,6 @@ impl Validator {
         header.kid.map(Cow::into_owned)
     }
 
-    /// The first verification step alone, without refetch or logging: the
-    /// layer uses it to decide whether to take the slow path.
-    pub(crate) fn verify_now<C: DeserializeOwned + Send + Sync + 'static>(
-        &self,
-        token: &str,
-    ) -> Result<Claims<C>, Error> {
-        self.verify_inner(token)
-    }
-
     /// The slow path after an unknown `kid`: wait for the shared refetch,
     /// then verify again.
     pub(crate) async fn verify_after_refetch<C: DeserializeOwned + Send + Sync + 'static>(
@@ -207,7 +198,9 @@ impl Validator {
         &self.inner.issuer
     }
 
-    fn verify_inner<C: DeserializeOwned + Send + Sync + 'static>(
+    /// One verification with the keys held now, without refetch or
+    /// logging: the layer uses it to decide whether to take the slow path.
+    pub(crate) fn verify_inner<C: DeserializeOwned + Send + Sync + 'static>(
         &self,
         token: &str,
     ) -> Result<Claims<C>, Error> {
