@@ -80,9 +80,16 @@ pub enum Error {
     /// [`ValidatorBuilder::rule`](crate::ValidatorBuilder::rule) refused the token.
     #[error("token rejected: {0}")]
     Rejected(String),
-    /// No signing keys are available yet, or they are too old to trust.
-    #[error("signing keys unavailable: {0}")]
-    KeysUnavailable(String),
+    /// No signing keys are available yet, or they are too old to trust
+    /// (answered with 503 and `Retry-After`: the token may well be fine).
+    #[error("signing keys unavailable: {reason}")]
+    KeysUnavailable {
+        /// Why, for logs (never shown to the client).
+        reason: String,
+        /// Seconds until the key store tries to fetch again: the 503's
+        /// `Retry-After` (RFC 9110 §10.2.3).
+        retry_after_secs: u64,
+    },
     /// Fetching a JWKS or discovery document failed.
     #[error("fetching {url} failed: {reason}")]
     Fetch {
@@ -125,7 +132,7 @@ impl Error {
         match self {
             Error::MissingToken => ErrorKind::MissingToken,
             Error::InvalidRequest(_) => ErrorKind::InvalidRequest,
-            Error::KeysUnavailable(_) => ErrorKind::Unavailable,
+            Error::KeysUnavailable { .. } => ErrorKind::Unavailable,
             Error::InsufficientScope(_) => ErrorKind::InsufficientScope,
             Error::Fetch { .. } | Error::InvalidKey(_) | Error::Config(_) => ErrorKind::Config,
             _ => ErrorKind::InvalidToken,
@@ -159,15 +166,24 @@ impl Error {
     pub fn description(&self) -> String {
         let text = match self {
             // Internal details (URLs, reasons) stay in logs, not in responses.
-            Error::KeysUnavailable(_) => "signing keys are not available".to_owned(),
+            Error::KeysUnavailable { .. } => "signing keys are not available".to_owned(),
             Error::Fetch { .. } | Error::InvalidKey(_) | Error::Config(_) => {
                 "server configuration error".to_owned()
             }
             other => other.to_string(),
         };
-        text.chars()
-            .filter(|c| matches!(*c, ' ' | '!' | '#'..='[' | ']'..='~'))
-            .collect()
+        rfc6750_chars(&text).collect()
+    }
+
+    /// Seconds after which a client may retry, for the `Retry-After` of a
+    /// 503; `None` for every other error.
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        match self {
+            Error::KeysUnavailable {
+                retry_after_secs, ..
+            } => Some(*retry_after_secs),
+            _ => None,
+        }
     }
 
     /// The `WWW-Authenticate` challenge for this error (RFC 6750 §3), or
@@ -181,11 +197,7 @@ impl Error {
         if let Some(realm) = realm {
             value.push_str(sep);
             value.push_str("realm=\"");
-            value.extend(
-                realm
-                    .chars()
-                    .filter(|c| matches!(*c, ' ' | '!' | '#'..='[' | ']'..='~')),
-            );
+            value.extend(rfc6750_chars(realm));
             value.push('"');
             sep = ", ";
         }
@@ -203,4 +215,12 @@ impl Error {
         }
         HeaderValue::from_str(&value).ok()
     }
+}
+
+/// The characters RFC 6750 §3 allows in a quoted challenge attribute
+/// (`%x20-21 / %x23-5B / %x5D-7E`): no quote, no backslash, no control
+/// character, nothing outside ASCII.
+fn rfc6750_chars(text: &str) -> impl Iterator<Item = char> + '_ {
+    text.chars()
+        .filter(|c| matches!(*c, ' ' | '!' | '#'..='[' | ']'..='~'))
 }

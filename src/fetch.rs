@@ -1,5 +1,7 @@
-//! Fetching documents: the URL policy, the HTTP client, size limits,
-//! Cache-Control and ETag. The refresh logic lives in `store`.
+//! HTTP GET for discovery and JWKS documents: the transport policy
+//! (`https`, or `http` on loopback), the client (timeouts, redirects kept on
+//! their host), the size limit, `Cache-Control` and `ETag`. What to fetch
+//! and when is the key store's business (`jwks`).
 
 use std::net::IpAddr;
 use std::time::Duration;
