@@ -6,6 +6,7 @@
 // Binds 127.0.0.1 on an ephemeral port (or PORT from the environment) and
 // prints one line `OIDC_PROVIDER_ISSUER=<issuer>` on stdout once it serves.
 // Exits when its stdin closes, so it never outlives the test that spawned it.
+// SPA_ORIGIN: see below (examples/spa, tests/browser.rs).
 //
 // What it issues: RFC 9068 JWT access tokens (`typ: at+jwt`) for the
 // resource indicators below, to the clients below, signed with the keys of

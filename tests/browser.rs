@@ -10,7 +10,6 @@
 //!
 //! Screenshots of each step: `target/spa-screenshots/`.
 
-#[allow(dead_code)]
 #[path = "../examples/spa/provider.rs"]
 mod provider;
 #[path = "../examples/spa/servers.rs"]
@@ -83,12 +82,14 @@ fn program(env: &str, default: &str) -> PathBuf {
 /// the Chromium it starts goes down with it even when the test panics.
 struct Driver {
     url: String,
+    chromium: PathBuf,
     child: Child,
     profile: PathBuf,
 }
 
 impl Driver {
     async fn start(target: &Path) -> Driver {
+        let chromium = program("CHROMIUM", "/usr/bin/chromium");
         let chromedriver = program("CHROMEDRIVER", "chromedriver");
         let port = loopback_listener().local_addr().unwrap().port();
         let mut child = Command::new(&chromedriver)
@@ -123,13 +124,14 @@ impl Driver {
         let _ = std::fs::remove_dir_all(&profile);
         Driver {
             url,
+            chromium,
             child,
             profile,
         }
     }
 
     async fn browser(&self) -> Client {
-        let chromium = program("CHROMIUM", "/usr/bin/chromium");
+        let chromium = &self.chromium;
         let capabilities = json!({
             "browserName": "chrome",
             "goog:chromeOptions": {
@@ -160,7 +162,12 @@ impl Driver {
             .capabilities(capabilities)
             .connect(&self.url)
             .await
-            .unwrap_or_else(|e| panic!("chromedriver could not start {}: {e}\n{INSTALL}", chromium.display()))
+            .unwrap_or_else(|e| {
+                panic!(
+                    "chromedriver could not start {}: {e}\n{INSTALL}",
+                    chromium.display()
+                )
+            })
     }
 }
 
@@ -247,9 +254,7 @@ impl Page {
             .at_most(STEP_LIMIT)
             .for_element(Locator::Css(css))
             .await
-            .unwrap_or_else(|e| {
-                panic!("no {css} on the page within {STEP_LIMIT:?}: {e}")
-            })
+            .unwrap_or_else(|e| panic!("no {css} on the page within {STEP_LIMIT:?}: {e}"))
     }
 }
 
@@ -381,7 +386,11 @@ async fn scenario(page: Page, spa: &str, api: &str, elsewhere: &str) {
         .await;
     page.screenshot("4-signed-in").await;
     let url = client.current_url().await.unwrap();
-    assert_eq!(url.as_str(), format!("{spa}/"), "the code left the address bar");
+    assert_eq!(
+        url.as_str(),
+        format!("{spa}/"),
+        "the code left the address bar"
+    );
     let stored: serde_json::Value = client
         .execute(
             "return [localStorage.length, sessionStorage.length, document.cookie]",
@@ -452,8 +461,14 @@ async fn cors_answers(api: &str, spa: &str, elsewhere: &str) {
 
     let allowed = preflight(spa).await.unwrap();
     assert_eq!(allowed.status(), StatusCode::OK);
-    assert_eq!(header(&allowed, ACCESS_CONTROL_ALLOW_ORIGIN).as_deref(), Some(spa));
-    assert_eq!(header(&allowed, ACCESS_CONTROL_ALLOW_METHODS).as_deref(), Some("GET"));
+    assert_eq!(
+        header(&allowed, ACCESS_CONTROL_ALLOW_ORIGIN).as_deref(),
+        Some(spa)
+    );
+    assert_eq!(
+        header(&allowed, ACCESS_CONTROL_ALLOW_METHODS).as_deref(),
+        Some("GET")
+    );
     assert_eq!(
         header(&allowed, ACCESS_CONTROL_ALLOW_HEADERS).as_deref(),
         Some("authorization")
@@ -476,7 +491,10 @@ async fn cors_answers(api: &str, spa: &str, elsewhere: &str) {
         .await
         .unwrap();
     assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(header(&refused, ACCESS_CONTROL_ALLOW_ORIGIN).as_deref(), Some(spa));
+    assert_eq!(
+        header(&refused, ACCESS_CONTROL_ALLOW_ORIGIN).as_deref(),
+        Some(spa)
+    );
     assert_eq!(
         header(&refused, ACCESS_CONTROL_EXPOSE_HEADERS).as_deref(),
         Some("www-authenticate")

@@ -149,6 +149,7 @@ function guard(action) {
 }
 
 async function start() {
+  $('origin').textContent = location.origin;
   config = await (await fetch('/config.json')).json();
   $('issuer').textContent = config.issuer;
   $('api').textContent = config.api;

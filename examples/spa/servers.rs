@@ -101,8 +101,9 @@ pub fn api(validator: &Validator, spa_origin: &str) -> Router {
         // A list, even of one: an exact origin would be sent to every
         // caller (the browser then compares); a list names the page's
         // origin to the page only, and other origins get no CORS headers.
-        .allow_origin(AllowOrigin::list([HeaderValue::from_str(spa_origin)
-            .expect("an origin such as http://host:port")]))
+        .allow_origin(AllowOrigin::list([
+            HeaderValue::from_str(spa_origin).expect("an origin such as http://host:port")
+        ]))
         .allow_methods([Method::GET])
         .allow_headers([AUTHORIZATION])
         // Without this the page sees the 401 but not why.
