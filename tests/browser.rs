@@ -1,7 +1,9 @@
 //! The SPA of `examples/spa` in a real browser: headless Chromium, driven
 //! through chromedriver (W3C WebDriver), signs in at the real OpenID
 //! provider of `e2e/` through its login and consent forms, and calls the
-//! example's API on another origin, through CORS.
+//! example's API on another origin, through CORS. oidc-provider refuses a
+//! public client without PKCE, and knows no method but S256, so the
+//! sign-in succeeding is the page's PKCE working.
 //!
 //! Needs the Debian packages `chromium` and `chromium-driver`
 //! (`/usr/bin/chromium`, `chromedriver` on PATH; `CHROMIUM` and
@@ -303,12 +305,14 @@ async fn spa_signs_in_in_chromium_and_calls_the_api_across_origins() {
     // The same page from an origin the API does not allow.
     let elsewhere = serve(loopback_listener(), servers::page(config()));
 
-    let client = driver.browser().await;
+    let client = tokio::time::timeout(Duration::from_secs(60), driver.browser())
+        .await
+        .expect("chromedriver started no Chromium session within 60 s");
     let page = Page {
         client: client.clone(),
         shots: shots.clone(),
     };
-    let scenario = tokio::spawn({
+    let mut scenario = tokio::spawn({
         let (spa, api, elsewhere) = (
             spa.origin.clone(),
             api.origin.clone(),
@@ -316,7 +320,8 @@ async fn spa_signs_in_in_chromium_and_calls_the_api_across_origins() {
         );
         async move { scenario(page, &spa, &api, &elsewhere).await }
     });
-    let outcome = tokio::time::timeout(TEST_LIMIT, scenario).await;
+    let outcome = tokio::time::timeout(TEST_LIMIT, &mut scenario).await;
+    scenario.abort();
     if outcome.as_ref().map_or(true, |joined| joined.is_err()) {
         let _ = tokio::time::timeout(Duration::from_secs(5), async {
             if let Ok(png) = client.screenshot().await {
