@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::cache::TokenCache;
+use crate::claims::ClaimChecks;
 use crate::clock::{Clock, SystemClock};
 use crate::error::Error;
 use crate::fetch::HttpOptions;
@@ -25,6 +26,37 @@ enum Source {
 
 /// Configures a [`Validator`]. Mistakes are reported by
 /// [`build`](Self::build), with a message that says what to change.
+///
+/// Only the issuer and the audience are required; everything else has a
+/// secure default (keys through discovery, 60 s leeway, 8 KiB tokens,
+/// `https` only off loopback, 5 s fetch timeout, 1 MiB documents, a
+/// 10,000-token cache). Settings that loosen security say so in their
+/// names (`insecure_…`, `allow_…`).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), oidc_bearer::Error> {
+/// # let provider = oidc_bearer_testkit::TestIssuer::start().await;
+/// # let (issuer, jwks_url) = (provider.issuer.clone(), provider.jwks_url.clone());
+/// use std::time::Duration;
+/// use oidc_bearer::{Error, Validator};
+///
+/// // Forgetting the audience is a build error that says what to do.
+/// let error = Validator::builder().issuer(&issuer).jwks_url(&jwks_url).build().await;
+/// assert!(matches!(error, Err(Error::Config(m)) if m.contains(".audience(")));
+///
+/// let validator = Validator::builder()
+///     .issuer(&issuer)               // the exact `iss` of your tokens
+///     .audience("my-api")            // your API's client id or App ID URI
+///     .audience("api://my-api")      // several are fine
+///     .jwks_url(&jwks_url)           // or discovery, the default
+///     .leeway(Duration::from_secs(30))
+///     .require_type("at+jwt")        // RFC 9068 access tokens only
+///     .build()
+///     .await?;
+/// assert!(validator.health().is_ready());
+/// # Ok(()) }
+/// ```
 pub struct ValidatorBuilder {
     issuer: Option<String>,
     audiences: Vec<String>,
@@ -337,10 +369,12 @@ impl ValidatorBuilder {
         };
         let keys = KeyStore::open(source, &self.http, self.policy, self.start_without_keys).await?;
         Ok(Validator::from_config(Config {
-            issuer: issuer.into(),
-            audiences: self.audiences.into_iter().map(Into::into).collect(),
-            skip_audience: self.skip_audience,
-            leeway: i64::try_from(self.leeway.as_secs()).unwrap_or(i64::MAX),
+            claims: ClaimChecks {
+                issuer: issuer.into(),
+                audiences: self.audiences.into_iter().map(Into::into).collect(),
+                skip_audience: self.skip_audience,
+                leeway: i64::try_from(self.leeway.as_secs()).unwrap_or(i64::MAX),
+            },
             required_typ: self.required_typ.map(Into::into),
             required_claims: self.required_claims.into_iter().map(Into::into).collect(),
             rules: self.rules,

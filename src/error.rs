@@ -10,7 +10,38 @@ use http::{HeaderValue, StatusCode};
 /// Everything that can go wrong, from `build()` to a refused token.
 ///
 /// Messages name the rule that failed and never contain a token, a claim
-/// value from an unverified token, or key material.
+/// value from an unverified token, or key material. [`kind`](Self::kind)
+/// groups them; [`status`](Self::status), [`error_code`](Self::error_code)
+/// and [`www_authenticate`](Self::www_authenticate) give the RFC 6750 §3
+/// response the layer sends.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), oidc_bearer::Error> {
+/// # let provider = oidc_bearer_testkit::TestIssuer::start().await;
+/// # let (issuer, jwks_url) = (provider.issuer.clone(), provider.jwks_url.clone());
+/// # let token_for_another_api = provider.token("another-api");
+/// use oidc_bearer::{Error, ErrorKind, StandardClaims, Validator};
+///
+/// let validator = Validator::builder()
+///     .issuer(issuer)
+///     .audience("my-api")
+///     .jwks_url(jwks_url)
+///     .build()
+///     .await?;
+/// let error = validator
+///     .verify::<StandardClaims>(&token_for_another_api)
+///     .await
+///     .unwrap_err();
+/// assert!(matches!(error, Error::InvalidAudience));
+/// assert_eq!(error.kind(), ErrorKind::InvalidToken);
+/// assert_eq!(error.status(), 401);
+/// assert_eq!(
+///     error.www_authenticate(Some("my-api")).unwrap(),
+///     r#"Bearer realm="my-api", error="invalid_token", error_description="invalid audience""#
+/// );
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {

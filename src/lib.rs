@@ -89,7 +89,6 @@ mod fetch;
 mod jwks;
 mod keys;
 
-pub use algorithm::Algorithm;
 pub use builder::ValidatorBuilder;
 pub use claims::{Claims, StandardClaims, numeric_date};
 pub use clock::{Clock, ManualClock, SystemClock};

@@ -16,7 +16,7 @@ use serde::de::DeserializeOwned;
 use crate::algorithm::Algorithm;
 use crate::builder::ValidatorBuilder;
 use crate::cache::TokenCache;
-use crate::claims::{self, Claims, Registered};
+use crate::claims::{self, ClaimChecks, Claims, Registered, issuer_matches};
 use crate::clock::Clock;
 use crate::error::Error;
 use crate::jwks::{Health, OpenKeyStore, Ticket};
@@ -64,10 +64,7 @@ pub struct Validator {
 
 /// Everything `build()` resolved: settings, keys, secret and cache.
 pub(crate) struct Config {
-    pub issuer: Box<str>,
-    pub audiences: Vec<Box<str>>,
-    pub skip_audience: bool,
-    pub leeway: i64,
+    pub claims: ClaimChecks,
     pub required_typ: Option<Box<str>>,
     pub required_claims: Vec<Box<str>>,
     pub rules: Vec<Rule>,
@@ -124,9 +121,9 @@ impl From<Error> for Failure {
 impl fmt::Debug for Validator {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Validator")
-            .field("issuer", &self.inner.issuer)
-            .field("audiences", &self.inner.audiences)
-            .field("leeway", &self.inner.leeway)
+            .field("issuer", &self.inner.claims.issuer)
+            .field("audiences", &self.inner.claims.audiences)
+            .field("leeway", &self.inner.claims.leeway)
             .field("keys", &self.inner.keys.snapshot().len())
             .finish_non_exhaustive()
     }
@@ -223,7 +220,7 @@ impl Validator {
 
     /// The configured issuer.
     pub fn issuer(&self) -> &str {
-        &self.inner.issuer
+        &self.inner.claims.issuer
     }
 
     /// The longest token accepted, in bytes.
@@ -302,7 +299,7 @@ impl Validator {
         if let Some(cache) = &cfg.cache {
             // Keys that are unavailable or too old refuse cached tokens too.
             let loaded = cfg.keys.load()?;
-            if let Some(hit) = cache.get::<C>(token, now, cfg.leeway, &loaded) {
+            if let Some(hit) = cache.get::<C>(token, now, cfg.claims.leeway, &loaded) {
                 return Ok(hit);
             }
             keys = Some(loaded);
@@ -389,7 +386,7 @@ impl Validator {
                 None,
             ),
         };
-        let iss = self.check_registered(&reg, now)?;
+        let iss = cfg.claims.check(&reg, now)?;
         if let Some(bound) = key.and_then(|k| k.issuer.as_deref())
             && !issuer_matches(bound, iss, reg.tid.as_deref())
         {
@@ -443,42 +440,6 @@ impl Validator {
         }
     }
 
-    /// `exp` (required), `nbf`, `iat`, `iss`, `aud`. Returns the issuer.
-    fn check_registered<'r>(&self, reg: &'r Registered<'_>, now: i64) -> Result<&'r str, Error> {
-        let cfg = &*self.inner;
-        let exp = reg.exp.ok_or_else(|| Error::MissingClaim("exp".into()))?;
-        if now >= exp.saturating_add(cfg.leeway) {
-            return Err(Error::Expired);
-        }
-        if let Some(nbf) = reg.nbf
-            && now.saturating_add(cfg.leeway) < nbf
-        {
-            return Err(Error::NotYetValid);
-        }
-        if let Some(iat) = reg.iat
-            && iat > now.saturating_add(cfg.leeway)
-        {
-            return Err(Error::IssuedInFuture);
-        }
-        let iss = reg
-            .iss
-            .as_deref()
-            .ok_or_else(|| Error::MissingClaim("iss".into()))?;
-        if iss != &*cfg.issuer {
-            return Err(Error::InvalidIssuer);
-        }
-        if !cfg.skip_audience {
-            match &reg.aud {
-                None => return Err(Error::MissingClaim("aud".into())),
-                Some(aud) if !aud.contains_any(&cfg.audiences) => {
-                    return Err(Error::InvalidAudience);
-                }
-                Some(_) => {}
-            }
-        }
-        Ok(iss)
-    }
-
     /// Verifies the signature with the HMAC secret or the key `keys` hold
     /// for the token's `kid` and `alg`. Returns that key (`None` for HMAC,
     /// which is bound to the secret, not to a published key).
@@ -512,49 +473,8 @@ fn log_rejection(error: &Error) {
     tracing::debug!(reason = %error, "bearer token rejected");
 }
 
-/// A key bound to an issuer (Entra's JWK `issuer` member) only verifies
-/// tokens of that issuer; `{tenantid}` stands for the token's `tid`.
-fn issuer_matches(bound: &str, iss: &str, tid: Option<&str>) -> bool {
-    match bound.split_once("{tenantid}") {
-        None => bound == iss,
-        Some((prefix, suffix)) => tid.is_some_and(|tid| {
-            iss.len() == prefix.len() + tid.len() + suffix.len()
-                && iss.starts_with(prefix)
-                && iss.ends_with(suffix)
-                && &iss[prefix.len()..prefix.len() + tid.len()] == tid
-        }),
-    }
-}
-
 /// Decoded payloads up to this size stay on the stack (a typical access
 /// token's claims are well under 1 KiB; Entra's reach about 1.5 KiB).
 const PAYLOAD_STACK: usize = 1536;
 /// Signatures up to RSA-4096 (512 bytes, plus the decoder's slack).
 const SIGNATURE_STACK: usize = 516;
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tenant_templates() {
-        let t = "https://login.microsoftonline.com/{tenantid}/v2.0";
-        assert!(issuer_matches(
-            t,
-            "https://login.microsoftonline.com/abc/v2.0",
-            Some("abc")
-        ));
-        assert!(!issuer_matches(
-            t,
-            "https://login.microsoftonline.com/abc/v2.0",
-            Some("xyz")
-        ));
-        assert!(!issuer_matches(
-            t,
-            "https://login.microsoftonline.com/abc/v2.0",
-            None
-        ));
-        assert!(issuer_matches("https://a/", "https://a/", None));
-        assert!(!issuer_matches("https://a/", "https://a", None));
-    }
-}

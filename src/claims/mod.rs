@@ -2,12 +2,14 @@
 //! them, [`StandardClaims`] for when you declare no type of your own, and
 //! the registered claims (RFC 7519 §4.1) the validator checks.
 //!
+//! - `checks`: the registered-claim rules the validator applies;
 //! - `registered`: `iss`, `aud`, `exp`, `nbf`, `iat`, `tid` as the validator
 //!   reads them, and the `NumericDate` rule;
 //! - `single_pass`: one `serde_json` pass that yields both those and `C`;
 //! - `standard`: [`StandardClaims`].
 
 mod capture;
+mod checks;
 mod registered;
 pub(crate) mod single_pass;
 mod standard;
@@ -18,6 +20,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+pub(crate) use checks::{ClaimChecks, issuer_matches};
 pub use registered::numeric_date;
 pub(crate) use registered::{Audience, Registered, claim_names, wrong_type_claim};
 pub use standard::StandardClaims;
@@ -26,15 +29,30 @@ pub use standard::StandardClaims;
 /// a handler (or serving them from a cache) copies nothing.
 ///
 /// Dereferences to `C`; serializes exactly as `C`, so `Json(claims)` works.
+/// In axum it is also the extractor for the claims the layer verified
+/// (`Option<Claims<C>>` for routes that allow anonymous requests).
 ///
 /// ```
-/// # use oidc_bearer::Claims;
-/// #[derive(serde::Deserialize)]
-/// struct MyClaims { sub: String }
+/// use oidc_bearer::Claims;
 ///
-/// fn who(claims: &Claims<MyClaims>) -> &str {
-///     &claims.sub
+/// #[derive(serde::Deserialize, serde::Serialize)]
+/// struct MyClaims {
+///     sub: String,
+///     scope: String,
 /// }
+///
+/// // In an axum handler: `async fn orders(claims: Claims<MyClaims>)`.
+/// fn may_read(claims: &Claims<MyClaims>) -> bool {
+///     claims.scope.split(' ').any(|s| s == "orders.read")
+/// }
+///
+/// let claims = Claims::new(MyClaims { sub: "alice".into(), scope: "orders.read".into() });
+/// assert!(may_read(&claims));
+/// assert_eq!(claims.sub, "alice");
+/// assert_eq!(
+///     serde_json::to_string(&claims).unwrap(),
+///     r#"{"sub":"alice","scope":"orders.read"}"#
+/// );
 /// ```
 pub struct Claims<C = StandardClaims>(pub Arc<C>);
 
