@@ -7,8 +7,22 @@ use std::fmt;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, IgnoredAny, SeqAccess, Visitor};
 
-/// Deserializes a `NumericDate`: integer or float seconds (some providers
-/// send `1718719921.5`), truncated toward negative infinity.
+/// Deserializes a `NumericDate` (RFC 7519 §2): seconds since the Unix
+/// epoch as an integer or a float (some providers send `1718719921.5`),
+/// truncated toward negative infinity. Strings, non-finite and out-of-range
+/// numbers are errors. For date claims of your own claims type:
+///
+/// ```
+/// #[derive(serde::Deserialize)]
+/// struct MyClaims {
+///     #[serde(deserialize_with = "oidc_bearer::numeric_date")]
+///     auth_time: i64,
+/// }
+///
+/// let claims: MyClaims = serde_json::from_str(r#"{"auth_time": 1718719921.5}"#).unwrap();
+/// assert_eq!(claims.auth_time, 1718719921);
+/// assert!(serde_json::from_str::<MyClaims>(r#"{"auth_time": "1718719921"}"#).is_err());
+/// ```
 pub fn numeric_date<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
     d.deserialize_any(NumericDateVisitor)
 }

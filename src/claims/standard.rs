@@ -8,6 +8,17 @@ use super::registered::{numeric_date_opt, one_or_many};
 ///
 /// Covers RFC 7519, RFC 9068, Entra ID and Keycloak names; everything else
 /// is dropped. Declare your own `#[derive(Deserialize)]` struct for more.
+///
+/// ```
+/// use oidc_bearer::StandardClaims;
+///
+/// let claims: StandardClaims = serde_json::from_str(
+///     r#"{"iss":"https://login.example.com","sub":"alice","aud":"my-api","exp":1718719921.5,"scope":"orders.read profile"}"#,
+/// ).unwrap();
+/// assert_eq!(claims.aud, ["my-api"]);
+/// assert_eq!(claims.exp, Some(1718719921));
+/// assert!(claims.has_scope("orders.read"));
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[non_exhaustive]
 pub struct StandardClaims {
