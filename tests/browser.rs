@@ -285,7 +285,7 @@ async fn spa_signs_in_in_chromium_and_calls_the_api_across_origins() {
     let api_listener = loopback_listener();
     let spa_origin = format!("http://{}", page_listener.local_addr().unwrap());
     let api_origin = format!("http://{}", api_listener.local_addr().unwrap());
-    let local = provider::start(0, &spa_origin)
+    let local = provider::start(0, Some(&spa_origin))
         .await
         .unwrap_or_else(|why| panic!("{why}"));
     let validator = Validator::discover(&local.issuer)

@@ -77,7 +77,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
             (None, page)
         }
         None => {
-            let local = provider::start(port("PROVIDER_PORT", 9000)?, &spa_origin).await?;
+            let local = provider::start(port("PROVIDER_PORT", 9000)?, Some(&spa_origin)).await?;
             let page = servers::PageConfig {
                 issuer: local.issuer.clone(),
                 client_id: provider::CLIENT_ID.into(),

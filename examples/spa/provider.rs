@@ -1,11 +1,11 @@
 //! The local OpenID provider of the SPA example: `node e2e/provider.mjs`
 //! (panva's oidc-provider, the same set-up `tests/oidc_provider.rs` uses),
 //! with the page's origin registered as a redirect URI of its public `spa`
-//! client. Shared with `tests/browser.rs`.
+//! client. Shared with `tests/browser.rs` and `tests/oidc_provider.rs`.
 
 use std::path::Path;
 use std::process::Stdio;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
@@ -41,34 +41,41 @@ impl LocalProvider {
 }
 
 /// Installs the provider's locked packages when they are missing, with the
-/// ordinary client (`npm ci`) from `e2e/package-lock.json`.
+/// ordinary client (`npm ci`) from `e2e/package-lock.json`; once per
+/// process, so tests that start providers in parallel do not race.
 fn ensure_installed(e2e: &Path) -> Result<(), String> {
-    if e2e
-        .join("node_modules/oidc-provider/package.json")
-        .is_file()
-    {
-        return Ok(());
-    }
-    eprintln!("installing the provider's packages: npm ci --prefix e2e");
-    let output = std::process::Command::new("npm")
-        .args(["ci", "--no-audit", "--no-fund", "--prefix"])
-        .arg(e2e)
-        .output()
-        .map_err(|e| format!("cannot run npm ({e}): {SETUP}"))?;
-    if output.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "`npm ci --prefix e2e` failed ({}): {}\n{SETUP}",
-            output.status,
-            String::from_utf8_lossy(&output.stderr)
-        ))
-    }
+    static INSTALLED: OnceLock<Result<(), String>> = OnceLock::new();
+    INSTALLED
+        .get_or_init(|| {
+            if e2e
+                .join("node_modules/oidc-provider/package.json")
+                .is_file()
+            {
+                return Ok(());
+            }
+            eprintln!("installing the provider's packages: npm ci --prefix e2e");
+            let output = std::process::Command::new("npm")
+                .args(["ci", "--no-audit", "--no-fund", "--prefix"])
+                .arg(e2e)
+                .output()
+                .map_err(|e| format!("cannot run npm ({e}): {SETUP}"))?;
+            if output.status.success() {
+                Ok(())
+            } else {
+                Err(format!(
+                    "`npm ci --prefix e2e` failed ({}): {}\n{SETUP}",
+                    output.status,
+                    String::from_utf8_lossy(&output.stderr)
+                ))
+            }
+        })
+        .clone()
 }
 
 /// Starts the provider on 127.0.0.1:`port` (0: any free port) and waits
-/// (at most 30 s) until it serves.
-pub async fn start(port: u16, spa_origin: &str) -> Result<LocalProvider, String> {
+/// (at most 30 s) until it serves. `spa_origin`, when given, is registered
+/// as a redirect URI of the `spa` client.
+pub async fn start(port: u16, spa_origin: Option<&str>) -> Result<LocalProvider, String> {
     let e2e = Path::new(env!("CARGO_MANIFEST_DIR")).join("e2e");
     ensure_installed(&e2e)?;
     let node = std::env::var_os("NODE").unwrap_or_else(|| "node".into());
@@ -76,7 +83,7 @@ pub async fn start(port: u16, spa_origin: &str) -> Result<LocalProvider, String>
         .arg(e2e.join("provider.mjs"))
         .current_dir(&e2e)
         .env("PORT", port.to_string())
-        .env("SPA_ORIGIN", spa_origin)
+        .envs(spa_origin.map(|origin| ("SPA_ORIGIN", origin)))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
