@@ -42,7 +42,7 @@ pub(crate) async fn jwks_uri(
     let Fetched::Body { body, .. } = fetch::get(client, &url, options.max_body, None).await? else {
         return Err(fail("unexpected 304".into()));
     };
-    let doc: Document = serde_json::from_slice(&body)
+    let doc: Document = serde_json::from_slice(fetch::json_text(&body))
         .map_err(|e| fail(format!("not an OpenID Connect discovery document: {e}")))?;
     if doc.issuer != issuer {
         return Err(Error::Config(format!(

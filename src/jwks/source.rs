@@ -124,7 +124,7 @@ impl Remote {
                 max_age,
                 etag,
             } => {
-                let set = KeySet::from_jwks(&body).map_err(|e| Error::Fetch {
+                let set = KeySet::from_jwks(fetch::json_text(&body)).map_err(|e| Error::Fetch {
                     url: url.to_string(),
                     reason: e.to_string(),
                 })?;
@@ -152,7 +152,7 @@ impl Remote {
 pub(crate) fn fixed_keys(source: KeySource) -> Result<KeySet, Error> {
     match source {
         KeySource::JwksJson(json) => {
-            let set = KeySet::from_jwks(&json)?;
+            let set = KeySet::from_jwks(fetch::json_text(&json))?;
             if set.is_empty() {
                 return Err(Error::InvalidKey(
                     "the JWKS given to jwks_json() holds no usable signing key".into(),
