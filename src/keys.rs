@@ -371,9 +371,7 @@ fn parse_jwk(jwk: Jwk) -> Result<VerifyingKey, String> {
             {
                 return Err("x5c certificate and x disagree".into());
             }
-            if x.len() != 32 {
-                return Err("Ed25519 key has the wrong length".into());
-            }
+            check_ed25519(&x)?;
             build(kid, KeyFamily::Ed25519, jwk_alg, issuer, |alg| {
                 ParsedPublicKey::new(alg.verification().expect("asymmetric"), &x)
                     .map_err(|e| format!("Ed25519 key rejected: {e}"))
@@ -404,6 +402,37 @@ fn check_rsa_size(n: &[u8], e: &[u8]) -> Result<(), String> {
     let odd = e.last().is_some_and(|b| b & 1 == 1);
     if e.len() > 4 || !odd || e == [1] {
         return Err("RSA exponent is not an odd number between 3 and 2^32".into());
+    }
+    Ok(())
+}
+
+/// Refuses Ed25519 public keys no private key stands behind. For a point of
+/// small order A, [k]A takes at most 8 values, so a signature with R = the
+/// identity and S = 0 verifies for every message whose k sends A there
+/// (for the identity itself: every message), and aws-lc-rs does not check
+/// this. Honest keys are [a]B for the base point B: canonical, and in the
+/// prime-order subgroup, so refusing anything else loses no real key.
+fn check_ed25519(x: &[u8]) -> Result<(), String> {
+    use curve25519_dalek::edwards::CompressedEdwardsY;
+    let encoded =
+        CompressedEdwardsY::from_slice(x).map_err(|_| "Ed25519 key has the wrong length")?;
+    let point = encoded
+        .decompress()
+        .ok_or("Ed25519 key is not a point on the curve")?;
+    // `decompress` reduces y mod p and takes the sign bit of x = 0 as is:
+    // only re-encoding tells the one canonical encoding from its aliases.
+    if point.compress() != encoded {
+        return Err("Ed25519 key is not canonically encoded (y >= p, or the sign of x = 0)".into());
+    }
+    if point.is_small_order() {
+        return Err(
+            "Ed25519 key is a point of small order (signatures for it can be forged)".into(),
+        );
+    }
+    if !point.is_torsion_free() {
+        return Err(
+            "Ed25519 key has a small-order component (not in the prime-order subgroup)".into(),
+        );
     }
     Ok(())
 }
@@ -458,7 +487,10 @@ fn key_from_spki(
         }
         Some(SpkiKey::P256(_)) => KeyFamily::P256,
         Some(SpkiKey::P384(_)) => KeyFamily::P384,
-        Some(SpkiKey::Ed25519(_)) => KeyFamily::Ed25519,
+        Some(SpkiKey::Ed25519(x)) => {
+            check_ed25519(x)?;
+            KeyFamily::Ed25519
+        }
         None => return Err("public key is malformed or of an unsupported type".into()),
     };
     build(kid, family, jwk_alg, issuer, |alg| {

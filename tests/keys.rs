@@ -1313,3 +1313,270 @@ async fn fetched_jwks_with_no_usable_key_fails_build() {
     })
     .await;
 }
+
+// ===================================================================
+// Ed25519 public keys that are small-order points or non-canonical
+// ===================================================================
+
+/// The eight points of order 1, 2, 4 and 8 (the torsion subgroup), in
+/// their canonical encodings, with the sign-bit twins of those whose x is
+/// not zero.
+const SMALL_ORDER: [(&str, &str); 8] = [
+    (
+        "order-1",
+        "0100000000000000000000000000000000000000000000000000000000000000",
+    ),
+    (
+        "order-2",
+        "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+    ),
+    (
+        "order-4",
+        "0000000000000000000000000000000000000000000000000000000000000000",
+    ),
+    (
+        "order-4-neg",
+        "0000000000000000000000000000000000000000000000000000000000000080",
+    ),
+    (
+        "order-8-a",
+        "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",
+    ),
+    (
+        "order-8-a-neg",
+        "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc85",
+    ),
+    (
+        "order-8-b",
+        "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",
+    ),
+    (
+        "order-8-b-neg",
+        "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa",
+    ),
+];
+
+fn hex(s: &str) -> Vec<u8> {
+    (0..s.len() / 2)
+        .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap())
+        .collect()
+}
+
+fn okp(kid: &str, x: &[u8]) -> Value {
+    json!({"kty": "OKP", "use": "sig", "kid": kid, "crv": "Ed25519", "x": b64url(x)})
+}
+
+/// A token naming `kid` whose signature is R = the identity point, S = 0:
+/// it satisfies the Ed25519 equation [S]B = R + [k]A for A = the identity
+/// whatever the claims, with no private key at all.
+fn forged_eddsa_token(kid: &str) -> String {
+    let mut signature = [0u8; 64];
+    signature[0] = 1;
+    let header = json!({"alg": "EdDSA", "kid": kid, "typ": "JWT"});
+    let input = format!(
+        "{}.{}",
+        b64url(header.to_string().as_bytes()),
+        b64url(standard_claims(ISSUER, AUDIENCE).to_string().as_bytes())
+    );
+    format!("{input}.{}", b64url(&signature))
+}
+
+/// The bytes of y = p + `k` (p = 2^255 - 19), with the sign bit of x.
+/// For k < 19 these are aliases of y = k that a decoder reducing mod p
+/// accepts.
+fn y_at_least_p(k: u8, sign: bool) -> Vec<u8> {
+    let mut y = vec![0xff; 32];
+    y[0] = 0xed + k;
+    y[31] = if sign { 0xff } else { 0x7f };
+    y
+}
+
+const SMALL_ORDER_REASON: &str = "small order";
+const NON_CANONICAL_REASON: &str = "not canonically encoded";
+
+#[tokio::test]
+async fn identity_ed25519_key_does_not_verify_a_token_forged_without_a_private_key() {
+    let identity = hex(SMALL_ORDER[0].1);
+    let good = TestKey::generate(KeyKind::Ed25519, "good");
+    let v = jwks_validator(&doc(vec![okp("identity", &identity), good.public_jwk()])).await;
+    // Before keys were screened, this token verified: 200 for any claims.
+    let forged = forged_eddsa_token("identity");
+    assert!(matches!(refuses(&v, &forged).await, Error::UnknownKey));
+    assert!(skipped_reason(&v, "identity").contains(SMALL_ORDER_REASON));
+    // The same forgery aimed at a real key is just a bad signature.
+    let at_good = forged_eddsa_token("good");
+    assert!(matches!(
+        refuses(&v, &at_good).await,
+        Error::InvalidSignature
+    ));
+    accepts(&v, &token(&good, "EdDSA")).await;
+}
+
+#[tokio::test]
+async fn every_small_order_ed25519_key_is_skipped() {
+    let good = TestKey::generate(KeyKind::Ed25519, "good");
+    let mut keys: Vec<Value> = SMALL_ORDER
+        .iter()
+        .map(|(kid, x)| okp(kid, &hex(x)))
+        .collect();
+    keys.push(good.public_jwk());
+    let v = jwks_validator(&doc(keys)).await;
+    assert_eq!(v.keys().kids().collect::<Vec<_>>(), ["good"]);
+    for (kid, _) in SMALL_ORDER {
+        let reason = skipped_reason(&v, kid);
+        assert!(reason.contains(SMALL_ORDER_REASON), "{kid}: {reason}");
+        assert!(matches!(
+            refuses(&v, &forged_eddsa_token(kid)).await,
+            Error::UnknownKey
+        ));
+    }
+    accepts(&v, &token(&good, "EdDSA")).await;
+
+    // Alone in a JWKS, any of them leaves no usable key: build() says so.
+    for (kid, x) in SMALL_ORDER {
+        let msg = build_error(from_jwks(&doc(vec![okp(kid, &hex(x))])).await);
+        assert!(msg.contains("holds no usable signing key"), "{kid}: {msg}");
+    }
+}
+
+#[tokio::test]
+async fn non_canonical_ed25519_encodings_are_skipped() {
+    let good = TestKey::generate(KeyKind::Ed25519, "good");
+    let mut sign_bit_set_on_x_zero = Vec::new();
+    for (name, x) in [
+        ("identity", SMALL_ORDER[0].1),
+        ("order-2", SMALL_ORDER[1].1),
+    ] {
+        let mut bytes = hex(x);
+        bytes[31] |= 0x80;
+        sign_bit_set_on_x_zero.push((format!("{name}-negative-zero"), bytes));
+    }
+    // y = p + 3: (3, x) is on the curve and not of small order, so only the
+    // encoding is wrong.
+    let aliases: Vec<(String, Vec<u8>)> = [false, true]
+        .into_iter()
+        .map(|sign| (format!("p+3-{sign}"), y_at_least_p(3, sign)))
+        .collect();
+    // y = p and y = p + 1: aliases of the order-4 points and the identity.
+    let small_aliases: Vec<(String, Vec<u8>)> = [(0, false), (0, true), (1, false), (1, true)]
+        .into_iter()
+        .map(|(k, sign)| (format!("p+{k}-{sign}"), y_at_least_p(k, sign)))
+        .collect();
+    let all: Vec<(String, Vec<u8>)> = [sign_bit_set_on_x_zero, aliases, small_aliases].concat();
+    let mut keys: Vec<Value> = all.iter().map(|(kid, x)| okp(kid, x)).collect();
+    keys.push(good.public_jwk());
+    let v = jwks_validator(&doc(keys)).await;
+    assert_eq!(v.keys().kids().collect::<Vec<_>>(), ["good"]);
+    for (kid, _) in &all {
+        let reason = skipped_reason(&v, kid);
+        assert!(reason.contains(NON_CANONICAL_REASON), "{kid}: {reason}");
+        assert!(matches!(
+            refuses(&v, &forged_eddsa_token(kid)).await,
+            Error::UnknownKey
+        ));
+    }
+    accepts(&v, &token(&good, "EdDSA")).await;
+}
+
+#[tokio::test]
+async fn every_y_at_least_p_is_skipped_whether_or_not_it_is_on_the_curve() {
+    let good = TestKey::generate(KeyKind::Ed25519, "good");
+    let mut keys = Vec::new();
+    for k in 0..19 {
+        for sign in [false, true] {
+            keys.push(okp(&format!("p+{k}-{sign}"), &y_at_least_p(k, sign)));
+        }
+    }
+    keys.push(good.public_jwk());
+    let v = jwks_validator(&doc(keys)).await;
+    assert_eq!(v.keys().kids().collect::<Vec<_>>(), ["good"]);
+    for skipped in v.keys().skipped() {
+        assert!(
+            skipped.reason.contains(NON_CANONICAL_REASON)
+                || skipped.reason.contains("not a point on the curve"),
+            "{skipped:?}"
+        );
+    }
+    assert_eq!(v.keys().skipped().len(), 38);
+}
+
+#[tokio::test]
+async fn ed25519_key_with_a_small_order_component_is_skipped() {
+    use curve25519_dalek::edwards::CompressedEdwardsY;
+    let good = TestKey::generate(KeyKind::Ed25519, "good");
+    let real =
+        CompressedEdwardsY::from_slice(&b64url_decode(good.public_jwk()["x"].as_str().unwrap()))
+            .unwrap()
+            .decompress()
+            .unwrap();
+    let torsion = CompressedEdwardsY::from_slice(&hex(SMALL_ORDER[4].1))
+        .unwrap()
+        .decompress()
+        .unwrap();
+    let mixed = (real + torsion).compress();
+    let v = jwks_validator(&doc(vec![
+        okp("mixed", mixed.as_bytes()),
+        good.public_jwk(),
+    ]))
+    .await;
+    let reason = skipped_reason(&v, "mixed");
+    assert!(reason.contains("small-order component"), "{reason}");
+    accepts(&v, &token(&good, "EdDSA")).await;
+}
+
+/// An Ed25519 SubjectPublicKeyInfo (RFC 8410) around raw key bytes.
+fn ed25519_spki(x: &[u8]) -> Vec<u8> {
+    let alg_id = der(0x30, &der(0x06, &[0x2b, 0x65, 0x70]));
+    let bits = [&[0u8][..], x].concat();
+    der(0x30, &[alg_id, der(0x03, &bits)].concat())
+}
+
+/// `key`'s self-signed certificate with its public key bytes replaced by
+/// `x`. The signature no longer matches, which nothing here checks: `x5c`
+/// certificates are a container for the key, not a trust path.
+fn ed25519_cert_holding(key: &TestKey, x: &[u8]) -> Vec<u8> {
+    let real = b64url_decode(key.public_jwk()["x"].as_str().unwrap());
+    let mut cert = key.self_signed_cert_der();
+    let at = cert
+        .windows(32)
+        .position(|w| w == real.as_slice())
+        .expect("the certificate holds the key");
+    cert[at..at + 32].copy_from_slice(x);
+    cert
+}
+
+#[tokio::test]
+async fn small_order_and_non_canonical_ed25519_keys_are_refused_from_pem_and_x5c() {
+    let good = TestKey::generate(KeyKind::Ed25519, "good");
+    let cases = [
+        ("identity", hex(SMALL_ORDER[0].1), SMALL_ORDER_REASON),
+        ("order-8", hex(SMALL_ORDER[6].1), SMALL_ORDER_REASON),
+        ("p+3", y_at_least_p(3, false), NON_CANONICAL_REASON),
+    ];
+    for (name, x, reason) in &cases {
+        let msg = build_error(from_pem(&pem("PUBLIC KEY", &ed25519_spki(x)), None).await);
+        assert!(msg.contains(reason), "PEM {name}: {msg}");
+        let cert = ed25519_cert_holding(&good, x);
+        let msg = build_error(from_pem(&pem("CERTIFICATE", &cert), None).await);
+        assert!(msg.contains(reason), "certificate PEM {name}: {msg}");
+    }
+    let mut keys: Vec<Value> = cases
+        .iter()
+        .map(|(name, x, _)| {
+            json!({"kty": "OKP", "use": "sig", "kid": name, "crv": "Ed25519",
+                   "x5c": [STANDARD.encode(ed25519_cert_holding(&good, x))]})
+        })
+        .collect();
+    keys.push(good.public_jwk());
+    let v = jwks_validator(&doc(keys)).await;
+    for (name, _, reason) in &cases {
+        let got = skipped_reason(&v, name);
+        assert!(got.contains(reason), "x5c {name}: {got}");
+    }
+    // The certificate route still takes a real key.
+    let cert_only = without(good.public_jwk_with_x5c(), &["x"]);
+    let v = jwks_validator(&doc(vec![cert_only])).await;
+    accepts(&v, &token(&good, "EdDSA")).await;
+    let v = pem_validator(&good.public_pem(), None).await;
+    accepts(&v, &token_without_kid(&good)).await;
+}
