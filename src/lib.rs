@@ -71,7 +71,6 @@ mod algorithm;
 mod cache;
 mod claims;
 mod clock;
-mod der;
 mod discovery;
 mod error;
 #[cfg(feature = "axum")]

@@ -1580,3 +1580,50 @@ async fn small_order_and_non_canonical_ed25519_keys_are_refused_from_pem_and_x5c
     let v = pem_validator(&good.public_pem(), None).await;
     accepts(&v, &token_without_kid(&good)).await;
 }
+
+// ===================================================================
+// Version 1 certificates (Keycloak's self-signed realm certificates)
+// ===================================================================
+
+#[tokio::test]
+async fn version_1_certificates_are_taken_in_x5c_and_as_pem() {
+    use x509_cert::der::Decode as _;
+    for key in [
+        rsa_a(),
+        TestKey::generate(KeyKind::EcP256, "ec-v1"),
+        TestKey::generate(KeyKind::EcP384, "ec384-v1"),
+        TestKey::generate(KeyKind::Ed25519, "ed-v1"),
+    ] {
+        let v1 = key.self_signed_v1_cert_der();
+        let parsed = x509_cert::Certificate::from_der(&v1).expect("a certificate");
+        assert_eq!(parsed.tbs_certificate().version(), x509_cert::Version::V1);
+        assert!(parsed.tbs_certificate().extensions().is_none());
+
+        // Keycloak's JWKS shape: n/e (or x/y) beside the certificate...
+        let alg = key.default_alg();
+        let beside = with(key.public_jwk(), json!({"x5c": [STANDARD.encode(&v1)]}));
+        // ...and the certificate alone.
+        let alone = json!({"kty": beside["kty"], "crv": beside["crv"], "kid": "cert-only",
+                           "use": "sig", "x5c": [STANDARD.encode(&v1)]});
+        let alone = if key.kind() == KeyKind::Rsa2048 {
+            without(alone, &["crv"])
+        } else {
+            alone
+        };
+        let v = jwks_validator(&doc(vec![beside, alone])).await;
+        assert!(v.keys().skipped().is_empty(), "{:?}", v.keys().skipped());
+        accepts(&v, &token(&key, alg)).await;
+        accepts(&v, &token_naming(&key, "cert-only")).await;
+
+        let v = pem_validator(&pem("CERTIFICATE", &v1), None).await;
+        accepts(&v, &token(&key, alg)).await;
+        let other = match key.kind() {
+            KeyKind::Rsa2048 => rsa_b(),
+            kind => TestKey::generate(kind, "other"),
+        };
+        assert!(matches!(
+            refuses(&v, &token(&other, alg)).await,
+            Error::InvalidSignature
+        ));
+    }
+}

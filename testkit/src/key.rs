@@ -283,6 +283,56 @@ impl TestKey {
             .clone()
     }
 
+    /// A self-signed **version 1** X.509 certificate (DER) for this key, as
+    /// Keycloak publishes for its realm keys: the
+    /// [v3 certificate](Self::self_signed_cert_der) without its version
+    /// field and extensions, signed again with this key (SHA-256 for RSA
+    /// and EC). Many X.509 verifiers (rustls-webpki) refuse such
+    /// certificates; a JWKS consumer must not.
+    pub fn self_signed_v1_cert_der(&self) -> Vec<u8> {
+        use der::asn1::{AnyRef, BitStringRef, UintRef};
+        use der::{Decode, Encode, Sequence, Tagged};
+
+        #[derive(Sequence)]
+        struct Certificate<'a> {
+            tbs: AnyRef<'a>,
+            signature_algorithm: AnyRef<'a>,
+            signature: BitStringRef<'a>,
+        }
+
+        let v3 = self.self_signed_cert_der();
+        let cert = Certificate::from_der(&v3).expect("testkit: rcgen wrote a certificate");
+        let fields: Vec<AnyRef<'_>> = cert
+            .tbs
+            .decode_as()
+            .expect("testkit: TBSCertificate is a SEQUENCE");
+        // version [0], issuerUniqueID [1], subjectUniqueID [2], extensions [3]:
+        // without them the TBSCertificate is a version 1 one (RFC 5280 §4.1).
+        let v1_fields: Vec<AnyRef<'_>> = fields
+            .into_iter()
+            .filter(|f| !f.tag().is_context_specific())
+            .collect();
+        let tbs = v1_fields.to_der().expect("testkit: TBS re-encodes");
+        let signature = match self.inner.kind {
+            KeyKind::Rsa2048 => self.sign("RS256", &tbs),
+            KeyKind::Ed25519 => self.sign("EdDSA", &tbs),
+            KeyKind::EcP256 | KeyKind::EcP384 => {
+                // X.509 carries ECDSA-Sig-Value (RFC 3279), not JWS's r || s.
+                let fixed = self.sign(self.default_alg(), &tbs);
+                let (r, s) = fixed.split_at(fixed.len() / 2);
+                let ints = vec![UintRef::new(r).unwrap(), UintRef::new(s).unwrap()];
+                ints.to_der().expect("testkit: ECDSA signature encodes")
+            }
+        };
+        Certificate {
+            tbs: AnyRef::from_der(&tbs).expect("testkit: TBS decodes"),
+            signature_algorithm: cert.signature_algorithm,
+            signature: BitStringRef::from_bytes(&signature).expect("testkit: BIT STRING"),
+        }
+        .to_der()
+        .expect("testkit: certificate encodes")
+    }
+
     /// The private key as unencrypted PKCS#8 DER (v1 for RSA and EC, v2 —
     /// with the public key — for Ed25519, as ring and aws-lc-rs produce it).
     pub fn pkcs8_der(&self) -> Vec<u8> {
