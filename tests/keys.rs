@@ -1627,3 +1627,114 @@ async fn version_1_certificates_are_taken_in_x5c_and_as_pem() {
         ));
     }
 }
+
+// ===================================================================
+// Big-endian integers with missing or extra leading zero bytes
+// ===================================================================
+
+/// A JWK member decoded, changed by `f`, encoded again.
+fn remap(mut jwk: Value, member: &str, f: impl Fn(Vec<u8>) -> Vec<u8>) -> Value {
+    let bytes = b64url_decode(jwk[member].as_str().unwrap());
+    jwk[member] = json!(b64url(&f(bytes)));
+    jwk
+}
+
+fn drop_first(bytes: Vec<u8>) -> Vec<u8> {
+    assert_eq!(bytes[0], 0, "only a leading zero may be dropped");
+    bytes[1..].to_vec()
+}
+
+fn prepend_zero(bytes: Vec<u8>) -> Vec<u8> {
+    [&[0u8][..], &bytes].concat()
+}
+
+/// An EC key whose `member` coordinate starts with a zero byte (1 key in
+/// 256; 20,000 tries fail to find one with probability e^-78).
+fn ec_key_with_leading_zero(kind: KeyKind, member: &'static str) -> TestKey {
+    TestKey::generate_until(kind, format!("{member}-short"), 20_000, |key| {
+        b64url_decode(key.public_jwk()[member].as_str().unwrap())[0] == 0
+    })
+}
+
+#[tokio::test]
+async fn ec_coordinates_missing_a_leading_zero_byte_verify() {
+    for kind in [KeyKind::EcP256, KeyKind::EcP384] {
+        for member in ["x", "y"] {
+            let key = ec_key_with_leading_zero(kind, member);
+            let full = b64url_decode(key.public_jwk()[member].as_str().unwrap()).len();
+            // What Keycloak published: 31 (or 47) bytes.
+            let short = remap(key.public_jwk(), member, drop_first);
+            let short_len = b64url_decode(short[member].as_str().unwrap()).len();
+            assert_eq!(short_len, full - 1);
+            // Alone in the JWKS, so build() fails if the key is skipped.
+            let v = jwks_validator(&doc(vec![short.clone()])).await;
+            assert!(v.keys().skipped().is_empty(), "{:?}", v.keys().skipped());
+            accepts(&v, &token(&key, key.default_alg())).await;
+            // And it still agrees with its certificate.
+            let with_cert = with(short, json!({"x5c": [key.x5c()]}));
+            let v = jwks_validator(&doc(vec![with_cert])).await;
+            accepts(&v, &token(&key, key.default_alg())).await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn ec_coordinates_with_an_extra_leading_zero_byte_verify() {
+    for kind in [KeyKind::EcP256, KeyKind::EcP384] {
+        let key = TestKey::generate(kind, "long");
+        // 33 (or 49) bytes: a DER-style sign byte in front of each.
+        let long = remap(
+            remap(key.public_jwk(), "x", prepend_zero),
+            "y",
+            prepend_zero,
+        );
+        let v = jwks_validator(&doc(vec![long])).await;
+        accepts(&v, &token(&key, key.default_alg())).await;
+    }
+}
+
+#[tokio::test]
+async fn ec_coordinates_longer_than_the_field_are_skipped() {
+    let key = TestKey::generate(KeyKind::EcP256, "too-long");
+    let good = TestKey::generate(KeyKind::EcP256, "good");
+    let v = jwks_validator(&doc(vec![
+        remap(key.public_jwk(), "x", |x| [&[1u8][..], &x].concat()),
+        good.public_jwk(),
+    ]))
+    .await;
+    assert!(skipped_reason(&v, "too-long").contains("wrong length"));
+    assert!(matches!(
+        refuses(&v, &token(&key, "ES256")).await,
+        Error::UnknownKey
+    ));
+}
+
+#[tokio::test]
+async fn rsa_n_and_e_with_extra_leading_zero_bytes_verify() {
+    let key = rsa_a();
+    let padded = remap(key.public_jwk(), "n", prepend_zero);
+    let padded = remap(padded, "e", |e| [&[0u8, 0][..], &e].concat());
+    assert_eq!(b64url_decode(padded["n"].as_str().unwrap()).len(), 257);
+    let v = jwks_validator(&doc(vec![padded.clone()])).await;
+    accepts(&v, &token(&key, "RS256")).await;
+    accepts(&v, &token(&key, "PS512")).await;
+    // The same key beside its certificate: not a disagreement.
+    let v = jwks_validator(&doc(vec![with(padded, json!({"x5c": [key.x5c()]}))])).await;
+    assert!(v.keys().skipped().is_empty(), "{:?}", v.keys().skipped());
+    accepts(&v, &token(&key, "RS256")).await;
+}
+
+#[tokio::test]
+async fn ed25519_x_is_not_an_integer_and_must_be_exactly_32_bytes() {
+    let key = TestKey::generate(KeyKind::Ed25519, "ed");
+    let good = TestKey::generate(KeyKind::EcP256, "good");
+    let v = jwks_validator(&doc(vec![
+        with(
+            remap(key.public_jwk(), "x", prepend_zero),
+            json!({"kid": "ed-33"}),
+        ),
+        good.public_jwk(),
+    ]))
+    .await;
+    assert!(skipped_reason(&v, "ed-33").contains("wrong length"));
+}

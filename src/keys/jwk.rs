@@ -105,8 +105,8 @@ fn with_certificate(
 fn rsa(jwk: &Jwk, cert: Option<&CertificateKey>) -> Result<PublicKey, String> {
     let members = match (&jwk.n, &jwk.e) {
         (Some(n), Some(e)) => Some(PublicKey::Rsa {
-            // Big-endian integers: a leading zero byte (sign padding from a
-            // DER encoder) changes nothing.
+            // Big-endian integers: leading zero bytes (sign padding from a
+            // DER encoder) change nothing.
             n: trim_zeros(&b64url(n, "n")?).to_vec(),
             e: trim_zeros(&b64url(e, "e")?).to_vec(),
         }),
@@ -132,14 +132,11 @@ fn ec(jwk: &Jwk, cert: Option<&CertificateKey>) -> Result<PublicKey, String> {
     };
     let members = match (&jwk.x, &jwk.y) {
         (Some(x), Some(y)) => {
-            let (x, y) = (b64url(x, "x")?, b64url(y, "y")?);
-            if x.len() != len || y.len() != len {
-                return Err("EC coordinates have the wrong length".into());
-            }
             let mut point = Vec::with_capacity(1 + 2 * len);
             point.push(4);
-            point.extend_from_slice(&x);
-            point.extend_from_slice(&y);
+            field_element(&b64url(x, "x")?, len, &mut point)?;
+            field_element(&b64url(y, "y")?, len, &mut point)?;
+            // Whether (x, y) is on the curve is aws-lc-rs's to check.
             Some(PublicKey::Ec { family, point })
         }
         (None, None) => None,
@@ -153,6 +150,23 @@ fn ec(jwk: &Jwk, cert: Option<&CertificateKey>) -> Result<PublicKey, String> {
         "x/y",
         "EC key without x/y or a matching x5c",
     )
+}
+
+/// Appends an EC coordinate as the `len`-byte big-endian integer SEC1
+/// wants. RFC 7518 §6.2.1.2 fixes the member at that length, but providers'
+/// big-integer helpers drop leading zero bytes (Keycloak did, for about 1
+/// key in 128) or add a sign byte; the integer is the same either way.
+fn field_element(bytes: &[u8], len: usize, out: &mut Vec<u8>) -> Result<(), String> {
+    let value = trim_zeros(bytes);
+    if value.len() > len {
+        return Err(format!(
+            "EC coordinates have the wrong length ({} bytes, the curve's field has {len})",
+            bytes.len()
+        ));
+    }
+    out.resize(out.len() + len - value.len(), 0);
+    out.extend_from_slice(value);
+    Ok(())
 }
 
 fn okp(jwk: &Jwk, cert: Option<&CertificateKey>) -> Result<PublicKey, String> {
@@ -171,4 +185,26 @@ fn okp(jwk: &Jwk, cert: Option<&CertificateKey>) -> Result<PublicKey, String> {
     };
     let fits = |k: &PublicKey| matches!(k, PublicKey::Ed25519(_));
     with_certificate(members, cert, fits, "x", "OKP key without x")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn field_elements_are_normalised_to_the_field_size() {
+        let element = |bytes: &[u8], len: usize| {
+            let mut out = Vec::new();
+            field_element(bytes, len, &mut out).map(|()| out)
+        };
+        assert_eq!(element(&[1, 2], 4).unwrap(), [0, 0, 1, 2]);
+        assert_eq!(element(&[0, 0, 0, 9, 1, 2], 4).unwrap(), [0, 9, 1, 2]);
+        assert_eq!(element(&[], 2).unwrap(), [0, 0]);
+        assert!(
+            element(&[1, 0, 0, 0, 0], 4)
+                .unwrap_err()
+                .contains("wrong length")
+        );
+        assert!(element(&[0, 1, 0, 0, 0, 0], 4).is_err());
+    }
 }

@@ -135,6 +135,25 @@ impl TestKey {
         }
     }
 
+    /// Generates keys of `kind` until one satisfies `wanted`, for shapes
+    /// that occur by chance (an EC coordinate with a leading zero byte: 1 key
+    /// in 256). Gives up after `max_tries` keys.
+    ///
+    /// # Panics
+    /// When none of `max_tries` keys is `wanted`.
+    pub fn generate_until(
+        kind: KeyKind,
+        kid: impl Into<String>,
+        max_tries: usize,
+        wanted: impl Fn(&TestKey) -> bool,
+    ) -> TestKey {
+        let kid = kid.into();
+        (0..max_tries)
+            .map(|_| TestKey::generate(kind, kid.clone()))
+            .find(|key| wanted(key))
+            .unwrap_or_else(|| panic!("testkit: no wanted {kind:?} key in {max_tries} tries"))
+    }
+
     /// The key id published in the JWK and put in token headers.
     pub fn kid(&self) -> &str {
         &self.inner.kid
