@@ -384,7 +384,7 @@ impl Validator {
                 .map_err(|_| Error::InvalidSignature)?;
             return Ok(None);
         };
-        let key = keys.select(header.kid.as_deref(), header.alg)?;
+        let key = keys.select_with_x5t(header.kid.as_deref(), header.x5t.as_deref(), header.alg)?;
         key.verifier(header.alg)
             .ok_or(Error::AlgorithmMismatch)?
             .verify_sig(signing_input.as_bytes(), signature)

@@ -1738,3 +1738,167 @@ async fn ed25519_x_is_not_an_integer_and_must_be_exactly_32_bytes() {
     .await;
     assert!(skipped_reason(&v, "ed-33").contains("wrong length"));
 }
+
+// ===================================================================
+// Key selection by kid and alg, and by x5t
+// ===================================================================
+
+#[tokio::test]
+async fn one_key_published_once_per_alg_under_one_kid_verifies_each_alg() {
+    // Keycloak's identity brokering: the same RSA key three times, each
+    // entry with its own alg.
+    let key = rsa_a();
+    let entry = |alg: &str| keycloak_jwk(&key, "sig", alg);
+    let v = jwks_validator(&doc(vec![entry("RS256"), entry("RS384"), entry("RS512")])).await;
+    assert!(v.keys().skipped().is_empty(), "{:?}", v.keys().skipped());
+    assert_eq!(v.keys().kids().collect::<Vec<_>>(), [key.kid()]);
+    for alg in ["RS256", "RS384", "RS512"] {
+        accepts(&v, &token(&key, alg)).await;
+        let kidless = claims_for(ISSUER).without_kid().sign_with(&key, alg);
+        accepts(&v, &kidless).await;
+    }
+    // No entry states PS256.
+    assert!(matches!(
+        refuses(&v, &token(&key, "PS256")).await,
+        Error::AlgorithmMismatch
+    ));
+    // Another key's signature under that kid is still no signature.
+    let t = claims_for(ISSUER)
+        .header("kid", key.kid())
+        .sign_with(&rsa_b(), "RS512");
+    assert!(matches!(refuses(&v, &t).await, Error::InvalidSignature));
+}
+
+#[tokio::test]
+async fn same_kid_with_overlapping_algs_is_still_a_duplicate() {
+    let (first, second) = (rsa_a(), rsa_b());
+    let cases = [
+        (json!({"alg": "RS256"}), json!({"alg": "RS256"})),
+        (json!({"alg": "RS384"}), json!({})),
+        (json!({}), json!({"alg": "PS256"})),
+    ];
+    for (a, b) in cases {
+        let v = jwks_validator(&doc(vec![
+            with(with(first.public_jwk(), json!({"kid": "dup"})), a.clone()),
+            with(with(second.public_jwk(), json!({"kid": "dup"})), b.clone()),
+        ]))
+        .await;
+        assert_eq!(v.keys().len(), 1, "{a} {b}");
+        assert!(skipped_reason(&v, "dup").contains("duplicate"), "{a} {b}");
+        let alg = b["alg"].as_str().unwrap_or("RS256");
+        let by_second = claims_for(ISSUER)
+            .header("kid", "dup")
+            .sign_with(&second, alg);
+        let err = refuses(&v, &by_second).await;
+        assert!(
+            matches!(err, Error::InvalidSignature | Error::AlgorithmMismatch),
+            "{a} {b}: {err}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn same_kid_on_keys_of_different_types_selects_by_alg() {
+    let rsa = rsa_a();
+    let ec = TestKey::generate(KeyKind::EcP256, "shared");
+    let v = jwks_validator(&doc(vec![
+        with(rsa.public_jwk(), json!({"kid": "shared"})),
+        ec.public_jwk(),
+    ]))
+    .await;
+    assert!(v.keys().skipped().is_empty(), "{:?}", v.keys().skipped());
+    accepts(&v, &token_naming(&rsa, "shared")).await;
+    accepts(&v, &token_naming(&ec, "shared")).await;
+    assert!(matches!(
+        refuses(
+            &v,
+            &claims_for(ISSUER)
+                .header("kid", "shared")
+                .sign_with(&rsa_b(), "PS256")
+        )
+        .await,
+        Error::InvalidSignature
+    ));
+}
+
+/// AD FS's JWKS during a certificate rollover: each signing key with `kid`
+/// equal to its `x5t`, plus `x5c`.
+fn adfs_jwk(key: &TestKey) -> Value {
+    with(
+        key.public_jwk_with_x5c(),
+        json!({"kid": key.x5t(), "alg": "RS256"}),
+    )
+}
+
+/// An AD FS access token: `x5t`, no `kid`.
+fn adfs_token(signer: &TestKey, x5t: &str) -> String {
+    claims_for(ISSUER)
+        .without_kid()
+        .header("x5t", x5t)
+        .sign_with(signer, "RS256")
+}
+
+#[tokio::test]
+async fn kidless_token_with_x5t_selects_among_two_keys_in_a_rollover() {
+    let (old, new) = (rsa_a(), rsa_b());
+    let v = jwks_validator(&doc(vec![adfs_jwk(&old), adfs_jwk(&new)])).await;
+    assert_eq!(v.keys().len(), 2);
+    accepts(&v, &adfs_token(&old, &old.x5t())).await;
+    accepts(&v, &adfs_token(&new, &new.x5t())).await;
+    // Without x5t the two keys are as ambiguous as before.
+    assert!(matches!(
+        refuses(&v, &token_without_kid(&new)).await,
+        Error::AmbiguousKey
+    ));
+    // x5t chooses the key; the signature must still be that key's.
+    assert!(matches!(
+        refuses(&v, &adfs_token(&new, &old.x5t())).await,
+        Error::InvalidSignature
+    ));
+    // An x5t no published key has chooses nothing.
+    let unknown = b64url(&[9u8; 20]);
+    assert!(matches!(
+        refuses(&v, &adfs_token(&new, &unknown)).await,
+        Error::AmbiguousKey
+    ));
+}
+
+#[tokio::test]
+async fn x5t_matches_the_first_certificate_when_the_jwk_has_no_x5t_member() {
+    let (a, b) = (rsa_a(), rsa_b());
+    let v = jwks_validator(&doc(vec![
+        without(a.public_jwk_with_x5c(), &["x5t"]),
+        without(b.public_jwk_with_x5c(), &["x5t"]),
+    ]))
+    .await;
+    accepts(&v, &adfs_token(&a, &a.x5t())).await;
+    accepts(&v, &adfs_token(&b, &b.x5t())).await;
+    // The JWK's x5t member alone (no certificate) selects too.
+    let only_member = |k: &TestKey| with(k.public_jwk(), json!({"x5t": k.x5t()}));
+    let v = jwks_validator(&doc(vec![only_member(&a), only_member(&b)])).await;
+    accepts(&v, &adfs_token(&a, &a.x5t())).await;
+    accepts(&v, &adfs_token(&b, &b.x5t())).await;
+}
+
+#[tokio::test]
+async fn x5t_is_never_a_key_source() {
+    let published = rsa_a();
+    let outsider = rsa_b();
+    let v = jwks_validator(&doc(vec![adfs_jwk(&published)])).await;
+    // Naming and signed by a key that is not published: refused.
+    let t = claims_for(ISSUER)
+        .without_kid()
+        .header("x5t", outsider.x5t())
+        .header("x5c", json!([outsider.x5c()]))
+        .sign_with(&outsider, "RS256");
+    assert!(matches!(refuses(&v, &t).await, Error::InvalidSignature));
+    // A stale x5t with the one published key's signature verifies, as it
+    // did when x5t was not read at all.
+    accepts(&v, &adfs_token(&published, &outsider.x5t())).await;
+    // x5t does not override kid.
+    let t = claims_for(ISSUER)
+        .header("kid", "unknown")
+        .header("x5t", published.x5t())
+        .sign_with(&published, "RS256");
+    assert!(matches!(refuses(&v, &t).await, Error::UnknownKey));
+}

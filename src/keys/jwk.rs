@@ -26,7 +26,17 @@ pub(super) struct Jwk {
     x: Option<String>,
     y: Option<String>,
     x5c: Option<Vec<String>>,
+    /// Read leniently: it only ever selects among keys, and a JWK whose
+    /// `x5t` is not a string was usable before this member was read.
+    x5t: Option<serde_json::Value>,
     issuer: Option<String>,
+}
+
+/// A usable JWK: its key and the certificate thumbprints (`x5t`) a token
+/// header may select it by.
+pub(super) struct ParsedJwk {
+    pub key: VerifyingKey,
+    pub thumbprints: Vec<[u8; 20]>,
 }
 
 fn b64url(value: &str, what: &str) -> Result<Vec<u8>, String> {
@@ -38,7 +48,7 @@ fn b64url(value: &str, what: &str) -> Result<Vec<u8>, String> {
 }
 
 /// Turns a JWK into a verifying key, or says why it cannot be used.
-pub(super) fn parse(jwk: Jwk) -> Result<VerifyingKey, String> {
+pub(super) fn parse(jwk: Jwk) -> Result<ParsedJwk, String> {
     if let Some(u) = &jwk.use_
         && u != "sig"
     {
@@ -80,7 +90,20 @@ pub(super) fn parse(jwk: Jwk) -> Result<VerifyingKey, String> {
     };
     let kid: Option<Arc<str>> = jwk.kid.as_deref().map(Into::into);
     let issuer: Option<Box<str>> = jwk.issuer.as_deref().map(Into::into);
-    VerifyingKey::new(&public, kid, jwk_alg, issuer)
+    let key = VerifyingKey::new(&public, kid, jwk_alg, issuer)?;
+    // The `x5t` member and the first certificate's own thumbprint: a
+    // provider that states one may not state the other.
+    let mut thumbprints: Vec<[u8; 20]> = Vec::new();
+    let member = jwk.x5t.as_ref().and_then(|v| v.as_str());
+    if let Some(t) = member.and_then(|t| b64url(t, "x5t").ok()?.try_into().ok()) {
+        thumbprints.push(t);
+    }
+    if let Some(cert) = &cert
+        && !thumbprints.contains(&cert.thumbprint)
+    {
+        thumbprints.push(cert.thumbprint);
+    }
+    Ok(ParsedJwk { key, thumbprints })
 }
 
 /// Takes the certificate's key when the JWK members are absent (if it is

@@ -6,6 +6,7 @@
 //! comes from the configured provider. That is also why version 1
 //! certificates (Keycloak's self-signed realm certificates) are taken.
 
+use aws_lc_rs::digest::{SHA1_FOR_LEGACY_USE_ONLY, digest};
 use x509_cert::Certificate;
 use x509_cert::der::{Decode, referenced::OwnedToRef};
 
@@ -15,6 +16,8 @@ use super::spki;
 /// The parts of a certificate keys are found and selected by.
 pub(super) struct CertificateKey {
     pub public_key: PublicKey,
+    /// What a JOSE `x5t` names (RFC 7515 §4.1.7): SHA-1 of the DER.
+    pub thumbprint: [u8; 20],
 }
 
 /// Decodes a DER certificate and takes its subject public key.
@@ -26,5 +29,12 @@ pub(super) fn certificate_key(der: &[u8]) -> Result<CertificateKey, String> {
         .subject_public_key_info()
         .owned_to_ref();
     let public_key = spki::public_key(&info)?;
-    Ok(CertificateKey { public_key })
+    let thumbprint = digest(&SHA1_FOR_LEGACY_USE_ONLY, der)
+        .as_ref()
+        .try_into()
+        .expect("SHA-1 is 20 bytes");
+    Ok(CertificateKey {
+        public_key,
+        thumbprint,
+    })
 }
