@@ -972,6 +972,19 @@ async fn pem_with_explanatory_text_before_the_armour_is_accepted() {
 }
 
 #[tokio::test]
+async fn pem_with_the_base64_on_one_line_or_split_by_blank_lines_is_accepted() {
+    let key = rsa_a();
+    let b64 = STANDARD.encode(key.spki_der());
+    let one_line = format!("-----BEGIN PUBLIC KEY-----\n{b64}\n-----END PUBLIC KEY-----\n");
+    let v = pem_validator(&one_line, None).await;
+    accepts(&v, &token(&key, "RS256")).await;
+    let (head, tail) = b64.split_at(100);
+    let gapped = format!("-----BEGIN PUBLIC KEY-----\n{head}\n\n{tail}\n-----END PUBLIC KEY-----");
+    let v = pem_validator(&gapped, None).await;
+    accepts(&v, &token(&key, "RS256")).await;
+}
+
+#[tokio::test]
 async fn pem_with_crlf_line_endings_is_accepted() {
     let key = TestKey::generate(KeyKind::EcP256, "ec");
     let pem = key.public_pem().replace('\n', "\r\n");

@@ -4,10 +4,10 @@
 use curve25519_dalek::edwards::CompressedEdwardsY;
 
 /// Refuses Ed25519 public keys no private key stands behind. For a point A
-/// of small order, [k]A takes at most 8 values, so a signature with R = the
+/// of small order, `[k]A` takes at most 8 values, so a signature with R = the
 /// identity and S = 0 verifies for every message whose k sends A there (for
 /// the identity itself: every message), and aws-lc-rs does not check this.
-/// Honest keys are [a]B for the base point B: canonically encoded, and in
+/// Honest keys are `[a]B` for the base point B: canonically encoded, and in
 /// the prime-order subgroup, so refusing anything else loses no real key.
 pub(super) fn screen(x: &[u8; 32]) -> Result<(), String> {
     let encoded = CompressedEdwardsY(*x);

@@ -91,8 +91,8 @@ pub(super) fn parse(jwk: Jwk) -> Result<ParsedJwk, String> {
     let kid: Option<Arc<str>> = jwk.kid.as_deref().map(Into::into);
     let issuer: Option<Box<str>> = jwk.issuer.as_deref().map(Into::into);
     let key = VerifyingKey::new(&public, kid, jwk_alg, issuer)?;
-    // The `x5t` member and the first certificate's own thumbprint: a
-    // provider that states one may not state the other.
+    // Both the `x5t` member and the first certificate's own thumbprint:
+    // AD FS and Entra publish both, other providers only `x5c`.
     let mut thumbprints: Vec<[u8; 20]> = Vec::new();
     let member = jwk.x5t.as_ref().and_then(|v| v.as_str());
     if let Some(t) = member.and_then(|t| b64url(t, "x5t").ok()?.try_into().ok()) {

@@ -1,11 +1,11 @@
 //! PEM text (RFC 7468) → [`PublicKey`]: `PUBLIC KEY`, `CERTIFICATE`, or
 //! bare base64 SPKI as Keycloak's realm endpoint publishes it.
 //!
-//! The armour is read here rather than by a PEM crate: the strict ones
-//! (`pem-rfc7468`) refuse lines longer than 64 characters and text before
-//! the armour, both of which users paste, and the lenient `pem` crate reads
-//! a blank line inside the body as RFC 1421 headers. What is inside the
-//! armour goes to the X.509 / SPKI decoders.
+//! The armour is read here rather than by a PEM crate: `pem-rfc7468`
+//! refuses base64 lines longer than 64 characters, which users paste (the
+//! one-line key of Keycloak's admin console put between armour lines), and
+//! the `pem` crate reads a blank line inside the body as RFC 1421 headers
+//! and fails. What is inside the armour goes to the X.509 / SPKI decoders.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
