@@ -1641,6 +1641,38 @@ async fn version_1_certificates_are_taken_in_x5c_and_as_pem() {
     }
 }
 
+#[tokio::test]
+async fn certificates_outside_rfc_5280_limits_on_fields_not_read_are_taken() {
+    let key = rsa_a();
+    // 22 octets, as Qualcomm's certificates carry; RFC 5280 says at most 20.
+    let serial: Vec<u8> = (1..=22).collect();
+    let long_serial = key.self_signed_cert_der_with_serial(&serial);
+    // A DER file with a newline after it: the bytes after the certificate
+    // are not part of it, nor of its thumbprint.
+    let trailing = [key.self_signed_cert_der(), b"\n".to_vec()].concat();
+    for (name, cert) in [("long-serial", long_serial), ("trailing", trailing)] {
+        let jwk = json!({"kty": "RSA", "use": "sig", "kid": name,
+                         "x5c": [STANDARD.encode(&cert)]});
+        let v = jwks_validator(&doc(vec![jwk, adfs_jwk(&rsa_b())])).await;
+        assert!(
+            v.keys().skipped().is_empty(),
+            "{name}: {:?}",
+            v.keys().skipped()
+        );
+        accepts(&v, &token_naming(&key, name)).await;
+        let v = pem_validator(&pem("CERTIFICATE", &cert), None).await;
+        accepts(&v, &token(&key, "RS256")).await;
+    }
+    // The thumbprint is the certificate's own.
+    let trailing = [key.self_signed_cert_der(), b"\n".to_vec()].concat();
+    let v = jwks_validator(&doc(vec![
+        json!({"kty": "RSA", "use": "sig", "x5c": [STANDARD.encode(&trailing)]}),
+        adfs_jwk(&rsa_b()),
+    ]))
+    .await;
+    accepts(&v, &adfs_token(&key, &key.x5t())).await;
+}
+
 // ===================================================================
 // Big-endian integers with missing or extra leading zero bytes
 // ===================================================================

@@ -276,30 +276,39 @@ impl TestKey {
     pub fn self_signed_cert_der(&self) -> Vec<u8> {
         self.inner
             .cert
-            .get_or_init(|| {
-                let alg = match self.inner.kind {
-                    KeyKind::Rsa2048 => &rcgen::PKCS_RSA_SHA256,
-                    KeyKind::EcP256 => &rcgen::PKCS_ECDSA_P256_SHA256,
-                    KeyKind::EcP384 => &rcgen::PKCS_ECDSA_P384_SHA384,
-                    KeyKind::Ed25519 => &rcgen::PKCS_ED25519,
-                };
-                let kp = rcgen::KeyPair::from_pkcs8_der_and_sign_algo(
-                    &self.inner.pkcs8.as_slice().into(),
-                    alg,
-                )
-                .expect("testkit: rcgen rejected the key's PKCS#8");
-                let mut params = rcgen::CertificateParams::new(vec!["test".to_string()])
-                    .expect("testkit: invalid certificate parameters");
-                params
-                    .distinguished_name
-                    .push(rcgen::DnType::CommonName, self.kid());
-                params
-                    .self_signed(&kp)
-                    .expect("testkit: self-signing the certificate failed")
-                    .der()
-                    .to_vec()
-            })
+            .get_or_init(|| self.rcgen_certificate(None))
             .clone()
+    }
+
+    /// Like [`self_signed_cert_der`](Self::self_signed_cert_der), with the
+    /// certificate's serial number given as its big-endian bytes: RFC 5280
+    /// allows at most 20 octets, which certificates in the field exceed.
+    /// Made anew on every call.
+    pub fn self_signed_cert_der_with_serial(&self, serial: &[u8]) -> Vec<u8> {
+        self.rcgen_certificate(Some(serial))
+    }
+
+    fn rcgen_certificate(&self, serial: Option<&[u8]>) -> Vec<u8> {
+        let alg = match self.inner.kind {
+            KeyKind::Rsa2048 => &rcgen::PKCS_RSA_SHA256,
+            KeyKind::EcP256 => &rcgen::PKCS_ECDSA_P256_SHA256,
+            KeyKind::EcP384 => &rcgen::PKCS_ECDSA_P384_SHA384,
+            KeyKind::Ed25519 => &rcgen::PKCS_ED25519,
+        };
+        let kp =
+            rcgen::KeyPair::from_pkcs8_der_and_sign_algo(&self.inner.pkcs8.as_slice().into(), alg)
+                .expect("testkit: rcgen rejected the key's PKCS#8");
+        let mut params = rcgen::CertificateParams::new(vec!["test".to_string()])
+            .expect("testkit: invalid certificate parameters");
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, self.kid());
+        params.serial_number = serial.map(rcgen::SerialNumber::from_slice);
+        params
+            .self_signed(&kp)
+            .expect("testkit: self-signing the certificate failed")
+            .der()
+            .to_vec()
     }
 
     /// A self-signed **version 1** X.509 certificate (DER) for this key, as
