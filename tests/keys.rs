@@ -18,6 +18,8 @@ use oidc_bearer_testkit::{
 };
 use serde_json::{Value, json};
 
+mod common;
+
 const ISSUER: &str = "https://issuer.test/realms/keys";
 const AUDIENCE: &str = "keys-api";
 
@@ -1423,6 +1425,39 @@ async fn identity_ed25519_key_does_not_verify_a_token_forged_without_a_private_k
         Error::InvalidSignature
     ));
     accepts(&v, &token(&good, "EdDSA")).await;
+}
+
+#[tokio::test]
+async fn forged_token_for_an_identity_key_gets_401_and_the_handler_never_runs() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use axum::{Router, routing::get};
+
+    let good = TestKey::generate(KeyKind::Ed25519, "good");
+    let identity = okp("identity", &hex(SMALL_ORDER[0].1));
+    let validator = jwks_validator(&doc(vec![identity, good.public_jwk()])).await;
+    let runs = Arc::new(AtomicUsize::new(0));
+    let counter = runs.clone();
+    let app = Router::new()
+        .route(
+            "/admin",
+            get(move || async move {
+                counter.fetch_add(1, Ordering::SeqCst);
+                "handler ran"
+            }),
+        )
+        .layer(validator.layer::<Value>());
+
+    let forged = forged_eddsa_token("identity");
+    let answer = common::fetch_oneshot(&app, "/admin", &[&common::bearer(&forged)]).await;
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{answer:?}");
+    assert_eq!(runs.load(Ordering::SeqCst), 0);
+
+    let real = token(&good, "EdDSA");
+    let answer = common::fetch_oneshot(&app, "/admin", &[&common::bearer(&real)]).await;
+    assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
+    assert_eq!(runs.load(Ordering::SeqCst), 1);
 }
 
 #[tokio::test]

@@ -33,3 +33,29 @@ pub(super) fn screen(x: &[u8; 32]) -> Result<(), String> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_real_key_passes_and_each_kind_of_bad_key_says_why() {
+        // RFC 8032 §7.1 TEST 1.
+        let mut real = [0u8; 32];
+        let hex = "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a";
+        for (i, byte) in real.iter_mut().enumerate() {
+            *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap();
+        }
+        assert_eq!(screen(&real), Ok(()));
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        assert!(screen(&identity).unwrap_err().contains("small order"));
+        let mut negative_zero = identity;
+        negative_zero[31] = 0x80;
+        assert!(screen(&negative_zero).unwrap_err().contains("canonically"));
+        // y = 2 has no x on the curve.
+        let mut off_curve = [0u8; 32];
+        off_curve[0] = 2;
+        assert!(screen(&off_curve).unwrap_err().contains("not a point"));
+    }
+}
