@@ -67,7 +67,8 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
-// The request pipeline, in order.
+// The request path: layer → bearer (the token) → validator: cache, token
+// (compact JWS, JOSE header), keys, claims → rejection or extract.
 mod bearer;
 mod cache;
 mod claims;
@@ -78,11 +79,10 @@ mod rejection;
 mod token;
 mod validator;
 
-// Configuration and keys.
+// Configuration, and the keys behind the validator.
 mod algorithm;
 mod builder;
 mod clock;
-mod der;
 mod discovery;
 mod error;
 mod fetch;

@@ -112,6 +112,10 @@ struct RawHeader<'a> {
     kid: Option<Cow<'a, str>>,
     #[serde(borrow, default, deserialize_with = "borrowed_str")]
     typ: Option<Cow<'a, str>>,
+    /// Only ever a selector among the configured keys (AD FS sends it
+    /// without `kid`), never a key source.
+    #[serde(borrow, default, deserialize_with = "borrowed_str")]
+    x5t: Option<Cow<'a, str>>,
     crit: Option<serde::de::IgnoredAny>,
 }
 
@@ -152,6 +156,8 @@ pub(crate) struct Header<'a> {
     pub alg: Algorithm,
     pub kid: Option<Cow<'a, str>>,
     pub typ: Option<Cow<'a, str>>,
+    /// The certificate thumbprint the token names its key by.
+    pub x5t: Option<Cow<'a, str>>,
 }
 
 /// Decodes (into `buf`) and screens the JOSE header: `alg` known (never
@@ -184,6 +190,7 @@ pub(crate) fn decode_header<'b>(
         alg,
         kid: raw.kid,
         typ: raw.typ,
+        x5t: raw.x5t,
     })
 }
 
@@ -242,6 +249,10 @@ mod tests {
         assert_eq!(ok.kid.as_deref(), Some("k1"));
         assert!(matches!(ok.kid, Some(Cow::Borrowed(_))), "kid copied");
         assert_eq!(ok.typ.as_deref(), Some("JWT"));
+        assert_eq!(ok.x5t, None);
+        let mut buf = HeaderBuf::new();
+        let adfs = decode_header(&b64(r#"{"alg":"RS256","x5t":"t1"}"#), &mut buf).unwrap();
+        assert_eq!((adfs.kid, adfs.x5t.as_deref()), (None, Some("t1")));
         // Escapes are decoded (and then owned).
         let mut buf = HeaderBuf::new();
         let esc = decode_header(&b64(r#"{"alg":"RS256","kid":"a\/b\u0041"}"#), &mut buf).unwrap();

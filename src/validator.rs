@@ -268,8 +268,10 @@ impl Validator {
         let header = Header {
             alg: wait.alg,
             kid: Some(Cow::Borrowed(&wait.kid)),
-            // Checked before the wait.
+            // Neither is needed any more: `typ` was checked before the
+            // wait, and `x5t` only selects when there is no `kid`.
             typ: None,
+            x5t: None,
         };
         let now = self.inner.clock.now();
         let result = token::split(token, self.inner.max_token_len)
@@ -459,7 +461,7 @@ impl Validator {
             secret.verify(header.alg, signing_input.as_bytes(), signature)?;
             return Ok(None);
         };
-        let key = keys.select(header.kid.as_deref(), header.alg)?;
+        let key = keys.select(header.kid.as_deref(), header.x5t.as_deref(), header.alg)?;
         key.verifier(header.alg)
             .ok_or(Error::AlgorithmMismatch)?
             .verify_sig(signing_input.as_bytes(), signature)

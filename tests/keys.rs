@@ -18,6 +18,8 @@ use oidc_bearer_testkit::{
 };
 use serde_json::{Value, json};
 
+mod common;
+
 const ISSUER: &str = "https://issuer.test/realms/keys";
 const AUDIENCE: &str = "keys-api";
 
@@ -972,6 +974,19 @@ async fn pem_with_explanatory_text_before_the_armour_is_accepted() {
 }
 
 #[tokio::test]
+async fn pem_with_the_base64_on_one_line_or_split_by_blank_lines_is_accepted() {
+    let key = rsa_a();
+    let b64 = STANDARD.encode(key.spki_der());
+    let one_line = format!("-----BEGIN PUBLIC KEY-----\n{b64}\n-----END PUBLIC KEY-----\n");
+    let v = pem_validator(&one_line, None).await;
+    accepts(&v, &token(&key, "RS256")).await;
+    let (head, tail) = b64.split_at(100);
+    let gapped = format!("-----BEGIN PUBLIC KEY-----\n{head}\n\n{tail}\n-----END PUBLIC KEY-----");
+    let v = pem_validator(&gapped, None).await;
+    accepts(&v, &token(&key, "RS256")).await;
+}
+
+#[tokio::test]
 async fn pem_with_crlf_line_endings_is_accepted() {
     let key = TestKey::generate(KeyKind::EcP256, "ec");
     let pem = key.public_pem().replace('\n', "\r\n");
@@ -1312,4 +1327,658 @@ async fn fetched_jwks_with_no_usable_key_fails_build() {
         assert!(msg.contains("not a JWK set"), "{msg}");
     })
     .await;
+}
+
+// ===================================================================
+// Ed25519 public keys that are small-order points or non-canonical
+// ===================================================================
+
+/// The eight points of order 1, 2, 4 and 8 (the torsion subgroup), in
+/// their canonical encodings, with the sign-bit twins of those whose x is
+/// not zero.
+const SMALL_ORDER: [(&str, &str); 8] = [
+    (
+        "order-1",
+        "0100000000000000000000000000000000000000000000000000000000000000",
+    ),
+    (
+        "order-2",
+        "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+    ),
+    (
+        "order-4",
+        "0000000000000000000000000000000000000000000000000000000000000000",
+    ),
+    (
+        "order-4-neg",
+        "0000000000000000000000000000000000000000000000000000000000000080",
+    ),
+    (
+        "order-8-a",
+        "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",
+    ),
+    (
+        "order-8-a-neg",
+        "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc85",
+    ),
+    (
+        "order-8-b",
+        "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",
+    ),
+    (
+        "order-8-b-neg",
+        "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa",
+    ),
+];
+
+fn hex(s: &str) -> Vec<u8> {
+    (0..s.len() / 2)
+        .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap())
+        .collect()
+}
+
+fn okp(kid: &str, x: &[u8]) -> Value {
+    json!({"kty": "OKP", "use": "sig", "kid": kid, "crv": "Ed25519", "x": b64url(x)})
+}
+
+/// A token naming `kid` whose signature is R = the identity point, S = 0:
+/// it satisfies the Ed25519 equation [S]B = R + [k]A for A = the identity
+/// whatever the claims, with no private key at all.
+fn forged_eddsa_token(kid: &str) -> String {
+    let mut signature = [0u8; 64];
+    signature[0] = 1;
+    let header = json!({"alg": "EdDSA", "kid": kid, "typ": "JWT"});
+    let input = format!(
+        "{}.{}",
+        b64url(header.to_string().as_bytes()),
+        b64url(standard_claims(ISSUER, AUDIENCE).to_string().as_bytes())
+    );
+    format!("{input}.{}", b64url(&signature))
+}
+
+/// The bytes of y = p + `k` (p = 2^255 - 19), with the sign bit of x.
+/// For k < 19 these are aliases of y = k that a decoder reducing mod p
+/// accepts.
+fn y_at_least_p(k: u8, sign: bool) -> Vec<u8> {
+    let mut y = vec![0xff; 32];
+    y[0] = 0xed + k;
+    y[31] = if sign { 0xff } else { 0x7f };
+    y
+}
+
+const SMALL_ORDER_REASON: &str = "small order";
+const NON_CANONICAL_REASON: &str = "not canonically encoded";
+
+#[tokio::test]
+async fn identity_ed25519_key_does_not_verify_a_token_forged_without_a_private_key() {
+    let identity = hex(SMALL_ORDER[0].1);
+    let good = TestKey::generate(KeyKind::Ed25519, "good");
+    let v = jwks_validator(&doc(vec![okp("identity", &identity), good.public_jwk()])).await;
+    // Before keys were screened, this token verified: 200 for any claims.
+    let forged = forged_eddsa_token("identity");
+    assert!(matches!(refuses(&v, &forged).await, Error::UnknownKey));
+    assert!(skipped_reason(&v, "identity").contains(SMALL_ORDER_REASON));
+    // The same forgery aimed at a real key is just a bad signature.
+    let at_good = forged_eddsa_token("good");
+    assert!(matches!(
+        refuses(&v, &at_good).await,
+        Error::InvalidSignature
+    ));
+    accepts(&v, &token(&good, "EdDSA")).await;
+}
+
+#[tokio::test]
+async fn forged_token_for_an_identity_key_gets_401_and_the_handler_never_runs() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use axum::{Router, routing::get};
+
+    let good = TestKey::generate(KeyKind::Ed25519, "good");
+    let identity = okp("identity", &hex(SMALL_ORDER[0].1));
+    let validator = jwks_validator(&doc(vec![identity, good.public_jwk()])).await;
+    let runs = Arc::new(AtomicUsize::new(0));
+    let counter = runs.clone();
+    let app = Router::new()
+        .route(
+            "/admin",
+            get(move || async move {
+                counter.fetch_add(1, Ordering::SeqCst);
+                "handler ran"
+            }),
+        )
+        .layer(validator.layer::<Value>());
+
+    let forged = forged_eddsa_token("identity");
+    let answer = common::fetch_oneshot(&app, "/admin", &[&common::bearer(&forged)]).await;
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{answer:?}");
+    assert_eq!(runs.load(Ordering::SeqCst), 0);
+
+    let real = token(&good, "EdDSA");
+    let answer = common::fetch_oneshot(&app, "/admin", &[&common::bearer(&real)]).await;
+    assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
+    assert_eq!(runs.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn every_small_order_ed25519_key_is_skipped() {
+    let good = TestKey::generate(KeyKind::Ed25519, "good");
+    let mut keys: Vec<Value> = SMALL_ORDER
+        .iter()
+        .map(|(kid, x)| okp(kid, &hex(x)))
+        .collect();
+    keys.push(good.public_jwk());
+    let v = jwks_validator(&doc(keys)).await;
+    assert_eq!(v.keys().kids().collect::<Vec<_>>(), ["good"]);
+    for (kid, _) in SMALL_ORDER {
+        let reason = skipped_reason(&v, kid);
+        assert!(reason.contains(SMALL_ORDER_REASON), "{kid}: {reason}");
+        assert!(matches!(
+            refuses(&v, &forged_eddsa_token(kid)).await,
+            Error::UnknownKey
+        ));
+    }
+    accepts(&v, &token(&good, "EdDSA")).await;
+
+    // Alone in a JWKS, any of them leaves no usable key: build() says so.
+    for (kid, x) in SMALL_ORDER {
+        let msg = build_error(from_jwks(&doc(vec![okp(kid, &hex(x))])).await);
+        assert!(msg.contains("holds no usable signing key"), "{kid}: {msg}");
+    }
+}
+
+#[tokio::test]
+async fn non_canonical_ed25519_encodings_are_skipped() {
+    let good = TestKey::generate(KeyKind::Ed25519, "good");
+    let mut sign_bit_set_on_x_zero = Vec::new();
+    for (name, x) in [
+        ("identity", SMALL_ORDER[0].1),
+        ("order-2", SMALL_ORDER[1].1),
+    ] {
+        let mut bytes = hex(x);
+        bytes[31] |= 0x80;
+        sign_bit_set_on_x_zero.push((format!("{name}-negative-zero"), bytes));
+    }
+    // y = p + 3: (3, x) is on the curve and not of small order, so only the
+    // encoding is wrong.
+    let aliases: Vec<(String, Vec<u8>)> = [false, true]
+        .into_iter()
+        .map(|sign| (format!("p+3-{sign}"), y_at_least_p(3, sign)))
+        .collect();
+    // y = p and y = p + 1: aliases of the order-4 points and the identity.
+    let small_aliases: Vec<(String, Vec<u8>)> = [(0, false), (0, true), (1, false), (1, true)]
+        .into_iter()
+        .map(|(k, sign)| (format!("p+{k}-{sign}"), y_at_least_p(k, sign)))
+        .collect();
+    let all: Vec<(String, Vec<u8>)> = [sign_bit_set_on_x_zero, aliases, small_aliases].concat();
+    let mut keys: Vec<Value> = all.iter().map(|(kid, x)| okp(kid, x)).collect();
+    keys.push(good.public_jwk());
+    let v = jwks_validator(&doc(keys)).await;
+    assert_eq!(v.keys().kids().collect::<Vec<_>>(), ["good"]);
+    for (kid, _) in &all {
+        let reason = skipped_reason(&v, kid);
+        assert!(reason.contains(NON_CANONICAL_REASON), "{kid}: {reason}");
+        assert!(matches!(
+            refuses(&v, &forged_eddsa_token(kid)).await,
+            Error::UnknownKey
+        ));
+    }
+    accepts(&v, &token(&good, "EdDSA")).await;
+}
+
+#[tokio::test]
+async fn every_y_at_least_p_is_skipped_whether_or_not_it_is_on_the_curve() {
+    let good = TestKey::generate(KeyKind::Ed25519, "good");
+    let mut keys = Vec::new();
+    for k in 0..19 {
+        for sign in [false, true] {
+            keys.push(okp(&format!("p+{k}-{sign}"), &y_at_least_p(k, sign)));
+        }
+    }
+    keys.push(good.public_jwk());
+    let v = jwks_validator(&doc(keys)).await;
+    assert_eq!(v.keys().kids().collect::<Vec<_>>(), ["good"]);
+    for skipped in v.keys().skipped() {
+        assert!(
+            skipped.reason.contains(NON_CANONICAL_REASON)
+                || skipped.reason.contains("not a point on the curve"),
+            "{skipped:?}"
+        );
+    }
+    assert_eq!(v.keys().skipped().len(), 38);
+}
+
+#[tokio::test]
+async fn ed25519_key_with_a_small_order_component_is_skipped() {
+    use curve25519_dalek::edwards::CompressedEdwardsY;
+    let good = TestKey::generate(KeyKind::Ed25519, "good");
+    let real =
+        CompressedEdwardsY::from_slice(&b64url_decode(good.public_jwk()["x"].as_str().unwrap()))
+            .unwrap()
+            .decompress()
+            .unwrap();
+    let torsion = CompressedEdwardsY::from_slice(&hex(SMALL_ORDER[4].1))
+        .unwrap()
+        .decompress()
+        .unwrap();
+    let mixed = (real + torsion).compress();
+    let v = jwks_validator(&doc(vec![
+        okp("mixed", mixed.as_bytes()),
+        good.public_jwk(),
+    ]))
+    .await;
+    let reason = skipped_reason(&v, "mixed");
+    assert!(reason.contains("small-order component"), "{reason}");
+    accepts(&v, &token(&good, "EdDSA")).await;
+}
+
+/// An Ed25519 SubjectPublicKeyInfo (RFC 8410) around raw key bytes.
+fn ed25519_spki(x: &[u8]) -> Vec<u8> {
+    let alg_id = der(0x30, &der(0x06, &[0x2b, 0x65, 0x70]));
+    let bits = [&[0u8][..], x].concat();
+    der(0x30, &[alg_id, der(0x03, &bits)].concat())
+}
+
+/// `key`'s self-signed certificate with its public key bytes replaced by
+/// `x`. The signature no longer matches, which nothing here checks: `x5c`
+/// certificates are a container for the key, not a trust path.
+fn ed25519_cert_holding(key: &TestKey, x: &[u8]) -> Vec<u8> {
+    let real = b64url_decode(key.public_jwk()["x"].as_str().unwrap());
+    let mut cert = key.self_signed_cert_der();
+    let at = cert
+        .windows(32)
+        .position(|w| w == real.as_slice())
+        .expect("the certificate holds the key");
+    cert[at..at + 32].copy_from_slice(x);
+    cert
+}
+
+#[tokio::test]
+async fn small_order_and_non_canonical_ed25519_keys_are_refused_from_pem_and_x5c() {
+    let good = TestKey::generate(KeyKind::Ed25519, "good");
+    let cases = [
+        ("identity", hex(SMALL_ORDER[0].1), SMALL_ORDER_REASON),
+        ("order-8", hex(SMALL_ORDER[6].1), SMALL_ORDER_REASON),
+        ("p+3", y_at_least_p(3, false), NON_CANONICAL_REASON),
+    ];
+    for (name, x, reason) in &cases {
+        let msg = build_error(from_pem(&pem("PUBLIC KEY", &ed25519_spki(x)), None).await);
+        assert!(msg.contains(reason), "PEM {name}: {msg}");
+        let cert = ed25519_cert_holding(&good, x);
+        let msg = build_error(from_pem(&pem("CERTIFICATE", &cert), None).await);
+        assert!(msg.contains(reason), "certificate PEM {name}: {msg}");
+    }
+    let mut keys: Vec<Value> = cases
+        .iter()
+        .map(|(name, x, _)| {
+            json!({"kty": "OKP", "use": "sig", "kid": name, "crv": "Ed25519",
+                   "x5c": [STANDARD.encode(ed25519_cert_holding(&good, x))]})
+        })
+        .collect();
+    keys.push(good.public_jwk());
+    let v = jwks_validator(&doc(keys)).await;
+    for (name, _, reason) in &cases {
+        let got = skipped_reason(&v, name);
+        assert!(got.contains(reason), "x5c {name}: {got}");
+    }
+    // The certificate route still takes a real key.
+    let cert_only = without(good.public_jwk_with_x5c(), &["x"]);
+    let v = jwks_validator(&doc(vec![cert_only])).await;
+    accepts(&v, &token(&good, "EdDSA")).await;
+    let v = pem_validator(&good.public_pem(), None).await;
+    accepts(&v, &token_without_kid(&good)).await;
+}
+
+// ===================================================================
+// Version 1 certificates (Keycloak's self-signed realm certificates)
+// ===================================================================
+
+#[tokio::test]
+async fn version_1_certificates_are_taken_in_x5c_and_as_pem() {
+    use x509_cert::der::Decode as _;
+    for key in [
+        rsa_a(),
+        TestKey::generate(KeyKind::EcP256, "ec-v1"),
+        TestKey::generate(KeyKind::EcP384, "ec384-v1"),
+        TestKey::generate(KeyKind::Ed25519, "ed-v1"),
+    ] {
+        let v1 = key.self_signed_v1_cert_der();
+        let parsed = x509_cert::Certificate::from_der(&v1).expect("a certificate");
+        assert_eq!(parsed.tbs_certificate().version(), x509_cert::Version::V1);
+        assert!(parsed.tbs_certificate().extensions().is_none());
+
+        // Keycloak's JWKS shape: n/e (or x/y) beside the certificate...
+        let alg = key.default_alg();
+        let beside = with(key.public_jwk(), json!({"x5c": [STANDARD.encode(&v1)]}));
+        // ...and the certificate alone.
+        let alone = json!({"kty": beside["kty"], "crv": beside["crv"], "kid": "cert-only",
+                           "use": "sig", "x5c": [STANDARD.encode(&v1)]});
+        let alone = if key.kind() == KeyKind::Rsa2048 {
+            without(alone, &["crv"])
+        } else {
+            alone
+        };
+        let v = jwks_validator(&doc(vec![beside, alone])).await;
+        assert!(v.keys().skipped().is_empty(), "{:?}", v.keys().skipped());
+        accepts(&v, &token(&key, alg)).await;
+        accepts(&v, &token_naming(&key, "cert-only")).await;
+
+        let v = pem_validator(&pem("CERTIFICATE", &v1), None).await;
+        accepts(&v, &token(&key, alg)).await;
+        let other = match key.kind() {
+            KeyKind::Rsa2048 => rsa_b(),
+            kind => TestKey::generate(kind, "other"),
+        };
+        assert!(matches!(
+            refuses(&v, &token(&other, alg)).await,
+            Error::InvalidSignature
+        ));
+    }
+}
+
+#[tokio::test]
+async fn certificates_outside_rfc_5280_limits_on_fields_not_read_are_taken() {
+    let key = rsa_a();
+    // 22 octets, as Qualcomm's certificates carry; RFC 5280 says at most 20.
+    let serial: Vec<u8> = (1..=22).collect();
+    let long_serial = key.self_signed_cert_der_with_serial(&serial);
+    // A DER file with a newline after it: the bytes after the certificate
+    // are not part of it, nor of its thumbprint.
+    let trailing = [key.self_signed_cert_der(), b"\n".to_vec()].concat();
+    for (name, cert) in [("long-serial", long_serial), ("trailing", trailing)] {
+        let jwk = json!({"kty": "RSA", "use": "sig", "kid": name,
+                         "x5c": [STANDARD.encode(&cert)]});
+        let v = jwks_validator(&doc(vec![jwk, adfs_jwk(&rsa_b())])).await;
+        assert!(
+            v.keys().skipped().is_empty(),
+            "{name}: {:?}",
+            v.keys().skipped()
+        );
+        accepts(&v, &token_naming(&key, name)).await;
+        let v = pem_validator(&pem("CERTIFICATE", &cert), None).await;
+        accepts(&v, &token(&key, "RS256")).await;
+    }
+    // The thumbprint is the certificate's own.
+    let trailing = [key.self_signed_cert_der(), b"\n".to_vec()].concat();
+    let v = jwks_validator(&doc(vec![
+        json!({"kty": "RSA", "use": "sig", "x5c": [STANDARD.encode(&trailing)]}),
+        adfs_jwk(&rsa_b()),
+    ]))
+    .await;
+    accepts(&v, &adfs_token(&key, &key.x5t())).await;
+}
+
+// ===================================================================
+// Big-endian integers with missing or extra leading zero bytes
+// ===================================================================
+
+/// A JWK member decoded, changed by `f`, encoded again.
+fn remap(mut jwk: Value, member: &str, f: impl Fn(Vec<u8>) -> Vec<u8>) -> Value {
+    let bytes = b64url_decode(jwk[member].as_str().unwrap());
+    jwk[member] = json!(b64url(&f(bytes)));
+    jwk
+}
+
+fn drop_first(bytes: Vec<u8>) -> Vec<u8> {
+    assert_eq!(bytes[0], 0, "only a leading zero may be dropped");
+    bytes[1..].to_vec()
+}
+
+fn prepend_zero(bytes: Vec<u8>) -> Vec<u8> {
+    [&[0u8][..], &bytes].concat()
+}
+
+/// An EC key whose `member` coordinate starts with a zero byte (1 key in
+/// 256; 20,000 tries fail to find one with probability e^-78).
+fn ec_key_with_leading_zero(kind: KeyKind, member: &'static str) -> TestKey {
+    TestKey::generate_until(kind, format!("{member}-short"), 20_000, |key| {
+        b64url_decode(key.public_jwk()[member].as_str().unwrap())[0] == 0
+    })
+}
+
+#[tokio::test]
+async fn ec_coordinates_missing_a_leading_zero_byte_verify() {
+    for kind in [KeyKind::EcP256, KeyKind::EcP384] {
+        for member in ["x", "y"] {
+            let key = ec_key_with_leading_zero(kind, member);
+            let full = b64url_decode(key.public_jwk()[member].as_str().unwrap()).len();
+            // What Keycloak published: 31 (or 47) bytes.
+            let short = remap(key.public_jwk(), member, drop_first);
+            let short_len = b64url_decode(short[member].as_str().unwrap()).len();
+            assert_eq!(short_len, full - 1);
+            // Alone in the JWKS, so build() fails if the key is skipped.
+            let v = jwks_validator(&doc(vec![short.clone()])).await;
+            assert!(v.keys().skipped().is_empty(), "{:?}", v.keys().skipped());
+            accepts(&v, &token(&key, key.default_alg())).await;
+            // And it still agrees with its certificate.
+            let with_cert = with(short, json!({"x5c": [key.x5c()]}));
+            let v = jwks_validator(&doc(vec![with_cert])).await;
+            accepts(&v, &token(&key, key.default_alg())).await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn ec_coordinates_with_an_extra_leading_zero_byte_verify() {
+    for kind in [KeyKind::EcP256, KeyKind::EcP384] {
+        let key = TestKey::generate(kind, "long");
+        // 33 (or 49) bytes: a DER-style sign byte in front of each.
+        let long = remap(
+            remap(key.public_jwk(), "x", prepend_zero),
+            "y",
+            prepend_zero,
+        );
+        let v = jwks_validator(&doc(vec![long])).await;
+        accepts(&v, &token(&key, key.default_alg())).await;
+    }
+}
+
+#[tokio::test]
+async fn ec_coordinates_longer_than_the_field_are_skipped() {
+    let key = TestKey::generate(KeyKind::EcP256, "too-long");
+    let good = TestKey::generate(KeyKind::EcP256, "good");
+    let v = jwks_validator(&doc(vec![
+        remap(key.public_jwk(), "x", |x| [&[1u8][..], &x].concat()),
+        good.public_jwk(),
+    ]))
+    .await;
+    assert!(skipped_reason(&v, "too-long").contains("wrong length"));
+    assert!(matches!(
+        refuses(&v, &token(&key, "ES256")).await,
+        Error::UnknownKey
+    ));
+}
+
+#[tokio::test]
+async fn rsa_n_and_e_with_extra_leading_zero_bytes_verify() {
+    let key = rsa_a();
+    let padded = remap(key.public_jwk(), "n", prepend_zero);
+    let padded = remap(padded, "e", |e| [&[0u8, 0][..], &e].concat());
+    assert_eq!(b64url_decode(padded["n"].as_str().unwrap()).len(), 257);
+    let v = jwks_validator(&doc(vec![padded.clone()])).await;
+    accepts(&v, &token(&key, "RS256")).await;
+    accepts(&v, &token(&key, "PS512")).await;
+    // The same key beside its certificate: not a disagreement.
+    let v = jwks_validator(&doc(vec![with(padded, json!({"x5c": [key.x5c()]}))])).await;
+    assert!(v.keys().skipped().is_empty(), "{:?}", v.keys().skipped());
+    accepts(&v, &token(&key, "RS256")).await;
+}
+
+#[tokio::test]
+async fn ed25519_x_is_not_an_integer_and_must_be_exactly_32_bytes() {
+    let key = TestKey::generate(KeyKind::Ed25519, "ed");
+    let good = TestKey::generate(KeyKind::EcP256, "good");
+    let v = jwks_validator(&doc(vec![
+        with(
+            remap(key.public_jwk(), "x", prepend_zero),
+            json!({"kid": "ed-33"}),
+        ),
+        good.public_jwk(),
+    ]))
+    .await;
+    assert!(skipped_reason(&v, "ed-33").contains("wrong length"));
+}
+
+// ===================================================================
+// Key selection by kid and alg, and by x5t
+// ===================================================================
+
+#[tokio::test]
+async fn one_key_published_once_per_alg_under_one_kid_verifies_each_alg() {
+    // Keycloak's identity brokering: the same RSA key three times, each
+    // entry with its own alg.
+    let key = rsa_a();
+    let entry = |alg: &str| keycloak_jwk(&key, "sig", alg);
+    let v = jwks_validator(&doc(vec![entry("RS256"), entry("RS384"), entry("RS512")])).await;
+    assert!(v.keys().skipped().is_empty(), "{:?}", v.keys().skipped());
+    assert_eq!(v.keys().kids().collect::<Vec<_>>(), [key.kid()]);
+    for alg in ["RS256", "RS384", "RS512"] {
+        accepts(&v, &token(&key, alg)).await;
+        let kidless = claims_for(ISSUER).without_kid().sign_with(&key, alg);
+        accepts(&v, &kidless).await;
+    }
+    // No entry states PS256.
+    assert!(matches!(
+        refuses(&v, &token(&key, "PS256")).await,
+        Error::AlgorithmMismatch
+    ));
+    // Another key's signature under that kid is still no signature.
+    let t = claims_for(ISSUER)
+        .header("kid", key.kid())
+        .sign_with(&rsa_b(), "RS512");
+    assert!(matches!(refuses(&v, &t).await, Error::InvalidSignature));
+}
+
+#[tokio::test]
+async fn same_kid_with_overlapping_algs_is_still_a_duplicate() {
+    let (first, second) = (rsa_a(), rsa_b());
+    let cases = [
+        (json!({"alg": "RS256"}), json!({"alg": "RS256"})),
+        (json!({"alg": "RS384"}), json!({})),
+        (json!({}), json!({"alg": "PS256"})),
+    ];
+    for (a, b) in cases {
+        let v = jwks_validator(&doc(vec![
+            with(with(first.public_jwk(), json!({"kid": "dup"})), a.clone()),
+            with(with(second.public_jwk(), json!({"kid": "dup"})), b.clone()),
+        ]))
+        .await;
+        assert_eq!(v.keys().len(), 1, "{a} {b}");
+        assert!(skipped_reason(&v, "dup").contains("duplicate"), "{a} {b}");
+        let alg = b["alg"].as_str().unwrap_or("RS256");
+        let by_second = claims_for(ISSUER)
+            .header("kid", "dup")
+            .sign_with(&second, alg);
+        let err = refuses(&v, &by_second).await;
+        assert!(
+            matches!(err, Error::InvalidSignature | Error::AlgorithmMismatch),
+            "{a} {b}: {err}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn same_kid_on_keys_of_different_types_selects_by_alg() {
+    let rsa = rsa_a();
+    let ec = TestKey::generate(KeyKind::EcP256, "shared");
+    let v = jwks_validator(&doc(vec![
+        with(rsa.public_jwk(), json!({"kid": "shared"})),
+        ec.public_jwk(),
+    ]))
+    .await;
+    assert!(v.keys().skipped().is_empty(), "{:?}", v.keys().skipped());
+    accepts(&v, &token_naming(&rsa, "shared")).await;
+    accepts(&v, &token_naming(&ec, "shared")).await;
+    assert!(matches!(
+        refuses(
+            &v,
+            &claims_for(ISSUER)
+                .header("kid", "shared")
+                .sign_with(&rsa_b(), "PS256")
+        )
+        .await,
+        Error::InvalidSignature
+    ));
+}
+
+/// AD FS's JWKS during a certificate rollover: each signing key with `kid`
+/// equal to its `x5t`, plus `x5c`.
+fn adfs_jwk(key: &TestKey) -> Value {
+    with(
+        key.public_jwk_with_x5c(),
+        json!({"kid": key.x5t(), "alg": "RS256"}),
+    )
+}
+
+/// An AD FS access token: `x5t`, no `kid`.
+fn adfs_token(signer: &TestKey, x5t: &str) -> String {
+    claims_for(ISSUER)
+        .without_kid()
+        .header("x5t", x5t)
+        .sign_with(signer, "RS256")
+}
+
+#[tokio::test]
+async fn kidless_token_with_x5t_selects_among_two_keys_in_a_rollover() {
+    let (old, new) = (rsa_a(), rsa_b());
+    let v = jwks_validator(&doc(vec![adfs_jwk(&old), adfs_jwk(&new)])).await;
+    assert_eq!(v.keys().len(), 2);
+    accepts(&v, &adfs_token(&old, &old.x5t())).await;
+    accepts(&v, &adfs_token(&new, &new.x5t())).await;
+    // Without x5t the two keys are as ambiguous as before.
+    assert!(matches!(
+        refuses(&v, &token_without_kid(&new)).await,
+        Error::AmbiguousKey
+    ));
+    // x5t chooses the key; the signature must still be that key's.
+    assert!(matches!(
+        refuses(&v, &adfs_token(&new, &old.x5t())).await,
+        Error::InvalidSignature
+    ));
+    // An x5t no published key has chooses nothing.
+    let unknown = b64url(&[9u8; 20]);
+    assert!(matches!(
+        refuses(&v, &adfs_token(&new, &unknown)).await,
+        Error::AmbiguousKey
+    ));
+}
+
+#[tokio::test]
+async fn x5t_matches_the_first_certificate_when_the_jwk_has_no_x5t_member() {
+    let (a, b) = (rsa_a(), rsa_b());
+    let v = jwks_validator(&doc(vec![
+        without(a.public_jwk_with_x5c(), &["x5t"]),
+        without(b.public_jwk_with_x5c(), &["x5t"]),
+    ]))
+    .await;
+    accepts(&v, &adfs_token(&a, &a.x5t())).await;
+    accepts(&v, &adfs_token(&b, &b.x5t())).await;
+    // The JWK's x5t member alone (no certificate) selects too.
+    let only_member = |k: &TestKey| with(k.public_jwk(), json!({"x5t": k.x5t()}));
+    let v = jwks_validator(&doc(vec![only_member(&a), only_member(&b)])).await;
+    accepts(&v, &adfs_token(&a, &a.x5t())).await;
+    accepts(&v, &adfs_token(&b, &b.x5t())).await;
+}
+
+#[tokio::test]
+async fn x5t_is_never_a_key_source() {
+    let published = rsa_a();
+    let outsider = rsa_b();
+    let v = jwks_validator(&doc(vec![adfs_jwk(&published)])).await;
+    // Naming and signed by a key that is not published: refused.
+    let t = claims_for(ISSUER)
+        .without_kid()
+        .header("x5t", outsider.x5t())
+        .header("x5c", json!([outsider.x5c()]))
+        .sign_with(&outsider, "RS256");
+    assert!(matches!(refuses(&v, &t).await, Error::InvalidSignature));
+    // A stale x5t with the one published key's signature verifies, as it
+    // did when x5t was not read at all.
+    accepts(&v, &adfs_token(&published, &outsider.x5t())).await;
+    // x5t does not override kid.
+    let t = claims_for(ISSUER)
+        .header("kid", "unknown")
+        .header("x5t", published.x5t())
+        .sign_with(&published, "RS256");
+    assert!(matches!(refuses(&v, &t).await, Error::UnknownKey));
 }

@@ -135,6 +135,25 @@ impl TestKey {
         }
     }
 
+    /// Generates keys of `kind` until one satisfies `wanted`, for shapes
+    /// that occur by chance (an EC coordinate with a leading zero byte: 1 key
+    /// in 256). Gives up after `max_tries` keys.
+    ///
+    /// # Panics
+    /// When none of `max_tries` keys is `wanted`.
+    pub fn generate_until(
+        kind: KeyKind,
+        kid: impl Into<String>,
+        max_tries: usize,
+        wanted: impl Fn(&TestKey) -> bool,
+    ) -> TestKey {
+        let kid = kid.into();
+        (0..max_tries)
+            .map(|_| TestKey::generate(kind, kid.clone()))
+            .find(|key| wanted(key))
+            .unwrap_or_else(|| panic!("testkit: no wanted {kind:?} key in {max_tries} tries"))
+    }
+
     /// The key id published in the JWK and put in token headers.
     pub fn kid(&self) -> &str {
         &self.inner.kid
@@ -257,30 +276,89 @@ impl TestKey {
     pub fn self_signed_cert_der(&self) -> Vec<u8> {
         self.inner
             .cert
-            .get_or_init(|| {
-                let alg = match self.inner.kind {
-                    KeyKind::Rsa2048 => &rcgen::PKCS_RSA_SHA256,
-                    KeyKind::EcP256 => &rcgen::PKCS_ECDSA_P256_SHA256,
-                    KeyKind::EcP384 => &rcgen::PKCS_ECDSA_P384_SHA384,
-                    KeyKind::Ed25519 => &rcgen::PKCS_ED25519,
-                };
-                let kp = rcgen::KeyPair::from_pkcs8_der_and_sign_algo(
-                    &self.inner.pkcs8.as_slice().into(),
-                    alg,
-                )
-                .expect("testkit: rcgen rejected the key's PKCS#8");
-                let mut params = rcgen::CertificateParams::new(vec!["test".to_string()])
-                    .expect("testkit: invalid certificate parameters");
-                params
-                    .distinguished_name
-                    .push(rcgen::DnType::CommonName, self.kid());
-                params
-                    .self_signed(&kp)
-                    .expect("testkit: self-signing the certificate failed")
-                    .der()
-                    .to_vec()
-            })
+            .get_or_init(|| self.rcgen_certificate(None))
             .clone()
+    }
+
+    /// Like [`self_signed_cert_der`](Self::self_signed_cert_der), with the
+    /// certificate's serial number given as its big-endian bytes: RFC 5280
+    /// allows at most 20 octets, which certificates in the field exceed.
+    /// Made anew on every call.
+    pub fn self_signed_cert_der_with_serial(&self, serial: &[u8]) -> Vec<u8> {
+        self.rcgen_certificate(Some(serial))
+    }
+
+    fn rcgen_certificate(&self, serial: Option<&[u8]>) -> Vec<u8> {
+        let alg = match self.inner.kind {
+            KeyKind::Rsa2048 => &rcgen::PKCS_RSA_SHA256,
+            KeyKind::EcP256 => &rcgen::PKCS_ECDSA_P256_SHA256,
+            KeyKind::EcP384 => &rcgen::PKCS_ECDSA_P384_SHA384,
+            KeyKind::Ed25519 => &rcgen::PKCS_ED25519,
+        };
+        let kp =
+            rcgen::KeyPair::from_pkcs8_der_and_sign_algo(&self.inner.pkcs8.as_slice().into(), alg)
+                .expect("testkit: rcgen rejected the key's PKCS#8");
+        let mut params = rcgen::CertificateParams::new(vec!["test".to_string()])
+            .expect("testkit: invalid certificate parameters");
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, self.kid());
+        params.serial_number = serial.map(rcgen::SerialNumber::from_slice);
+        params
+            .self_signed(&kp)
+            .expect("testkit: self-signing the certificate failed")
+            .der()
+            .to_vec()
+    }
+
+    /// A self-signed **version 1** X.509 certificate (DER) for this key, as
+    /// Keycloak publishes for its realm keys: the
+    /// [v3 certificate](Self::self_signed_cert_der) without its version
+    /// field and extensions, signed again with this key (SHA-256 for RSA
+    /// and EC). Many X.509 verifiers (rustls-webpki) refuse such
+    /// certificates; a JWKS consumer must not.
+    pub fn self_signed_v1_cert_der(&self) -> Vec<u8> {
+        use der::asn1::{AnyRef, BitStringRef, UintRef};
+        use der::{Decode, Encode, Sequence, Tagged};
+
+        #[derive(Sequence)]
+        struct Certificate<'a> {
+            tbs: AnyRef<'a>,
+            signature_algorithm: AnyRef<'a>,
+            signature: BitStringRef<'a>,
+        }
+
+        let v3 = self.self_signed_cert_der();
+        let cert = Certificate::from_der(&v3).expect("testkit: rcgen wrote a certificate");
+        let fields: Vec<AnyRef<'_>> = cert
+            .tbs
+            .decode_as()
+            .expect("testkit: TBSCertificate is a SEQUENCE");
+        // version [0], issuerUniqueID [1], subjectUniqueID [2], extensions [3]:
+        // without them the TBSCertificate is a version 1 one (RFC 5280 §4.1).
+        let v1_fields: Vec<AnyRef<'_>> = fields
+            .into_iter()
+            .filter(|f| !f.tag().is_context_specific())
+            .collect();
+        let tbs = v1_fields.to_der().expect("testkit: TBS re-encodes");
+        let signature = match self.inner.kind {
+            KeyKind::Rsa2048 => self.sign("RS256", &tbs),
+            KeyKind::Ed25519 => self.sign("EdDSA", &tbs),
+            KeyKind::EcP256 | KeyKind::EcP384 => {
+                // X.509 carries ECDSA-Sig-Value (RFC 3279), not JWS's r || s.
+                let fixed = self.sign(self.default_alg(), &tbs);
+                let (r, s) = fixed.split_at(fixed.len() / 2);
+                let ints = vec![UintRef::new(r).unwrap(), UintRef::new(s).unwrap()];
+                ints.to_der().expect("testkit: ECDSA signature encodes")
+            }
+        };
+        Certificate {
+            tbs: AnyRef::from_der(&tbs).expect("testkit: TBS decodes"),
+            signature_algorithm: cert.signature_algorithm,
+            signature: BitStringRef::from_bytes(&signature).expect("testkit: BIT STRING"),
+        }
+        .to_der()
+        .expect("testkit: certificate encodes")
     }
 
     /// The private key as unencrypted PKCS#8 DER (v1 for RSA and EC, v2 —

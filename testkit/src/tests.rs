@@ -203,6 +203,38 @@ fn pem_spki_and_certificate() {
 }
 
 #[test]
+fn version_1_certificate_is_self_signed_and_has_no_version_or_extensions() {
+    use der::asn1::{AnyRef, BitStringRef};
+    use der::{Decode, Encode, Tagged};
+
+    for kind in KeyKind::ALL {
+        let key = TestKey::generate(kind, "v1");
+        let cert = key.self_signed_v1_cert_der();
+        let parts: Vec<AnyRef<'_>> = Vec::from_der(&cert).unwrap();
+        let [tbs, _alg, signature] = parts.as_slice() else {
+            panic!("{kind:?}: a certificate has three parts");
+        };
+        let fields: Vec<AnyRef<'_>> = tbs.decode_as().unwrap();
+        // serial, signature, issuer, validity, subject, SPKI; nothing tagged.
+        assert_eq!(fields.len(), 6, "{kind:?}");
+        assert!(fields.iter().all(|f| !f.tag().is_context_specific()));
+        assert_eq!(fields[5].to_der().unwrap(), key.spki_der(), "{kind:?}");
+        let signature: BitStringRef<'_> = signature.decode_as().unwrap();
+        let verification: &dyn signature::VerificationAlgorithm = match kind {
+            KeyKind::Rsa2048 => &signature::RSA_PKCS1_2048_8192_SHA256,
+            KeyKind::EcP256 => &signature::ECDSA_P256_SHA256_ASN1,
+            KeyKind::EcP384 => &signature::ECDSA_P384_SHA384_ASN1,
+            KeyKind::Ed25519 => &signature::ED25519,
+        };
+        let spki = key.spki_der();
+        let public = signature::ParsedPublicKey::new(verification, &spki).unwrap();
+        public
+            .verify_sig(&tbs.to_der().unwrap(), signature.as_bytes().unwrap())
+            .unwrap_or_else(|_| panic!("{kind:?}: signed by its own key"));
+    }
+}
+
+#[test]
 fn token_round_trip() {
     let key = TestKey::generate(KeyKind::Rsa2048, "rsa-1");
     let token = TokenBuilder::new()
