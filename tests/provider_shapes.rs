@@ -262,3 +262,75 @@ async fn claims_sent_as_a_string_or_an_array_answer_alike() {
         );
     }
 }
+
+/// `x5c` as servers write it (issue 10 item 5, from public reports against
+/// other validators): one certificate as a string instead of an array,
+/// line breaks every 64 characters, no padding, the URL-safe alphabet.
+/// The certificate still has to hold the same key as `n`/`e`.
+#[tokio::test]
+async fn x5c_certificates_as_servers_write_them() {
+    let key = TestKey::generate(KeyKind::Rsa2048, "rsa-x5c");
+    let other = TestKey::generate(KeyKind::Rsa2048, "other");
+    let cert = key.x5c();
+    let wrapped = cert
+        .as_bytes()
+        .chunks(64)
+        .map(|line| std::str::from_utf8(line).unwrap())
+        .collect::<Vec<_>>()
+        .join("\r\n");
+    let url_safe = cert
+        .trim_end_matches('=')
+        .replace('+', "-")
+        .replace('/', "_");
+    let jwk = |x5c: serde_json::Value, with_members: bool| {
+        let mut jwk = key.public_jwk_with_x5c();
+        let members = jwk.as_object_mut().unwrap();
+        members.insert("x5c".into(), x5c);
+        if !with_members {
+            members.remove("n");
+            members.remove("e");
+        }
+        json!({ "keys": [jwk] })
+    };
+    let issuer = "https://adfs.test/adfs";
+    let token = TokenBuilder::new()
+        .claims(standard_claims(issuer, AUDIENCE))
+        .sign(&key);
+    for (shape, document) in [
+        ("a string, not an array", jwk(json!(cert), true)),
+        ("a string, the only key material", jwk(json!(cert), false)),
+        (
+            "line breaks every 64 characters",
+            jwk(json!([wrapped]), false),
+        ),
+        ("URL-safe, unpadded", jwk(json!([url_safe]), false)),
+    ] {
+        let validator = Validator::builder()
+            .issuer(issuer)
+            .audience(AUDIENCE)
+            .jwks_json(serde_json::to_vec(&document).unwrap())
+            .build()
+            .await
+            .unwrap_or_else(|e| panic!("{shape}: {e}"));
+        let api = api(&validator).await;
+        let answer = fetch(&api, "/me", &[&bearer(&token)]).await;
+        assert_eq!(answer.status, StatusCode::OK, "{shape}: {answer:?}");
+    }
+    // Spelling is forgiven, a different key is not: a certificate of
+    // another key beside `n`/`e` leaves the set without a usable key.
+    let mut mismatched = key.public_jwk();
+    mismatched
+        .as_object_mut()
+        .unwrap()
+        .insert("x5c".into(), json!(other.x5c()));
+    let refused = Validator::builder()
+        .issuer(issuer)
+        .audience(AUDIENCE)
+        .jwks_json(serde_json::to_vec(&json!({ "keys": [mismatched] })).unwrap())
+        .build()
+        .await;
+    assert!(
+        matches!(&refused, Err(e) if e.to_string().contains("no usable signing key")),
+        "{refused:?}"
+    );
+}

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use base64::Engine as _;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 
 use super::public_key::{PublicKey, trim_zeros};
@@ -25,6 +25,7 @@ pub(super) struct Jwk {
     e: Option<String>,
     x: Option<String>,
     y: Option<String>,
+    #[serde(default, deserialize_with = "certificate_chain")]
     x5c: Option<Vec<String>>,
     /// Read leniently: it only ever selects among keys, and a JWK whose
     /// `x5t` is not a string was usable before this member was read.
@@ -45,6 +46,41 @@ fn b64url(value: &str, what: &str) -> Result<Vec<u8>, String> {
     URL_SAFE_NO_PAD
         .decode(value.trim_end_matches('='))
         .map_err(|_| format!("{what} is not base64url"))
+}
+
+/// `x5c` as RFC 7517 §4.7 has it, an array of certificates, or as some
+/// servers send it, one certificate as a string; `null` is absent. Only
+/// the first certificate is read.
+fn certificate_chain<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Vec<String>>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Chain {
+        Many(Vec<String>),
+        One(String),
+    }
+    Ok(match Option::<Chain>::deserialize(d)? {
+        None => None,
+        Some(Chain::Many(chain)) => Some(chain),
+        Some(Chain::One(certificate)) => Some(vec![certificate]),
+    })
+}
+
+/// A certificate's DER from its `x5c` text: base64 (RFC 7517 §4.7), as
+/// servers write it: with line breaks every 64 characters (a PEM habit),
+/// without padding, or in the URL-safe alphabet. The certificate's key is
+/// still checked against the JWK's own members, and the JWKS comes from
+/// the configured source only: the leniency is in spelling, not in trust.
+fn certificate_der(text: &str) -> Option<Vec<u8>> {
+    use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+    const LENIENT: GeneralPurposeConfig =
+        GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent);
+    let compact: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    GeneralPurpose::new(&base64::alphabet::STANDARD, LENIENT)
+        .decode(&compact)
+        .or_else(|_| GeneralPurpose::new(&base64::alphabet::URL_SAFE, LENIENT).decode(&compact))
+        .ok()
 }
 
 /// Turns a JWK into a verifying key, or says why it cannot be used.
@@ -74,9 +110,7 @@ pub(super) fn parse(jwk: Jwk) -> Result<ParsedJwk, String> {
     // as the explicit members; it may also stand in for them.
     let cert = match jwk.x5c.as_deref() {
         Some([first, ..]) => {
-            let der = STANDARD
-                .decode(first)
-                .map_err(|_| "x5c certificate is not base64".to_owned())?;
+            let der = certificate_der(first).ok_or("x5c certificate is not base64")?;
             Some(x509::certificate_key(&der).map_err(|e| format!("x5c {e}"))?)
         }
         _ => None,
