@@ -28,7 +28,28 @@ pub struct SkippedKey {
 /// by `x5t` for tokens without `kid`).
 ///
 /// Built once per fetch and shared by every request through an `ArcSwap`;
-/// lookups take no lock and allocate nothing.
+/// lookups take no lock and allocate nothing. [`Validator::keys`] shows the
+/// set in use; [`from_jwks`](Self::from_jwks) reads a document the same
+/// way, to see which keys a provider's JWKS yields and why others are
+/// skipped:
+///
+/// ```
+/// use oidc_bearer::KeySet;
+///
+/// // Keycloak's realm keys: a signing key and an encryption key.
+/// let jwks = br#"{"keys":[
+///   {"kid":"sig-1","kty":"OKP","crv":"Ed25519","use":"sig",
+///    "x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"},
+///   {"kid":"enc-1","kty":"RSA","use":"enc","alg":"RSA-OAEP","n":"AQAB","e":"AQAB"}
+/// ]}"#;
+/// let keys = KeySet::from_jwks(jwks)?;
+/// assert_eq!(keys.kids().collect::<Vec<_>>(), ["sig-1"]);
+/// assert_eq!(keys.skipped()[0].kid.as_deref(), Some("enc-1"));
+/// assert!(keys.skipped()[0].reason.contains("use"));
+/// # Ok::<(), oidc_bearer::Error>(())
+/// ```
+///
+/// [`Validator::keys`]: crate::Validator::keys
 #[derive(Default)]
 pub struct KeySet {
     /// Several keys under one `kid` only when no two of them verify the
