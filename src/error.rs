@@ -101,6 +101,15 @@ pub enum Error {
     /// The header `typ` is not the required one (e.g. `at+jwt`).
     #[error("invalid token type")]
     InvalidType,
+    /// The token was issued for Microsoft Graph (a `nonce` in its header,
+    /// or Graph's audience), not for this API: only Graph can verify it.
+    /// The client must request a scope of this API instead of a Graph
+    /// scope such as `User.Read`.
+    #[error(
+        "token issued for Microsoft Graph, not this API: the client must request a scope of \
+         this API (api://<API client id>/<scope>), not a Graph scope such as User.Read"
+    )]
+    MicrosoftGraphToken,
     /// The claims do not deserialize into the application's claims type.
     #[error("claims do not match the expected shape")]
     InvalidClaims,

@@ -117,6 +117,7 @@ struct RawHeader<'a> {
     #[serde(borrow, default, deserialize_with = "borrowed_str")]
     x5t: Option<Cow<'a, str>>,
     crit: Option<serde::de::IgnoredAny>,
+    nonce: Option<serde::de::IgnoredAny>,
 }
 
 /// A string member, borrowed unless it holds escapes. (`Cow`'s own
@@ -158,6 +159,10 @@ pub(crate) struct Header<'a> {
     pub typ: Option<Cow<'a, str>>,
     /// The certificate thumbprint the token names its key by.
     pub x5t: Option<Cow<'a, str>>,
+    /// The header has a `nonce`: Microsoft Graph's access tokens do, and
+    /// nobody but Graph can verify them (the signature covers a hash of
+    /// the nonce). Only used to say so when the signature fails.
+    pub nonce: bool,
 }
 
 /// Decodes (into `buf`) and screens the JOSE header: `alg` known (never
@@ -191,6 +196,7 @@ pub(crate) fn decode_header<'b>(
         kid: raw.kid,
         typ: raw.typ,
         x5t: raw.x5t,
+        nonce: raw.nonce.is_some(),
     })
 }
 

@@ -272,6 +272,7 @@ impl Validator {
             // wait, and `x5t` only selects when there is no `kid`.
             typ: None,
             x5t: None,
+            nonce: false,
         };
         let now = self.inner.clock.now();
         let result = token::split(token, self.inner.max_token_len)
@@ -371,6 +372,11 @@ impl Validator {
         ) {
             Ok(key) => key,
             Err(Error::UnknownKey) => return Err(self.unknown_kid(header)),
+            // Say why, so nobody chases keys: the client asked for a Graph
+            // scope (`User.Read`) instead of one of this API's.
+            Err(Error::InvalidSignature) if header.nonce => {
+                return Err(Error::MicrosoftGraphToken.into());
+            }
             Err(error) => return Err(error.into()),
         };
 

@@ -67,6 +67,13 @@ pub(crate) enum Audience<'a> {
 }
 
 impl Audience<'_> {
+    pub fn contains(&self, wanted: &str) -> bool {
+        match self {
+            Audience::One(a) => **a == *wanted,
+            Audience::Many(v) => v.iter().any(|a| **a == *wanted),
+        }
+    }
+
     pub fn contains_any(&self, wanted: &[Box<str>]) -> bool {
         match self {
             Audience::One(a) => wanted.iter().any(|w| **w == **a),
