@@ -74,7 +74,7 @@ async fn client(id: usize, base: String, pool: Arc<Pool>, stop: Arc<AtomicBool>)
     while !stop.load(Ordering::Relaxed) {
         n += 1;
         // One request in eight is hostile.
-        let (kind, token) = if n % 8 == 0 {
+        let (kind, token) = if n.is_multiple_of(8) {
             (
                 Kind::Hostile,
                 pool.hostile[n / 8 % pool.hostile.len()].clone(),
