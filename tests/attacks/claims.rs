@@ -32,23 +32,18 @@ async fn time_claims_of_the_wrong_type_or_out_of_range() {
         ] {
             refuses(&v, &with_raw_claim(name, &value), &wrong).await;
         }
-        // Not a JSON number at all (serde_json refuses to round 1e309 to
-        // infinity), and numbers far beyond a u64.
-        for value in [
-            "1e309",
-            "-1e309",
-            "NaN",
-            "Infinity",
-            "99999999999999999999999999",
-        ] {
-            let token = with_raw_claim(name, value);
-            let error = v.try_verify::<User>(&token).map(|_| ()).unwrap_err();
-            assert!(
-                [not_json, wrong.as_str()].contains(&error.description().as_str()),
-                "{name}={value}: {error}"
-            );
-            refuses(&v, &token, &error.description()).await;
+        // Not JSON numbers at all (serde_json refuses to round 1e309 to
+        // infinity): the claim set is not JSON.
+        for value in ["1e309", "-1e309", "NaN", "Infinity", "-Infinity"] {
+            refuses(&v, &with_raw_claim(name, value), not_json).await;
         }
+        // An integer beyond u64 reads as a float, out of range.
+        refuses(
+            &v,
+            &with_raw_claim(name, "99999999999999999999999999"),
+            &wrong,
+        )
+        .await;
     }
     // `null` is not a date either; for `exp` it is the missing claim.
     refuses(

@@ -201,9 +201,9 @@ async fn bytes_that_are_not_utf8() {
     );
     let input = format!("{h}.{payload}");
     let token = format!("{input}.{}", b64url(&RSA.sign("RS256", input.as_bytes())));
-    let error = v.try_verify::<User>(&token).map(|_| ()).unwrap_err();
-    assert_eq!(error.kind(), ErrorKind::InvalidToken, "{error}");
-    refuses(&v, &token, &error.description()).await;
+    // The registered claims skip `sub` without decoding it; the
+    // application's claims type reads it and fails.
+    refuses(&v, &token, "claims do not match the expected shape").await;
 }
 
 /// Issue 11, item 3: the length is checked before the value is scanned, so
