@@ -309,3 +309,85 @@ async fn scenario() {
         validator.health().fetches
     );
 }
+
+/// The cost of the unknown-kid cooldown, measured: a flood of random kids
+/// just before a rotation takes the one refetch the cooldown allows, so the
+/// rotated key's first tokens are refused ("unknown key id", not 5xx) until
+/// the cooldown ends — and from then on accepted, with one fetch more.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_random_kid_flood_delays_a_rotated_key_by_at_most_the_cooldown() {
+    tokio::time::timeout(Duration::from_secs(30), async {
+        let mut issuer = TestIssuer::start().await;
+        let validator = validator_for(&issuer, AUDIENCE)
+            .kid_refetch_cooldown(COOLDOWN)
+            .build()
+            .await
+            .unwrap();
+        let app = Router::new()
+            .route("/me", get(|_: Claims<StandardClaims>| async {}))
+            .layer(validator.layer::<StandardClaims>());
+        let api = serve(app).await;
+        let http = reqwest::Client::new();
+        let get = |token: String| {
+            let request = http
+                .get(format!("{}/me", api.base))
+                .header("authorization", bearer(&token));
+            async move {
+                let response = request.send().await.unwrap();
+                let challenge = response
+                    .headers()
+                    .get("www-authenticate")
+                    .map(|v| v.to_str().unwrap().to_owned());
+                (response.status(), challenge)
+            }
+        };
+        let jwks = issuer.jwks_path();
+        let fetches_before = issuer.provider.hits(&jwks);
+
+        let stranger = TestKey::generate(KeyKind::EcP256, "stranger");
+        let flood_started = Instant::now();
+        for i in 0..200 {
+            let flood = issuer
+                .builder(AUDIENCE)
+                .header("kid", format!("random-{i}"))
+                .sign(&stranger);
+            let (status, _) = get(flood).await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED);
+        }
+        let flood_done = Instant::now();
+        issuer.rotate(KeyKind::EcP256, "k2");
+        let rotated = tokens(&issuer, &issuer.key, 1).remove(0);
+        let (status, challenge) = get(rotated.clone()).await;
+        if flood_started.elapsed() < COOLDOWN {
+            // Sent and answered while the flood's refetch holds the cooldown.
+            assert_eq!(status, StatusCode::UNAUTHORIZED);
+        }
+        if status == StatusCode::UNAUTHORIZED {
+            assert!(
+                challenge
+                    .as_deref()
+                    .is_some_and(|c| c.contains("unknown key id")),
+                "{challenge:?}"
+            );
+            // Picked up as soon as the cooldown allows the next refetch.
+            loop {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                let (status, _) = get(rotated.clone()).await;
+                if status == StatusCode::OK {
+                    break;
+                }
+                assert_eq!(status, StatusCode::UNAUTHORIZED);
+                assert!(
+                    flood_done.elapsed() < COOLDOWN + Duration::from_secs(2),
+                    "the rotated key was still refused {:?} after the flood",
+                    flood_done.elapsed()
+                );
+            }
+        }
+        // 200 random kids and the rotation: two fetches at most.
+        let fetches = issuer.provider.hits(&jwks) - fetches_before;
+        assert!(fetches <= 2, "{fetches} fetches");
+    })
+    .await
+    .expect("finished within 30 s");
+}
