@@ -6,6 +6,7 @@
 // Binds 127.0.0.1 on an ephemeral port (or PORT from the environment) and
 // prints one line `OIDC_PROVIDER_ISSUER=<issuer>` on stdout once it serves.
 // Exits when its stdin closes, so it never outlives the test that spawned it.
+// SPA_ORIGIN: see below (examples/spa, tests/browser.rs).
 //
 // What it issues: RFC 9068 JWT access tokens (`typ: at+jwt`) for the
 // resource indicators below, to the clients below, signed with the keys of
@@ -53,6 +54,15 @@ const SERVICE_CLIENTS = {
 
 const SPA_REDIRECT_URI = 'http://127.0.0.1:9/callback';
 
+// --- examples/spa and tests/browser.rs ---
+// SPA_ORIGIN (e.g. http://127.0.0.1:5173): where the single-page app of
+// examples/spa is served. Its page `${SPA_ORIGIN}/` becomes a redirect URI
+// of the `spa` client, and the token endpoint answers that origin's CORS
+// requests, since the browser exchanges the code itself.
+const SPA_ORIGIN = process.env.SPA_ORIGIN ? new URL(process.env.SPA_ORIGIN).origin : undefined;
+const SPA_REDIRECT_URIS = [SPA_REDIRECT_URI, ...(SPA_ORIGIN ? [`${SPA_ORIGIN}/`] : [])];
+// --- end examples/spa ---
+
 let generation = 0;
 
 function privateJwk(kid, type, options, extra = {}) {
@@ -89,9 +99,15 @@ function configuration(keys) {
         token_endpoint_auth_method: 'none',
         grant_types: ['authorization_code'],
         response_types: ['code'],
-        redirect_uris: [SPA_REDIRECT_URI],
+        redirect_uris: SPA_REDIRECT_URIS,
       },
     ],
+    // Only public clients, and only from the origin of one of their own
+    // redirect URIs: a confidential client's secret never belongs in a page.
+    clientBasedCORS(_ctx, origin, client) {
+      return client.clientAuthMethod === 'none'
+        && client.redirectUris.some((uri) => new URL(uri).origin === origin);
+    },
     jwks: { keys },
     cookies: { keys: ['e2e-only-cookie-signing-key'] },
     features: {

@@ -6,7 +6,8 @@
 //! - Bounded, with O(1) FIFO eviction, in shards so concurrent requests
 //!   rarely meet on one lock (held for a lookup, never across I/O).
 //! - Claims are stored behind `Arc`: a hit clones a pointer, not claims.
-//! - `exp`/`nbf` are checked again on every hit against the current clock,
+//! - `exp`, `nbf` and `iat` are checked again on every hit against the
+//!   current clock, with the same rules as a fresh verification,
 //!   and an entry whose key left the key set is dropped.
 //! - Only successes are stored.
 
@@ -27,8 +28,7 @@ const HASHED_SUFFIX: usize = 64;
 struct Entry {
     token: Box<[u8]>,
     claims: Arc<dyn Any + Send + Sync>,
-    exp: i64,
-    nbf: Option<i64>,
+    times: Times,
     /// Fingerprint of the key that verified the token (`None`: the HMAC
     /// secret, which never changes).
     key: Option<u64>,
@@ -62,6 +62,26 @@ struct Shard {
     /// `seq` and evicts nothing when it comes up.
     order: VecDeque<(u64, u64)>,
     next_seq: u64,
+}
+
+/// A token's time claims, checked again on every hit exactly as a fresh
+/// verification checks them, so a hit and a miss decide alike.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Times {
+    pub exp: i64,
+    pub nbf: Option<i64>,
+    pub iat: Option<i64>,
+}
+
+impl Times {
+    /// True when the time claims hold at `now`, with `leeway` seconds of
+    /// skew: the same rules as `Validator::check_registered`.
+    fn hold(&self, now: i64, leeway: i64) -> bool {
+        let not_before = now.saturating_add(leeway);
+        now < self.exp.saturating_add(leeway)
+            && self.nbf.is_none_or(|nbf| not_before >= nbf)
+            && self.iat.is_none_or(|iat| iat <= not_before)
+    }
 }
 
 pub(crate) struct TokenCache {
@@ -120,16 +140,15 @@ impl TokenCache {
         if *entry.token != *token.as_bytes() {
             return None;
         }
-        let expired = now >= entry.exp.saturating_add(leeway);
+        let expired = now >= entry.times.exp.saturating_add(leeway);
         let key_gone = entry.key.is_some_and(|key| !keys.holds(key));
         if expired || key_gone {
             shard.map.remove(&digest);
             return None;
         }
-        if entry
-            .nbf
-            .is_some_and(|nbf| now.saturating_add(leeway) < nbf)
-        {
+        // Not yet valid, or issued in the future after the clock stepped
+        // back: a miss, so the fresh verification decides and says why.
+        if !entry.times.hold(now, leeway) {
             return None;
         }
         let claims = entry.claims.clone().downcast::<C>().ok()?;
@@ -141,16 +160,14 @@ impl TokenCache {
         &self,
         token: &str,
         claims: &Claims<C>,
-        exp: i64,
-        nbf: Option<i64>,
+        times: Times,
         key: Option<u64>,
     ) {
         let digest = (self.digest)(&self.hasher, token.as_bytes());
         let mut entry = Entry {
             token: token.as_bytes().into(),
             claims: claims.0.clone(),
-            exp,
-            nbf,
+            times,
             key,
             seq: 0,
         };
@@ -191,6 +208,14 @@ impl TokenCache {
 mod tests {
     use super::*;
 
+    fn until(exp: i64, nbf: Option<i64>) -> Times {
+        Times {
+            exp,
+            nbf,
+            iat: None,
+        }
+    }
+
     fn keys() -> KeySet {
         KeySet::default()
     }
@@ -203,7 +228,7 @@ mod tests {
     fn hit_returns_the_same_arc() {
         let cache = TokenCache::new(100);
         let claims = Claims::new(String::from("alice"));
-        cache.insert("a.b.c", &claims, 1000, None, None);
+        cache.insert("a.b.c", &claims, until(1000, None), None);
         let hit = cache.get::<String>("a.b.c", 500, 0, &keys()).unwrap();
         assert!(Arc::ptr_eq(&hit.0, &claims.0));
         assert!(cache.get::<String>("a.b.d", 500, 0, &keys()).is_none());
@@ -212,7 +237,7 @@ mod tests {
     #[test]
     fn expiry_is_checked_on_every_hit() {
         let cache = TokenCache::new(100);
-        cache.insert("a.b.c", &Claims::new(1u32), 1000, Some(400), None);
+        cache.insert("a.b.c", &Claims::new(1u32), until(1000, Some(400)), None);
         assert!(cache.get::<u32>("a.b.c", 399, 0, &keys()).is_none(), "nbf");
         assert!(cache.get::<u32>("a.b.c", 999, 0, &keys()).is_some());
         assert!(cache.get::<u32>("a.b.c", 1000, 0, &keys()).is_none(), "exp");
@@ -222,7 +247,7 @@ mod tests {
     #[test]
     fn leeway_applies_like_in_verification() {
         let cache = TokenCache::new(100);
-        cache.insert("a.b.c", &Claims::new(1u32), 1000, None, None);
+        cache.insert("a.b.c", &Claims::new(1u32), until(1000, None), None);
         assert!(cache.get::<u32>("a.b.c", 1059, 60, &keys()).is_some());
         assert!(cache.get::<u32>("a.b.c", 1060, 60, &keys()).is_none());
     }
@@ -230,7 +255,7 @@ mod tests {
     #[test]
     fn entries_of_a_removed_key_are_dropped() {
         let cache = TokenCache::new(100);
-        cache.insert("a.b.c", &Claims::new(1u32), 1000, None, Some(42));
+        cache.insert("a.b.c", &Claims::new(1u32), until(1000, None), Some(42));
         assert!(cache.get::<u32>("a.b.c", 1, 0, &keys()).is_none());
         assert_eq!(cache.len(), 0);
     }
@@ -238,7 +263,7 @@ mod tests {
     #[test]
     fn other_claims_type_is_a_miss() {
         let cache = TokenCache::new(100);
-        cache.insert("a.b.c", &Claims::new(1u32), 1000, None, None);
+        cache.insert("a.b.c", &Claims::new(1u32), until(1000, None), None);
         assert!(cache.get::<String>("a.b.c", 1, 0, &keys()).is_none());
     }
 
@@ -249,8 +274,7 @@ mod tests {
         cache.insert(
             &token(1),
             &Claims::new(String::from("alice")),
-            1000,
-            None,
+            until(1000, None),
             None,
         );
         assert!(cache.get::<String>(&token(2), 1, 0, &keys()).is_none());
@@ -262,8 +286,7 @@ mod tests {
         cache.insert(
             &token(2),
             &Claims::new(String::from("mallory")),
-            1000,
-            None,
+            until(1000, None),
             None,
         );
         assert!(cache.get::<String>(&token(1), 1, 0, &keys()).is_none());
@@ -280,16 +303,16 @@ mod tests {
         let cache = TokenCache::with_digest(2 * SHARDS, |_, t| u64::from(t[t.len() - 1]));
         let claims = Claims::new(0u8);
         // Cached under a key that then leaves the set: dropped on the hit.
-        cache.insert("a.b.c", &claims, 1000, None, Some(7));
+        cache.insert("a.b.c", &claims, until(1000, None), Some(7));
         assert!(cache.get::<u8>("a.b.c", 1, 0, &keys()).is_none());
         // Verified again (the key came back), then one more token.
-        cache.insert("a.b.c", &claims, 1000, None, None);
-        cache.insert("a.b.d", &claims, 1000, None, None);
+        cache.insert("a.b.c", &claims, until(1000, None), None);
+        cache.insert("a.b.d", &claims, until(1000, None), None);
         // The record of the dropped entry evicts nothing: both are there.
         assert!(cache.get::<u8>("a.b.c", 1, 0, &keys()).is_some());
         assert!(cache.get::<u8>("a.b.d", 1, 0, &keys()).is_some());
         // And the bound still holds as more come in.
-        cache.insert("a.b.e", &claims, 1000, None, None);
+        cache.insert("a.b.e", &claims, until(1000, None), None);
         assert!(
             cache.get::<u8>("a.b.c", 1, 0, &keys()).is_none(),
             "oldest out"
@@ -303,7 +326,7 @@ mod tests {
         assert!(cache.capacity() >= 10_000 && cache.capacity() < 10_000 + SHARDS);
         let claims = Claims::new(0u8);
         for i in 0..100_000 {
-            cache.insert(&token(i), &claims, i64::MAX, None, None);
+            cache.insert(&token(i), &claims, until(i64::MAX, None), None);
         }
         let len = cache.len();
         assert!(len <= cache.capacity(), "{len} entries");
@@ -317,162 +340,22 @@ mod tests {
         }
     }
 
-    // The same rules through the public API: a `Validator` with its
-    // default cache, real keys and real tokens.
-    mod through_the_validator {
-        use std::sync::Arc;
-
-        use aws_lc_rs::hmac;
-        use oidc_bearer_testkit::{
-            KeyKind, TestIssuer, TestKey, TokenBuilder, b64url, decode_segment, jwks,
+    #[test]
+    fn iat_is_checked_on_every_hit_like_nbf() {
+        let cache = TokenCache::new(10);
+        let times = Times {
+            exp: 1000,
+            nbf: None,
+            iat: Some(500),
         };
-        use serde_json::json;
-
-        use crate::{Error, ManualClock, StandardClaims, Validator};
-
-        const ISSUER: &str = "https://issuer.test/realms/cache";
-
-        #[tokio::test]
-        async fn a_token_that_expires_while_cached_is_refused() {
-            let key = TestKey::generate(KeyKind::Ed25519, "k1");
-            let now = 1_700_000_000;
-            let clock = ManualClock::new(now);
-            let validator = Validator::builder()
-                .issuer(ISSUER)
-                .audience("api")
-                .jwks_json(serde_json::to_vec(&jwks(&[&key])).unwrap())
-                .clock(clock.clone())
-                .build()
-                .await
-                .unwrap();
-            let token = TokenBuilder::new()
-                .claims(json!({"iss": ISSUER, "aud": "api", "exp": now + 100, "sub": "u"}))
-                .sign(&key);
-            let first = validator.try_verify::<StandardClaims>(&token).unwrap();
-            assert_eq!(validator.cached_tokens(), 1);
-            let hit = validator.try_verify::<StandardClaims>(&token).unwrap();
-            assert!(Arc::ptr_eq(first.as_arc(), hit.as_arc()), "a cache hit");
-            // Within the 60 s leeway it is still served...
-            clock.set(now + 159);
-            assert!(validator.try_verify::<StandardClaims>(&token).is_ok());
-            // ...and not a second later, although it is still cached.
-            clock.set(now + 160);
-            assert!(matches!(
-                validator.try_verify::<StandardClaims>(&token),
-                Err(Error::Expired)
-            ));
-            assert_eq!(validator.cached_tokens(), 0, "the expired entry is dropped");
-        }
-
-        #[tokio::test]
-        async fn entries_of_a_rotated_out_key_are_dropped() {
-            let mut issuer = TestIssuer::start().await;
-            let validator = Validator::builder()
-                .issuer(&issuer.issuer)
-                .audience("api")
-                .jwks_url(&issuer.jwks_url)
-                .build()
-                .await
-                .unwrap();
-            let old = issuer.token("api");
-            validator.verify::<StandardClaims>(&old).await.unwrap();
-            assert_eq!(validator.cached_tokens(), 1);
-
-            // An emergency rotation: the old key is gone from the JWKS.
-            issuer.rotate(KeyKind::Ed25519, "emergency");
-            issuer.retire_previous_keys();
-            let new = issuer.token("api");
-            // Its unknown kid makes the validator refetch the JWKS.
-            validator.verify::<StandardClaims>(&new).await.unwrap();
-            assert_eq!(issuer.provider.hits(&issuer.jwks_path()), 2);
-
-            // The old token is still in the cache, but its key is not in
-            // the set any more: refused, and its entry dropped.
-            assert!(matches!(
-                validator.verify::<StandardClaims>(&old).await,
-                Err(Error::UnknownKey)
-            ));
-            assert_eq!(validator.cached_tokens(), 1, "only the new token is left");
-            assert_eq!(
-                issuer.provider.hits(&issuer.jwks_path()),
-                2,
-                "no refetch during the cooldown"
-            );
-        }
-
-        #[tokio::test]
-        async fn a_forged_token_colliding_with_a_cached_one_is_verified() {
-            let key = TestKey::generate(KeyKind::Ed25519, "k1");
-            let validator = Validator::builder()
-                .issuer(ISSUER)
-                .audience("api")
-                .jwks_json(serde_json::to_vec(&jwks(&[&key])).unwrap())
-                .build()
-                .await
-                .unwrap();
-            let builder = TokenBuilder::new().claims(json!({
-                "iss": ISSUER, "aud": "api", "exp": oidc_bearer_testkit::now() + 600, "sub": "user-1"
-            }));
-            let token = builder.sign(&key);
-            let first = validator.try_verify::<StandardClaims>(&token).unwrap();
-            // Same length and same signature as the cached token, so the
-            // same slot (the digest covers the token's tail and length);
-            // only the claims differ.
-            let mut parts = token.split('.');
-            let (header, payload, signature) = (
-                parts.next().unwrap(),
-                parts.next().unwrap(),
-                parts.next().unwrap(),
-            );
-            let mut claims = decode_segment(payload);
-            claims["sub"] = json!("user-2");
-            let forged = format!(
-                "{header}.{}.{signature}",
-                b64url(&serde_json::to_vec(&claims).unwrap())
-            );
-            assert_eq!(forged.len(), token.len());
-            assert_ne!(forged, token);
-            assert!(matches!(
-                validator.try_verify::<StandardClaims>(&forged),
-                Err(Error::InvalidSignature)
-            ));
-            // The genuine entry is untouched.
-            let hit = validator.try_verify::<StandardClaims>(&token).unwrap();
-            assert!(Arc::ptr_eq(first.as_arc(), hit.as_arc()));
-            assert_eq!(hit.sub.as_deref(), Some("user-1"));
-        }
-
-        #[tokio::test]
-        async fn the_bound_holds_under_100k_distinct_tokens() {
-            let secret = [42u8; 32];
-            let validator = Validator::builder()
-                .issuer(ISSUER)
-                .audience("api")
-                .hmac_secret(secret)
-                .token_cache_size(1_000)
-                .build()
-                .await
-                .unwrap();
-            let key = hmac::Key::new(hmac::HMAC_SHA256, &secret);
-            let header = b64url(br#"{"alg":"HS256"}"#);
-            let exp = oidc_bearer_testkit::now() + 600;
-            let token = |n: u32| {
-                let claims = format!(r#"{{"iss":"{ISSUER}","aud":"api","exp":{exp},"jti":"{n}"}}"#);
-                let input = format!("{header}.{}", b64url(claims.as_bytes()));
-                let tag = hmac::sign(&key, input.as_bytes());
-                format!("{input}.{}", b64url(tag.as_ref()))
-            };
-            let mut most = 0;
-            for n in 0..100_000 {
-                validator.try_verify::<StandardClaims>(&token(n)).unwrap();
-                if n % 1_000 == 0 {
-                    most = most.max(validator.cached_tokens());
-                }
-            }
-            let len = validator.cached_tokens();
-            let bound = 1_000usize.div_ceil(super::SHARDS) * super::SHARDS;
-            assert!(most.max(len) <= bound, "{} tokens cached", most.max(len));
-            assert!(len > 900, "only {len} tokens cached");
-        }
+        cache.insert("a.b.c", &Claims::new(1u32), times, None);
+        assert!(cache.get::<u32>("a.b.c", 450, 60, &keys()).is_some());
+        // The clock stepped back past the leeway: a miss, so the fresh
+        // verification decides ("issued in the future").
+        assert!(cache.get::<u32>("a.b.c", 439, 60, &keys()).is_none());
+        // ...and the entry stays for when the clock is right again.
+        assert!(cache.get::<u32>("a.b.c", 440, 60, &keys()).is_some());
     }
+
+    // The same rules through the public API are in tests/cache.rs.
 }

@@ -3,7 +3,7 @@
 use serde::Deserialize;
 
 use crate::error::Error;
-use crate::jwks::{self, Fetched, HttpOptions};
+use crate::fetch::{self, Fetched, HttpOptions};
 
 /// The members of a discovery document this crate uses. Everything else,
 /// including algorithm names it does not know, is ignored.
@@ -34,15 +34,15 @@ pub(crate) async fn jwks_uri(
     fetch_base: &str,
     options: &HttpOptions,
 ) -> Result<reqwest::Url, Error> {
-    let url = jwks::check_url(&discovery_url(fetch_base), options.allow_insecure_http)?;
+    let url = fetch::check_url(&discovery_url(fetch_base), options.allow_insecure_http)?;
     let fail = |reason: String| Error::Fetch {
         url: url.to_string(),
         reason,
     };
-    let Fetched::Body { body, .. } = jwks::get(client, &url, options.max_body, None).await? else {
+    let Fetched::Body { body, .. } = fetch::get(client, &url, options.max_body, None).await? else {
         return Err(fail("unexpected 304".into()));
     };
-    let doc: Document = serde_json::from_slice(&body)
+    let doc: Document = serde_json::from_slice(fetch::json_text(&body))
         .map_err(|e| fail(format!("not an OpenID Connect discovery document: {e}")))?;
     if doc.issuer != issuer {
         return Err(Error::Config(format!(
@@ -53,7 +53,7 @@ pub(crate) async fn jwks_uri(
         )));
     }
     let jwks = internal_jwks_uri(issuer, fetch_base, &doc.jwks_uri);
-    jwks::check_url(&jwks, options.allow_insecure_http)
+    fetch::check_url(&jwks, options.allow_insecure_http)
 }
 
 /// The JWKS URL to fetch: `jwks_uri` moved from under the public `issuer`

@@ -10,7 +10,38 @@ use http::{HeaderValue, StatusCode};
 /// Everything that can go wrong, from `build()` to a refused token.
 ///
 /// Messages name the rule that failed and never contain a token, a claim
-/// value from an unverified token, or key material.
+/// value from an unverified token, or key material. [`kind`](Self::kind)
+/// groups them; [`status`](Self::status), [`error_code`](Self::error_code)
+/// and [`www_authenticate`](Self::www_authenticate) give the RFC 6750 §3
+/// response the layer sends.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), oidc_bearer::Error> {
+/// # let provider = oidc_bearer_testkit::TestIssuer::start().await;
+/// # let (issuer, jwks_url) = (provider.issuer.clone(), provider.jwks_url.clone());
+/// # let token_for_another_api = provider.token("another-api");
+/// use oidc_bearer::{Error, ErrorKind, StandardClaims, Validator};
+///
+/// let validator = Validator::builder()
+///     .issuer(issuer)
+///     .audience("my-api")
+///     .jwks_url(jwks_url)
+///     .build()
+///     .await?;
+/// let error = validator
+///     .verify::<StandardClaims>(&token_for_another_api)
+///     .await
+///     .unwrap_err();
+/// assert!(matches!(error, Error::InvalidAudience));
+/// assert_eq!(error.kind(), ErrorKind::InvalidToken);
+/// assert_eq!(error.status(), 401);
+/// assert_eq!(
+///     error.www_authenticate(Some("my-api")).unwrap(),
+///     r#"Bearer realm="my-api", error="invalid_token", error_description="invalid audience""#
+/// );
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -80,9 +111,16 @@ pub enum Error {
     /// [`ValidatorBuilder::rule`](crate::ValidatorBuilder::rule) refused the token.
     #[error("token rejected: {0}")]
     Rejected(String),
-    /// No signing keys are available yet, or they are too old to trust.
-    #[error("signing keys unavailable: {0}")]
-    KeysUnavailable(String),
+    /// No signing keys are available yet, or they are too old to trust
+    /// (answered with 503 and `Retry-After`: the token may well be fine).
+    #[error("signing keys unavailable: {reason}")]
+    KeysUnavailable {
+        /// Why, for logs (never shown to the client).
+        reason: String,
+        /// Seconds until the key store tries to fetch again: the 503's
+        /// `Retry-After` (RFC 9110 §10.2.3).
+        retry_after_secs: u64,
+    },
     /// Fetching a JWKS or discovery document failed.
     #[error("fetching {url} failed: {reason}")]
     Fetch {
@@ -125,7 +163,7 @@ impl Error {
         match self {
             Error::MissingToken => ErrorKind::MissingToken,
             Error::InvalidRequest(_) => ErrorKind::InvalidRequest,
-            Error::KeysUnavailable(_) => ErrorKind::Unavailable,
+            Error::KeysUnavailable { .. } => ErrorKind::Unavailable,
             Error::InsufficientScope(_) => ErrorKind::InsufficientScope,
             Error::Fetch { .. } | Error::InvalidKey(_) | Error::Config(_) => ErrorKind::Config,
             _ => ErrorKind::InvalidToken,
@@ -159,15 +197,24 @@ impl Error {
     pub fn description(&self) -> String {
         let text = match self {
             // Internal details (URLs, reasons) stay in logs, not in responses.
-            Error::KeysUnavailable(_) => "signing keys are not available".to_owned(),
+            Error::KeysUnavailable { .. } => "signing keys are not available".to_owned(),
             Error::Fetch { .. } | Error::InvalidKey(_) | Error::Config(_) => {
                 "server configuration error".to_owned()
             }
             other => other.to_string(),
         };
-        text.chars()
-            .filter(|c| matches!(*c, ' ' | '!' | '#'..='[' | ']'..='~'))
-            .collect()
+        rfc6750_chars(&text).collect()
+    }
+
+    /// Seconds after which a client may retry, for the `Retry-After` of a
+    /// 503; `None` for every other error.
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        match self {
+            Error::KeysUnavailable {
+                retry_after_secs, ..
+            } => Some(*retry_after_secs),
+            _ => None,
+        }
     }
 
     /// The `WWW-Authenticate` challenge for this error (RFC 6750 §3), or
@@ -181,11 +228,7 @@ impl Error {
         if let Some(realm) = realm {
             value.push_str(sep);
             value.push_str("realm=\"");
-            value.extend(
-                realm
-                    .chars()
-                    .filter(|c| matches!(*c, ' ' | '!' | '#'..='[' | ']'..='~')),
-            );
+            value.extend(rfc6750_chars(realm));
             value.push('"');
             sep = ", ";
         }
@@ -203,4 +246,12 @@ impl Error {
         }
         HeaderValue::from_str(&value).ok()
     }
+}
+
+/// The characters RFC 6750 §3 allows in a quoted challenge attribute
+/// (`%x20-21 / %x23-5B / %x5D-7E`): no quote, no backslash, no control
+/// character, nothing outside ASCII.
+fn rfc6750_chars(text: &str) -> impl Iterator<Item = char> + '_ {
+    text.chars()
+        .filter(|c| matches!(*c, ' ' | '!' | '#'..='[' | ']'..='~'))
 }

@@ -12,9 +12,11 @@ use http::request::Parts;
 
 use crate::claims::Claims;
 use crate::error::Error;
-use crate::layer::{Anonymous, AnonymousRealm, rejection_parts};
+use crate::layer::{Anonymous, AnonymousRealm};
+use crate::rejection::rejection_parts;
 
-/// `Claims<C>` could not be extracted.
+/// Why `Claims<C>` could not be extracted: the rejection of the
+/// [`Claims<C>`] extractor.
 ///
 /// Either the route has no oidc-bearer layer for this claims type (a server
 /// configuration error, answered with 500 and a message saying what to
@@ -23,14 +25,14 @@ use crate::layer::{Anonymous, AnonymousRealm, rejection_parts};
 /// handler requires claims: answered like a request without a token, 401
 /// with a bare `Bearer` challenge.
 #[derive(Debug, Clone)]
-pub struct MissingClaimsLayer {
+pub struct ClaimsRejection {
     claims_type: &'static str,
     /// `Some` when the layer let the request through anonymously; holds the
     /// layer's realm, if any.
     anonymous: Option<Option<Arc<str>>>,
 }
 
-impl MissingClaimsLayer {
+impl ClaimsRejection {
     fn for_request<C>(parts: &Parts) -> Self {
         let anonymous = parts.extensions.get::<Anonymous>().map(|_| {
             parts
@@ -38,14 +40,14 @@ impl MissingClaimsLayer {
                 .get::<AnonymousRealm>()
                 .map(|r| r.0.clone())
         });
-        MissingClaimsLayer {
+        ClaimsRejection {
             claims_type: std::any::type_name::<C>(),
             anonymous,
         }
     }
 }
 
-impl std::fmt::Display for MissingClaimsLayer {
+impl std::fmt::Display for ClaimsRejection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         if self.anonymous.is_some() {
             return write!(
@@ -66,7 +68,7 @@ impl std::fmt::Display for MissingClaimsLayer {
     }
 }
 
-impl IntoResponse for MissingClaimsLayer {
+impl IntoResponse for ClaimsRejection {
     fn into_response(self) -> Response {
         match &self.anonymous {
             Some(realm) => {
@@ -89,14 +91,14 @@ where
     C: Send + Sync + 'static,
     S: Send + Sync,
 {
-    type Rejection = MissingClaimsLayer;
+    type Rejection = ClaimsRejection;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         parts
             .extensions
             .get::<Claims<C>>()
             .cloned()
-            .ok_or_else(|| MissingClaimsLayer::for_request::<C>(parts))
+            .ok_or_else(|| ClaimsRejection::for_request::<C>(parts))
     }
 }
 
@@ -105,7 +107,7 @@ where
     C: Send + Sync + 'static,
     S: Send + Sync,
 {
-    type Rejection = MissingClaimsLayer;
+    type Rejection = ClaimsRejection;
 
     async fn from_request_parts(
         parts: &mut Parts,
@@ -116,7 +118,7 @@ where
         } else if parts.extensions.get::<Anonymous>().is_some() {
             Ok(None)
         } else {
-            Err(MissingClaimsLayer::for_request::<C>(parts))
+            Err(ClaimsRejection::for_request::<C>(parts))
         }
     }
 }

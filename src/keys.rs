@@ -14,9 +14,13 @@ use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde::Deserialize;
 
+mod hmac;
+
 use crate::algorithm::{ASYMMETRIC, Algorithm, KeyFamily};
 use crate::der::{self, SpkiKey};
 use crate::error::Error;
+
+pub(crate) use hmac::HmacKeys;
 
 /// One usable public key, parsed for every algorithm it may verify.
 pub(crate) struct VerifyingKey {

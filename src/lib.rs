@@ -67,32 +67,36 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
-mod algorithm;
+// The request pipeline, in order.
+mod bearer;
 mod cache;
 mod claims;
+#[cfg(feature = "axum")]
+mod extract;
+mod layer;
+mod rejection;
+mod token;
+mod validator;
+
+// Configuration and keys.
+mod algorithm;
+mod builder;
 mod clock;
 mod der;
 mod discovery;
 mod error;
-#[cfg(feature = "axum")]
-mod extract;
+mod fetch;
 mod jwks;
 mod keys;
-mod layer;
-mod store;
-mod token;
-mod validator;
 
-pub use algorithm::Algorithm;
+pub use builder::ValidatorBuilder;
 pub use claims::{Claims, StandardClaims, numeric_date};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{Error, ErrorKind};
 #[cfg(feature = "axum")]
-pub use extract::MissingClaimsLayer;
+pub use extract::ClaimsRejection;
+pub use jwks::{Health, HealthStatus};
 pub use keys::{KeySet, SkippedKey};
-pub use layer::{
-    Anonymous, DefaultRejection, OidcBearer, OidcBearerLayer, ProblemJson, RejectionHandler,
-    ResponseFuture, rejection_parts,
-};
-pub use store::{Health, HealthStatus};
-pub use validator::{Validator, ValidatorBuilder};
+pub use layer::{Anonymous, OidcBearer, OidcBearerLayer, ResponseFuture};
+pub use rejection::{DefaultRejection, ProblemJson, RejectionHandler, rejection_parts};
+pub use validator::Validator;

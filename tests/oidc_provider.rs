@@ -11,9 +11,6 @@
 //! tests fail with a message that says what to install.
 
 use std::collections::HashMap;
-use std::path::Path;
-use std::process::Stdio;
-use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::{Json, Router, routing::get};
@@ -23,10 +20,12 @@ use oidc_bearer::{Claims, ManualClock, Validator};
 use reqwest::header::{CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE};
 use reqwest::{StatusCode, Url};
 use serde::{Deserialize, Serialize};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
-use tokio::process::{Child, ChildStdin, Command};
 
 mod common;
+// The SPA example's launcher: one way to start the provider.
+#[allow(dead_code)]
+#[path = "../examples/spa/provider.rs"]
+mod provider;
 use common::{Answer, Api, bearer, fetch, serve};
 
 /// The resource indicator (and so the `aud`) of the protected API.
@@ -37,44 +36,6 @@ const OTHER_API: &str = "urn:test:other-api";
 const SHORT_LIVED_API: &str = "urn:test:short-lived";
 /// Registered for the `spa` client in `e2e/provider.mjs`; never contacted.
 const SPA_REDIRECT_URI: &str = "http://127.0.0.1:9/callback";
-
-const SETUP: &str = "the end-to-end tests start a real OpenID provider: they need Node.js >= 20.19 \
-     and npm on PATH (or node in $NODE); its packages are installed with `npm ci --prefix e2e`, \
-     run from the repository root";
-
-/// Installs the provider's locked packages once per test run when they are
-/// missing (`npm ci`, the normal package client, from `package-lock.json`).
-fn ensure_installed(e2e: &Path) {
-    static INSTALLED: OnceLock<Result<(), String>> = OnceLock::new();
-    let outcome = INSTALLED.get_or_init(|| {
-        if e2e
-            .join("node_modules/oidc-provider/package.json")
-            .is_file()
-        {
-            return Ok(());
-        }
-        eprintln!("installing the test provider's packages: npm ci --prefix e2e");
-        let output = std::process::Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund", "--prefix"])
-            .arg(e2e)
-            .output()
-            .map_err(|e| format!("cannot run npm ({e})"))?;
-        if output.status.success() {
-            Ok(())
-        } else {
-            Err(format!(
-                "`npm ci --prefix e2e` failed ({}): {}",
-                output.status,
-                String::from_utf8_lossy(&output.stderr)
-            ))
-        }
-    });
-    if let Err(why) = outcome {
-        panic!("{why}: {SETUP}");
-    }
-}
-
-const READY_PREFIX: &str = "OIDC_PROVIDER_ISSUER=";
 
 /// The claims RFC 9068 puts in every access token, as the handler sees them.
 #[derive(Debug, Deserialize, Serialize)]
@@ -93,15 +54,12 @@ async fn whoami(claims: Claims<AccessClaims>) -> Json<Claims<AccessClaims>> {
     Json(claims)
 }
 
-/// `node e2e/provider.mjs`, killed when dropped. Its stdin stays open for
-/// as long as this lives; the script exits when it closes, so the provider
-/// does not outlive a test process that was killed outright either.
+/// `node e2e/provider.mjs` (started as the SPA example starts it), killed
+/// when dropped, with a client for its endpoints.
 struct OidcProvider {
     issuer: String,
     http: reqwest::Client,
-    stderr: Arc<Mutex<String>>,
-    _stdin: ChildStdin,
-    _child: Child,
+    local: provider::LocalProvider,
 }
 
 /// What the provider's token endpoint returned.
@@ -112,77 +70,18 @@ struct Tokens {
 
 impl OidcProvider {
     async fn start() -> OidcProvider {
-        let e2e = Path::new(env!("CARGO_MANIFEST_DIR")).join("e2e");
-        ensure_installed(&e2e);
-        let node = std::env::var_os("NODE").unwrap_or_else(|| "node".into());
-        let mut child = Command::new(&node)
-            .arg(e2e.join("provider.mjs"))
-            .current_dir(&e2e)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot run {node:?} ({e}): {SETUP}"));
-
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let mut err_pipe = child.stderr.take().unwrap();
-        let sink = stderr.clone();
-        let stderr_done = tokio::spawn(async move {
-            let mut buf = [0u8; 4096];
-            while let Ok(n @ 1..) = err_pipe.read(&mut buf).await {
-                sink.lock()
-                    .unwrap()
-                    .push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-        });
-
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let ready = tokio::time::timeout(Duration::from_secs(30), async {
-            while let Ok(Some(line)) = lines.next_line().await {
-                if let Some(issuer) = line.strip_prefix(READY_PREFIX) {
-                    return Some(issuer.to_owned());
-                }
-            }
-            None
-        })
-        .await;
-        let issuer = match ready {
-            Ok(Some(issuer)) => issuer,
-            outcome => {
-                let what = match outcome {
-                    Err(_) => {
-                        let _ = child.start_kill();
-                        "it printed no issuer within 30 s and was killed"
-                    }
-                    Ok(_) => "it closed stdout before printing its issuer",
-                };
-                let exit = match tokio::time::timeout(Duration::from_secs(5), child.wait()).await {
-                    Ok(Ok(status)) => status.to_string(),
-                    other => format!("still running? {other:?}"),
-                };
-                let _ = tokio::time::timeout(Duration::from_secs(5), stderr_done).await;
-                panic!(
-                    "the OpenID provider did not start: {what} ({exit}).\n{SETUP}.\n\
-                     its stderr:\n{}",
-                    stderr.lock().unwrap()
-                );
-            }
-        };
-        // oidc-provider logs notices on stdout; keep the pipe from filling.
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-
+        let local = provider::start(0, None)
+            .await
+            .unwrap_or_else(|why| panic!("{why}"));
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(10))
             .build()
             .unwrap();
         OidcProvider {
-            issuer,
+            issuer: local.issuer.clone(),
             http,
-            stderr,
-            _stdin: child.stdin.take().unwrap(),
-            _child: child,
+            local,
         }
     }
 
@@ -209,7 +108,7 @@ impl OidcProvider {
             status,
             StatusCode::OK,
             "token endpoint refused {form:?}: {body}\nprovider log:\n{}",
-            self.stderr.lock().unwrap()
+            self.local.log()
         );
         Tokens {
             access_token: body["access_token"].as_str().unwrap().to_owned(),
@@ -305,7 +204,7 @@ impl OidcProvider {
                 "{url} answered {}: {}\nprovider log:\n{}",
                 response.status(),
                 response.text().await.unwrap_or_default(),
-                self.stderr.lock().unwrap()
+                self.local.log()
             );
             let location = response.headers()[LOCATION].to_str().unwrap();
             let next = url.join(location).unwrap();

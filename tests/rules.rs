@@ -1675,7 +1675,10 @@ fn errors_kind_status_and_challenge_mapping() {
             Some("insufficient_scope"),
         ),
         (
-            Error::KeysUnavailable("fetching https://idp.internal/certs failed".into()),
+            Error::KeysUnavailable {
+                reason: "fetching https://idp.internal/certs failed".into(),
+                retry_after_secs: 10,
+            },
             ErrorKind::Unavailable,
             503,
             None,
@@ -1903,7 +1906,10 @@ async fn errors_descriptions_never_contain_the_token_or_key_material() {
     }
     // Internal details of key loading stay out of responses.
     for error in [
-        Error::KeysUnavailable("fetching https://idp.internal/certs failed: 500".into()),
+        Error::KeysUnavailable {
+            reason: "fetching https://idp.internal/certs failed: 500".into(),
+            retry_after_secs: 10,
+        },
         Error::Fetch {
             url: "https://idp.internal/certs".into(),
             reason: "tls".into(),

@@ -1,5 +1,7 @@
-//! Fetching documents: the URL policy, the HTTP client, size limits,
-//! Cache-Control and ETag. The refresh logic lives in `store`.
+//! HTTP GET for discovery and JWKS documents: the transport policy
+//! (`https`, or `http` on loopback), the client (timeouts, redirects kept on
+//! their host), the size limit, `Cache-Control` and `ETag`. What to fetch
+//! and when is the key store's business (`jwks`).
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -148,6 +150,15 @@ pub(crate) async fn get(
     })
 }
 
+/// The JSON text of a document as servers really send it: without the
+/// UTF-8 byte order mark some put in front (RFC 8259 §8.1: a parser MAY
+/// ignore it). Whitespace around the text is JSON's own business; the
+/// `Content-Type` is never looked at (`application/json`,
+/// `application/jwk-set+json`, `text/plain` and others are all seen).
+pub(crate) fn json_text(document: &[u8]) -> &[u8] {
+    document.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(document)
+}
+
 fn describe(e: &reqwest::Error) -> String {
     if e.is_timeout() {
         "timed out".into()
@@ -213,6 +224,14 @@ mod tests {
         assert!(check_url("ftp://example.com/x", true).is_err());
         assert!(check_url("not a url", false).is_err());
         assert!(check_url("http://localhost.evil.com/x", false).is_err());
+    }
+
+    #[test]
+    fn byte_order_mark_is_dropped_and_nothing_else() {
+        assert_eq!(json_text(b"\xEF\xBB\xBF{}"), b"{}");
+        assert_eq!(json_text(b" {} "), b" {} ");
+        assert_eq!(json_text(b"\xEF\xBB{}"), b"\xEF\xBB{}");
+        assert_eq!(json_text(b""), b"");
     }
 
     #[test]

@@ -1,171 +1,33 @@
-//! Registered-claim checks and the `Claims<C>` handlers receive.
+//! The registered claims the validator checks (RFC 7519 §4.1), read
+//! straight from the decoded payload, and the `NumericDate` rule.
 
 use std::borrow::Cow;
 use std::fmt;
-use std::ops::Deref;
-use std::sync::Arc;
 
+use serde::Deserialize;
 use serde::de::{self, Deserializer, IgnoredAny, SeqAccess, Visitor};
-use serde::{Deserialize, Serialize};
 
-/// Verified claims of type `C`, shared behind an `Arc` so handing them to
-/// a handler (or serving them from a cache) copies nothing.
-///
-/// Dereferences to `C`; serializes exactly as `C`, so `Json(claims)` works.
+/// Deserializes a `NumericDate` (RFC 7519 §2): seconds since the Unix
+/// epoch as an integer or a float (some providers send `1718719921.5`),
+/// truncated toward negative infinity. Strings, non-finite and out-of-range
+/// numbers are errors. For date claims of your own claims type:
 ///
 /// ```
-/// # use oidc_bearer::Claims;
 /// #[derive(serde::Deserialize)]
-/// struct MyClaims { sub: String }
-///
-/// fn who(claims: &Claims<MyClaims>) -> &str {
-///     &claims.sub
+/// struct MyClaims {
+///     #[serde(deserialize_with = "oidc_bearer::numeric_date")]
+///     auth_time: i64,
 /// }
-/// ```
-pub struct Claims<C = StandardClaims>(pub Arc<C>);
-
-impl<C> Claims<C> {
-    /// Wraps claims that were verified elsewhere.
-    pub fn new(claims: C) -> Self {
-        Claims(Arc::new(claims))
-    }
-
-    /// The shared claims.
-    pub fn as_arc(&self) -> &Arc<C> {
-        &self.0
-    }
-
-    /// The claims by value: moved out when this is the only handle,
-    /// cloned otherwise.
-    pub fn into_inner(self) -> C
-    where
-        C: Clone,
-    {
-        Arc::unwrap_or_clone(self.0)
-    }
-}
-
-impl<C> Clone for Claims<C> {
-    fn clone(&self) -> Self {
-        Claims(self.0.clone())
-    }
-}
-
-impl<C> Deref for Claims<C> {
-    type Target = C;
-    fn deref(&self) -> &C {
-        &self.0
-    }
-}
-
-impl<C: fmt::Debug> fmt::Debug for Claims<C> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("Claims").field(&self.0).finish()
-    }
-}
-
-impl<C: Serialize> Serialize for Claims<C> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        self.0.serialize(s)
-    }
-}
-
-/// The claims most APIs need, for when you do not declare your own type.
 ///
-/// Covers RFC 7519, RFC 9068, Entra ID and Keycloak names; everything else
-/// is dropped. Declare your own `#[derive(Deserialize)]` struct for more.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
-#[non_exhaustive]
-pub struct StandardClaims {
-    /// Issuer.
-    #[serde(default)]
-    pub iss: String,
-    /// Subject.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sub: Option<String>,
-    /// Audience (string or array in the token; always a list here).
-    #[serde(
-        default,
-        deserialize_with = "one_or_many",
-        skip_serializing_if = "Vec::is_empty"
-    )]
-    pub aud: Vec<String>,
-    /// Expiry, seconds since the epoch.
-    #[serde(
-        default,
-        deserialize_with = "numeric_date_opt",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub exp: Option<i64>,
-    /// Not before, seconds since the epoch.
-    #[serde(
-        default,
-        deserialize_with = "numeric_date_opt",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub nbf: Option<i64>,
-    /// Issued at, seconds since the epoch.
-    #[serde(
-        default,
-        deserialize_with = "numeric_date_opt",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub iat: Option<i64>,
-    /// JWT ID.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub jti: Option<String>,
-    /// OAuth client (RFC 9068).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub client_id: Option<String>,
-    /// Authorized party (Entra v2, Keycloak).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub azp: Option<String>,
-    /// Space-separated scopes (RFC 9068, Keycloak).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub scope: Option<String>,
-    /// Space-separated scopes (Entra ID).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub scp: Option<String>,
-    /// Roles (Entra ID app roles).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub roles: Vec<String>,
-    /// Tenant id (Entra ID).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tid: Option<String>,
-    /// Display name, when the provider sends it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    /// Login name (Entra v2, Keycloak).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub preferred_username: Option<String>,
-    /// E-mail address, when the provider sends it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub email: Option<String>,
-}
-
-impl StandardClaims {
-    /// The scopes from `scope` or `scp`, split on spaces.
-    pub fn scopes(&self) -> impl Iterator<Item = &str> {
-        self.scope
-            .iter()
-            .chain(self.scp.iter())
-            .flat_map(|s| s.split(' '))
-            .filter(|s| !s.is_empty())
-    }
-
-    /// True when the token grants `scope`.
-    pub fn has_scope(&self, scope: &str) -> bool {
-        self.scopes().any(|s| s == scope)
-    }
-}
-
-/// Deserializes a `NumericDate`: integer or float seconds (some providers
-/// send `1718719921.5`), truncated toward negative infinity.
+/// let claims: MyClaims = serde_json::from_str(r#"{"auth_time": 1718719921.5}"#).unwrap();
+/// assert_eq!(claims.auth_time, 1718719921);
+/// assert!(serde_json::from_str::<MyClaims>(r#"{"auth_time": "1718719921"}"#).is_err());
+/// ```
 pub fn numeric_date<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
     d.deserialize_any(NumericDateVisitor)
 }
 
-fn numeric_date_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+pub(super) fn numeric_date_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
     numeric_date(d).map(Some)
 }
 
@@ -191,7 +53,7 @@ impl Visitor<'_> for NumericDateVisitor {
     }
 }
 
-fn one_or_many<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+pub(super) fn one_or_many<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
     Ok(match Audience::deserialize(d)? {
         Audience::One(a) => vec![a.into_owned()],
         Audience::Many(v) => v.into_iter().map(Cow::into_owned).collect(),
@@ -368,16 +230,5 @@ mod tests {
         let r: Registered = serde_json::from_str(r#"{"aud":["x"]}"#).unwrap();
         assert!(!r.aud.unwrap().contains_any(&want));
         assert!(serde_json::from_str::<Registered>(r#"{"aud":5}"#).is_err());
-    }
-
-    #[test]
-    fn standard_claims_scopes() {
-        let c: StandardClaims =
-            serde_json::from_str(r#"{"iss":"i","scope":"read  write","aud":"a","exp":5.5}"#)
-                .unwrap();
-        assert!(c.has_scope("write"));
-        assert!(!c.has_scope(""));
-        assert_eq!(c.aud, vec!["a".to_owned()]);
-        assert_eq!(c.exp, Some(5));
     }
 }

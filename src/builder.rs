@@ -1,0 +1,388 @@
+//! [`ValidatorBuilder`]: the settings, their secure defaults, and the
+//! checks `build()` makes so a mistake fails at start-up with a message
+//! that says what to change, never at the first request.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::cache::TokenCache;
+use crate::claims::ClaimChecks;
+use crate::clock::{Clock, SystemClock};
+use crate::error::Error;
+use crate::fetch::HttpOptions;
+use crate::jwks::{KeySource, KeyStore, RefreshPolicy};
+use crate::keys::HmacKeys;
+use crate::validator::{Config, Rule, Validator};
+
+/// The key source as set on the builder; discovery is resolved to a URL
+/// in `build()`.
+enum Source {
+    Discovery,
+    JwksUrl(String),
+    JwksJson(Vec<u8>),
+    Pem { pem: String, kid: Option<String> },
+}
+
+/// Configures a [`Validator`]. Mistakes are reported by
+/// [`build`](Self::build), with a message that says what to change.
+///
+/// Only the issuer and the audience are required; everything else has a
+/// secure default (keys through discovery, 60 s leeway, 8 KiB tokens,
+/// `https` only off loopback, 5 s fetch timeout, 1 MiB documents, a
+/// 10,000-token cache). Settings that loosen security say so in their
+/// names (`insecure_…`, `allow_…`).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), oidc_bearer::Error> {
+/// # let provider = oidc_bearer_testkit::TestIssuer::start().await;
+/// # let (issuer, jwks_url) = (provider.issuer.clone(), provider.jwks_url.clone());
+/// use std::time::Duration;
+/// use oidc_bearer::{Error, Validator};
+///
+/// // Forgetting the audience is a build error that says what to do.
+/// let error = Validator::builder().issuer(&issuer).jwks_url(&jwks_url).build().await;
+/// assert!(matches!(error, Err(Error::Config(m)) if m.contains(".audience(")));
+///
+/// let validator = Validator::builder()
+///     .issuer(&issuer)               // the exact `iss` of your tokens
+///     .audience("my-api")            // your API's client id or App ID URI
+///     .audience("api://my-api")      // several are fine
+///     .jwks_url(&jwks_url)           // or discovery, the default
+///     .leeway(Duration::from_secs(30))
+///     .require_type("at+jwt")        // RFC 9068 access tokens only
+///     .build()
+///     .await?;
+/// assert!(validator.health().is_ready());
+/// # Ok(()) }
+/// ```
+pub struct ValidatorBuilder {
+    issuer: Option<String>,
+    audiences: Vec<String>,
+    skip_audience: bool,
+    source: Option<Source>,
+    hmac_secret: Option<Vec<u8>>,
+    leeway: Duration,
+    required_typ: Option<String>,
+    required_claims: Vec<String>,
+    rules: Vec<Rule>,
+    max_token_len: usize,
+    clock: Arc<dyn Clock>,
+    http: HttpOptions,
+    policy: RefreshPolicy,
+    provider_url: Option<String>,
+    start_without_keys: bool,
+    cache_size: usize,
+}
+
+impl Default for ValidatorBuilder {
+    fn default() -> Self {
+        ValidatorBuilder {
+            issuer: None,
+            audiences: Vec::new(),
+            skip_audience: false,
+            source: None,
+            hmac_secret: None,
+            leeway: Duration::from_secs(60),
+            required_typ: None,
+            required_claims: Vec::new(),
+            rules: Vec::new(),
+            max_token_len: 8 * 1024,
+            clock: Arc::new(SystemClock),
+            http: HttpOptions::default(),
+            policy: RefreshPolicy::default(),
+            provider_url: None,
+            start_without_keys: false,
+            cache_size: 10_000,
+        }
+    }
+}
+
+impl fmt::Debug for ValidatorBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ValidatorBuilder")
+            .field("issuer", &self.issuer)
+            .field("audiences", &self.audiences)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ValidatorBuilder {
+    /// The exact `iss` the provider puts in tokens (required). Compared
+    /// byte for byte: `https://sts.windows.net/{tid}/` keeps its slash.
+    pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.issuer = Some(issuer.into());
+        self
+    }
+
+    /// An accepted audience; call again to accept several. A token passes
+    /// when its `aud` (string or array) contains one of them.
+    pub fn audience(mut self, audience: impl Into<String>) -> Self {
+        self.audiences.push(audience.into());
+        self
+    }
+
+    /// Accept tokens whatever their `aud`. Only for APIs that check the
+    /// audience some other way (e.g. Keycloak's `azp`): any token the
+    /// issuer signed for any client is otherwise accepted.
+    pub fn insecure_skip_audience(mut self) -> Self {
+        self.skip_audience = true;
+        self
+    }
+
+    /// Find the keys through OpenID Connect discovery (the default when no
+    /// other key source is set): `{issuer}/.well-known/openid-configuration`
+    /// must name the configured issuer exactly, and its `jwks_uri` is used.
+    /// Replaces any earlier key source.
+    pub fn discovery(mut self) -> Self {
+        self.source = Some(Source::Discovery);
+        self
+    }
+
+    /// Where this service reaches the provider, when that differs from the
+    /// issuer in tokens — e.g. Keycloak at `http://keycloak:8080/realms/x`
+    /// inside the cluster while tokens say `https://auth.example.com/realms/x`.
+    ///
+    /// Discovery is fetched from `{url}/.well-known/openid-configuration`,
+    /// its `issuer` must still equal [`issuer`](Self::issuer), and a
+    /// `jwks_uri` under the public issuer is fetched from `url` instead.
+    /// Tokens are checked against the configured issuer, unchanged.
+    /// (`http` to a non-loopback host also needs
+    /// [`allow_insecure_http`](Self::allow_insecure_http).)
+    pub fn provider_url(mut self, url: impl Into<String>) -> Self {
+        self.provider_url = Some(url.into());
+        self
+    }
+
+    /// Fetch the signing keys from this JWKS URL. Replaces any earlier key
+    /// source. Must be `https`, or `http` on a loopback host.
+    pub fn jwks_url(mut self, url: impl Into<String>) -> Self {
+        self.source = Some(Source::JwksUrl(url.into()));
+        self
+    }
+
+    /// Use this JWKS document (`{"keys":[…]}`) as a fixed key set.
+    /// Replaces any earlier key source.
+    pub fn jwks_json(mut self, json: impl Into<Vec<u8>>) -> Self {
+        self.source = Some(Source::JwksJson(json.into()));
+        self
+    }
+
+    /// Use one PEM public key (`PUBLIC KEY`, `CERTIFICATE`, or the bare
+    /// base64 Keycloak's realm endpoint shows). With `kid`, only tokens
+    /// naming that `kid` (or none) are verified with it; without, it is the
+    /// one key for every token. Replaces any earlier key source.
+    pub fn pem_key(mut self, pem: impl Into<String>, kid: Option<&str>) -> Self {
+        self.source = Some(Source::Pem {
+            pem: pem.into(),
+            kid: kid.map(str::to_owned),
+        });
+        self
+    }
+
+    /// Also accept HS256/HS384/HS512 tokens signed with this shared secret.
+    /// HMAC is never used with keys from a JWKS.
+    pub fn hmac_secret(mut self, secret: impl Into<Vec<u8>>) -> Self {
+        self.hmac_secret = Some(secret.into());
+        self
+    }
+
+    /// Clock skew tolerated on `exp`, `nbf` and `iat` (default 60 s).
+    pub fn leeway(mut self, leeway: Duration) -> Self {
+        self.leeway = leeway;
+        self
+    }
+
+    /// Require this header `typ`, e.g. `"at+jwt"` for RFC 9068 access
+    /// tokens (compared case-insensitively, `application/` optional).
+    pub fn require_type(mut self, typ: impl Into<String>) -> Self {
+        self.required_typ = Some(typ.into());
+        self
+    }
+
+    /// Require these claims to be present (any value).
+    pub fn require_claims<I, S>(mut self, names: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.required_claims
+            .extend(names.into_iter().map(Into::into));
+        self
+    }
+
+    /// A custom check on the verified claims; `Err(reason)` refuses the
+    /// token with 401 and the reason as `error_description`. Runs after the
+    /// signature and registered claims passed; parses the claims into a
+    /// `serde_json::Value` once per token when any rule is set.
+    pub fn rule<F>(mut self, rule: F) -> Self
+    where
+        F: Fn(&serde_json::Value) -> Result<(), String> + Send + Sync + 'static,
+    {
+        self.rules.push(Arc::new(rule));
+        self
+    }
+
+    /// Longest token accepted, in bytes (default 8 KiB), checked before
+    /// any decoding.
+    pub fn max_token_len(mut self, bytes: usize) -> Self {
+        self.max_token_len = bytes;
+        self
+    }
+
+    /// The clock `exp`, `nbf` and `iat` are checked against.
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// Timeout for each discovery or JWKS request (default 5 s).
+    pub fn http_timeout(mut self, timeout: Duration) -> Self {
+        self.http.timeout = timeout;
+        self
+    }
+
+    /// Largest discovery or JWKS document accepted (default 1 MiB).
+    pub fn max_document_size(mut self, bytes: usize) -> Self {
+        self.http.max_body = bytes;
+        self
+    }
+
+    /// Allow plain `http` URLs on non-loopback hosts. Keys fetched over
+    /// http can be swapped by anyone on the network path.
+    pub fn allow_insecure_http(mut self) -> Self {
+        self.http.allow_insecure_http = true;
+        self
+    }
+
+    /// Start even when the first key fetch fails: requests then get 503
+    /// with `Retry-After` (not 401: their tokens may be fine) while the
+    /// refresh task keeps retrying with backoff.
+    pub fn start_without_keys(mut self) -> Self {
+        self.start_without_keys = true;
+        self
+    }
+
+    /// At most one JWKS refetch for unknown `kid`s per this period
+    /// (default 30 s). Misses during the cooldown fail at once.
+    pub fn kid_refetch_cooldown(mut self, cooldown: Duration) -> Self {
+        self.policy.kid_cooldown = cooldown;
+        self
+    }
+
+    /// Clamp for the refresh interval taken from `Cache-Control: max-age`
+    /// (default 5 min to 24 h).
+    pub fn refresh_interval_bounds(mut self, min: Duration, max: Duration) -> Self {
+        self.policy.min_interval = min;
+        self.policy.max_interval = max.max(min);
+        self
+    }
+
+    /// Refresh interval when the JWKS response has no `max-age`
+    /// (default 1 h). Jittered by ±10 %.
+    pub fn default_refresh_interval(mut self, interval: Duration) -> Self {
+        self.policy.default_interval = interval;
+        self
+    }
+
+    /// Retry delays after failed fetches: `initial`, doubling up to `max`
+    /// (default 1 s to 5 min), jittered by ±10 %.
+    pub fn retry_backoff(mut self, initial: Duration, max: Duration) -> Self {
+        self.policy.backoff_initial = initial;
+        self.policy.backoff_max = max.max(initial);
+        self
+    }
+
+    /// How long the last good keys keep verifying while the provider is
+    /// unreachable (default 24 h since the last successful fetch). Past it,
+    /// requests get 503.
+    pub fn max_key_age(mut self, age: Duration) -> Self {
+        self.policy.max_stale = age;
+        self
+    }
+
+    /// How many verified tokens to remember (default 10,000; 0 turns the
+    /// cache off). A remembered token skips the signature check while its
+    /// `exp`/`nbf` still hold and its key is still published.
+    pub fn token_cache_size(mut self, tokens: usize) -> Self {
+        self.cache_size = tokens;
+        self
+    }
+
+    /// Checks the configuration, loads the keys and returns the validator.
+    ///
+    /// Fails when the issuer or the audience is missing, a URL breaks the
+    /// transport policy, or the first key fetch fails.
+    /// Checks the configuration, loads the keys and returns the validator.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] when the issuer or the audience is missing, a URL
+    /// breaks the transport policy or a setting cannot work (the message
+    /// says what to change); [`Error::InvalidKey`] when a fixed key set
+    /// holds no usable key; [`Error::Fetch`] when the first key fetch fails
+    /// (unless [`start_without_keys`](Self::start_without_keys)).
+    pub async fn build(self) -> Result<Validator, Error> {
+        let issuer = self.issuer.ok_or_else(|| {
+            Error::Config(
+                "no issuer: call .issuer(...) with the exact `iss` your provider puts in tokens"
+                    .into(),
+            )
+        })?;
+        if issuer.is_empty() {
+            return Err(Error::Config("the issuer is empty".into()));
+        }
+        if self.audiences.is_empty() && !self.skip_audience {
+            return Err(Error::Config(
+                "no audience: call .audience(...) with your API's identifier (client id or \
+                 App ID URI), or .insecure_skip_audience() to accept any audience"
+                    .into(),
+            ));
+        }
+        if self.max_token_len == 0 {
+            return Err(Error::Config("max_token_len must be above zero".into()));
+        }
+        if let Some(knob) = self.policy.zero_knob() {
+            return Err(Error::Config(format!(
+                "{knob} is zero: the refresh task would fetch the JWKS in a busy loop"
+            )));
+        }
+        if self.provider_url.is_some() && !matches!(self.source, None | Some(Source::Discovery)) {
+            return Err(Error::Config(
+                "provider_url() only changes where discovery is fetched from, but the keys \
+                 come from jwks_url(), jwks_json() or pem_key(): remove one of the two"
+                    .into(),
+            ));
+        }
+        // Before any fetch: a configuration mistake is reported as such.
+        let hmac = self.hmac_secret.as_deref().map(HmacKeys::new).transpose()?;
+        let source = match self.source {
+            Some(Source::JwksUrl(url)) => KeySource::JwksUrl(url),
+            Some(Source::JwksJson(json)) => KeySource::JwksJson(json),
+            Some(Source::Pem { pem, kid }) => KeySource::Pem { pem, kid },
+            None if hmac.is_some() => KeySource::Nothing,
+            Some(Source::Discovery) | None => KeySource::Discovery {
+                fetch_base: self.provider_url.unwrap_or_else(|| issuer.clone()),
+                issuer: issuer.clone(),
+            },
+        };
+        let keys = KeyStore::open(source, &self.http, self.policy, self.start_without_keys).await?;
+        Ok(Validator::from_config(Config {
+            claims: ClaimChecks {
+                issuer: issuer.into(),
+                audiences: self.audiences.into_iter().map(Into::into).collect(),
+                skip_audience: self.skip_audience,
+                leeway: i64::try_from(self.leeway.as_secs()).unwrap_or(i64::MAX),
+            },
+            required_typ: self.required_typ.map(Into::into),
+            required_claims: self.required_claims.into_iter().map(Into::into).collect(),
+            rules: self.rules,
+            max_token_len: self.max_token_len,
+            clock: self.clock,
+            keys,
+            hmac,
+            cache: (self.cache_size > 0).then(|| TokenCache::new(self.cache_size)),
+        }))
+    }
+}

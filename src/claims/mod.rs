@@ -1,0 +1,123 @@
+//! The claims a verified token carries: [`Claims<C>`] as handlers receive
+//! them, [`StandardClaims`] for when you declare no type of your own, and
+//! the registered claims (RFC 7519 §4.1) the validator checks.
+//!
+//! - `checks`: the registered-claim rules the validator applies;
+//! - `registered`: `iss`, `aud`, `exp`, `nbf`, `iat`, `tid` as the validator
+//!   reads them, and the `NumericDate` rule;
+//! - `single_pass`: one `serde_json` pass that yields both those and `C`;
+//! - `standard`: [`StandardClaims`].
+
+mod capture;
+mod checks;
+mod registered;
+pub(crate) mod single_pass;
+mod standard;
+
+use std::fmt;
+use std::ops::Deref;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+pub(crate) use checks::{ClaimChecks, issuer_matches};
+pub use registered::numeric_date;
+pub(crate) use registered::{Audience, Registered, claim_names, wrong_type_claim};
+pub use standard::StandardClaims;
+
+/// Verified claims of type `C`, shared behind an `Arc` so handing them to
+/// a handler (or serving them from a cache) copies nothing.
+///
+/// Dereferences to `C`; serializes exactly as `C`, so `Json(claims)` works.
+/// In axum it is also the extractor for the claims the layer verified
+/// (`Option<Claims<C>>` for routes that allow anonymous requests).
+///
+/// ```
+/// use oidc_bearer::Claims;
+///
+/// #[derive(serde::Deserialize, serde::Serialize)]
+/// struct MyClaims {
+///     sub: String,
+///     scope: String,
+/// }
+///
+/// // In an axum handler: `async fn orders(claims: Claims<MyClaims>)`.
+/// fn may_read(claims: &Claims<MyClaims>) -> bool {
+///     claims.scope.split(' ').any(|s| s == "orders.read")
+/// }
+///
+/// let claims = Claims::new(MyClaims { sub: "alice".into(), scope: "orders.read".into() });
+/// assert!(may_read(&claims));
+/// assert_eq!(claims.sub, "alice");
+/// assert_eq!(
+///     serde_json::to_string(&claims).unwrap(),
+///     r#"{"sub":"alice","scope":"orders.read"}"#
+/// );
+/// ```
+pub struct Claims<C = StandardClaims>(pub Arc<C>);
+
+impl<C> Claims<C> {
+    /// Wraps claims that were verified elsewhere.
+    pub fn new(claims: C) -> Self {
+        Claims(Arc::new(claims))
+    }
+
+    /// The shared claims.
+    pub fn as_arc(&self) -> &Arc<C> {
+        &self.0
+    }
+
+    /// The claims the layer put into these request extensions, if any: for
+    /// code that sees the `http::Request` but not an axum extractor (a
+    /// plain tower service, tonic, hyper).
+    ///
+    /// ```
+    /// use oidc_bearer::{Claims, StandardClaims};
+    ///
+    /// fn subject<B>(request: &http::Request<B>) -> Option<String> {
+    ///     let claims = Claims::<StandardClaims>::from_extensions(request.extensions())?;
+    ///     claims.sub.clone()
+    /// }
+    /// # assert_eq!(subject(&http::Request::new(())), None);
+    /// ```
+    pub fn from_extensions(extensions: &http::Extensions) -> Option<Self>
+    where
+        C: Send + Sync + 'static,
+    {
+        extensions.get::<Claims<C>>().cloned()
+    }
+
+    /// The claims by value: moved out when this is the only handle,
+    /// cloned otherwise.
+    pub fn into_inner(self) -> C
+    where
+        C: Clone,
+    {
+        Arc::unwrap_or_clone(self.0)
+    }
+}
+
+impl<C> Clone for Claims<C> {
+    fn clone(&self) -> Self {
+        Claims(self.0.clone())
+    }
+}
+
+impl<C> Deref for Claims<C> {
+    type Target = C;
+    fn deref(&self) -> &C {
+        &self.0
+    }
+}
+
+impl<C: fmt::Debug> fmt::Debug for Claims<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Claims").field(&self.0).finish()
+    }
+}
+
+impl<C: Serialize> Serialize for Claims<C> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(s)
+    }
+}

@@ -1,0 +1,245 @@
+//! [`StandardClaims`]: the claims most APIs need.
+
+use std::fmt;
+
+use serde::de::{self, Deserializer, SeqAccess, Visitor};
+use serde::{Deserialize, Serialize, Serializer};
+
+use super::registered::{numeric_date_opt, one_or_many};
+
+/// The claims most APIs need, for when you do not declare your own type.
+///
+/// Covers RFC 7519, RFC 9068, Entra ID and Keycloak names; everything else
+/// is dropped. Declare your own `#[derive(Deserialize)]` struct for more.
+///
+/// ```
+/// use oidc_bearer::StandardClaims;
+///
+/// let claims: StandardClaims = serde_json::from_str(
+///     r#"{"iss":"https://login.example.com","sub":"alice","aud":"my-api","exp":1718719921.5,"scope":"orders.read profile"}"#,
+/// ).unwrap();
+/// assert_eq!(claims.aud, ["my-api"]);
+/// assert_eq!(claims.exp, Some(1718719921));
+/// assert!(claims.has_scope("orders.read"));
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[non_exhaustive]
+pub struct StandardClaims {
+    /// Issuer.
+    #[serde(default)]
+    pub iss: String,
+    /// Subject.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sub: Option<String>,
+    /// Audience (string or array in the token; always a list here).
+    #[serde(
+        default,
+        deserialize_with = "one_or_many",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub aud: Vec<String>,
+    /// Expiry, seconds since the epoch.
+    #[serde(
+        default,
+        deserialize_with = "numeric_date_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub exp: Option<i64>,
+    /// Not before, seconds since the epoch.
+    #[serde(
+        default,
+        deserialize_with = "numeric_date_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub nbf: Option<i64>,
+    /// Issued at, seconds since the epoch.
+    #[serde(
+        default,
+        deserialize_with = "numeric_date_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub iat: Option<i64>,
+    /// JWT ID.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jti: Option<String>,
+    /// OAuth client (RFC 9068).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// Authorized party (Entra v2, Keycloak).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub azp: Option<String>,
+    /// Scopes (RFC 9068 §2.2.3, Keycloak, Duende IdentityServer): sent as
+    /// a space-separated string or as an array of strings; one entry per
+    /// scope either way. Serialized back as a space-separated string.
+    #[serde(
+        default,
+        deserialize_with = "scope_list",
+        serialize_with = "space_separated",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub scope: Vec<String>,
+    /// Scopes (Entra ID as a space-separated string, Okta as an array);
+    /// as [`scope`](Self::scope).
+    #[serde(
+        default,
+        deserialize_with = "scope_list",
+        serialize_with = "space_separated",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub scp: Vec<String>,
+    /// Roles (Entra ID app roles): an array, or one role as a string.
+    #[serde(
+        default,
+        deserialize_with = "value_list",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub roles: Vec<String>,
+    /// Groups (Entra ID object ids, Keycloak group paths, Okta names): an
+    /// array, or one group as a string.
+    #[serde(
+        default,
+        deserialize_with = "value_list",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub groups: Vec<String>,
+    /// Tenant id (Entra ID).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tid: Option<String>,
+    /// Display name, when the provider sends it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Login name (Entra v2, Keycloak).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preferred_username: Option<String>,
+    /// E-mail address, when the provider sends it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+}
+
+impl StandardClaims {
+    /// The scopes from `scope` and `scp`, whichever form the token used.
+    pub fn scopes(&self) -> impl Iterator<Item = &str> {
+        self.scope
+            .iter()
+            .chain(&self.scp)
+            .map(String::as_str)
+            .filter(|s| !s.is_empty())
+    }
+
+    /// True when the token grants `scope` (compared exactly, RFC 6749
+    /// §3.3: scopes are case-sensitive).
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.scopes().any(|s| s == scope)
+    }
+}
+
+/// A claim sent as a string or as an array of strings, as a list.
+/// `split`: a string is a space-separated list (RFC 6749 §3.3 scopes);
+/// otherwise it is one value (a role or group name may hold spaces, and
+/// splitting one must never make another). Array entries are taken whole;
+/// anything but strings is an error, so the token is refused rather than
+/// half read. `null` is an empty list.
+struct StringList {
+    split: bool,
+}
+
+impl<'de> Visitor<'de> for StringList {
+    type Value = Vec<String>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string or an array of strings")
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Vec<String>, E> {
+        Ok(if self.split {
+            v.split(' ')
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect()
+        } else {
+            vec![v.to_owned()]
+        })
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<String>, A::Error> {
+        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
+        while let Some(item) = seq.next_element::<String>()? {
+            out.push(item);
+        }
+        Ok(out)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Vec<String>, E> {
+        Ok(Vec::new())
+    }
+}
+
+fn scope_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    d.deserialize_any(StringList { split: true })
+}
+
+fn value_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    d.deserialize_any(StringList { split: false })
+}
+
+fn space_separated<S: Serializer>(list: &[String], s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&list.join(" "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn standard_claims_scopes() {
+        let c: StandardClaims =
+            serde_json::from_str(r#"{"iss":"i","scope":"read  write","aud":"a","exp":5.5}"#)
+                .unwrap();
+        assert!(c.has_scope("write"));
+        assert!(!c.has_scope(""));
+        assert_eq!(c.aud, vec!["a".to_owned()]);
+        assert_eq!(c.exp, Some(5));
+    }
+
+    /// Okta (`scp` array), Duende IdentityServer (`scope` array), Entra and
+    /// Keycloak (space-separated strings): the same answers either way.
+    #[test]
+    fn string_or_array_claims_answer_alike() {
+        let as_string: StandardClaims = serde_json::from_str(
+            r#"{"scope":"openid read:users","scp":"User.Read","roles":"admin","groups":"g 1"}"#,
+        )
+        .unwrap();
+        let as_array: StandardClaims = serde_json::from_str(
+            r#"{"scope":["openid","read:users"],"scp":["User.Read"],"roles":["admin"],"groups":["g 1"]}"#,
+        )
+        .unwrap();
+        assert_eq!(as_string, as_array);
+        for claims in [&as_string, &as_array] {
+            assert_eq!(
+                claims.scopes().collect::<Vec<_>>(),
+                ["openid", "read:users", "User.Read"]
+            );
+            assert!(claims.has_scope("read:users") && !claims.has_scope("read"));
+            // A role or group string is one name, never split.
+            assert_eq!(claims.roles, ["admin"]);
+            assert_eq!(claims.groups, ["g 1"]);
+        }
+        // Serialized in the RFC 9068 form whatever came in.
+        let json = serde_json::to_value(&as_array).unwrap();
+        assert_eq!(json["scope"], "openid read:users");
+        assert_eq!(json["roles"], serde_json::json!(["admin"]));
+        // An array entry with a space stays one (invalid) scope: it grants
+        // neither half.
+        let odd: StandardClaims = serde_json::from_str(r#"{"scope":["read write"]}"#).unwrap();
+        assert!(!odd.has_scope("read") && !odd.has_scope("write"));
+        // Null is absent; non-strings refuse the claims.
+        let none: StandardClaims = serde_json::from_str(r#"{"scope":null,"roles":null}"#).unwrap();
+        assert!(none.scope.is_empty() && none.roles.is_empty());
+        for bad in [
+            r#"{"scope":5}"#,
+            r#"{"scp":["a",1]}"#,
+            r#"{"roles":{"a":1}}"#,
+        ] {
+            assert!(
+                serde_json::from_str::<StandardClaims>(bad).is_err(),
+                "{bad}"
+            );
+        }
+    }
+}
