@@ -86,7 +86,12 @@ fuzz_target!(|data: &[u8]| {
         0 => (String::from_utf8_lossy(rest).into_owned(), false),
         1 => {
             let (header, payload, signature) = split3(rest);
-            let token = format!("{}.{}.{}", b64url(header), b64url(payload), b64url(signature));
+            let token = format!(
+                "{}.{}.{}",
+                b64url(header),
+                b64url(payload),
+                b64url(signature)
+            );
             (token, false)
         }
         _ => {
@@ -106,6 +111,9 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(first, fresh, "the cache changed the answer");
     assert_eq!(again, fresh, "a cache hit changed the answer");
     if !signed_by_us {
-        assert!(fresh.is_err(), "a token signed by nobody was accepted: {token}");
+        assert!(
+            fresh.is_err(),
+            "a token signed by nobody was accepted: {token}"
+        );
     }
 });
