@@ -210,6 +210,35 @@ async fn small_order_keys_in_a_jwks_are_skipped_and_their_forgeries_refused() {
     }
 }
 
+/// RFC 8032 §7.1 TEST 1's public key plus a point of order 8: on the
+/// curve and canonically encoded, but outside the prime-order subgroup, so
+/// no private key stands behind it (computed with the curve's addition
+/// law; adding the same point seven more times gives TEST 1's key back).
+const MIXED_ORDER_X: &str = "3b5b475c4b82dd1572799fc546f4c6c03e478c6654aa4c7f945b347ea32af60d";
+
+#[tokio::test]
+async fn a_key_with_a_small_order_component_is_skipped() {
+    let mut doc = jwks(&[&ED]);
+    doc["keys"].as_array_mut().unwrap().push(json!({
+        "kty": "OKP", "crv": "Ed25519", "kid": "mixed", "x": b64url(&hex32(MIXED_ORDER_X)),
+    }));
+    let v = builder_for(&[&ED])
+        .jwks_json(doc.to_string())
+        .build()
+        .await
+        .unwrap();
+    assert!(!v.keys().contains_kid("mixed"), "{:?}", v.keys());
+    let header = r#"{"alg":"EdDSA","kid":"mixed"}"#;
+    let forged = format!(
+        "{}.{}.{}",
+        b64(header),
+        b64(&claims_text()),
+        b64url(&identity_signature())
+    );
+    refuses(&v, &forged, "unknown key id").await;
+    accepts(&v, &token().sign(&ED)).await;
+}
+
 #[tokio::test]
 async fn a_jwks_holding_only_a_small_order_key_does_not_build() {
     for (name, x) in small_order_encodings() {
