@@ -140,8 +140,20 @@ mod tests {
         assert!(!issuer_matches(template, &v1("aaaa"), None));
         assert!(!issuer_matches(template, &v1(""), Some("")));
         // Only the v1 form of that tenant: not a look-alike host or path.
-        assert!(!issuer_matches(template, "https://sts.windows.net/aaaa", Some("aaaa")));
-        assert!(!issuer_matches(template, "https://sts.windows.net.evil/aaaa/", Some("aaaa")));
-        assert!(!issuer_matches("https://login.example.com/{tenantid}/v2.0", &v1("aaaa"), Some("aaaa")));
+        assert!(!issuer_matches(
+            template,
+            "https://sts.windows.net/aaaa",
+            Some("aaaa")
+        ));
+        assert!(!issuer_matches(
+            template,
+            "https://sts.windows.net.evil/aaaa/",
+            Some("aaaa")
+        ));
+        assert!(!issuer_matches(
+            "https://login.example.com/{tenantid}/v2.0",
+            &v1("aaaa"),
+            Some("aaaa")
+        ));
     }
 }
