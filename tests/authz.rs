@@ -285,9 +285,11 @@ async fn keycloak_realm_and_client_roles_are_kept_apart() {
         ),
         ("app role", json!({"roles": ["admin"]})),
     ];
-    let grants = |token: &str, path: &str| match (token, path) {
-        ("realm role", "/realm") | ("client role", "/client") | ("app role", "/app") => true,
-        _ => false,
+    let grants = |token: &str, path: &str| {
+        matches!(
+            (token, path),
+            ("realm role", "/realm") | ("client role", "/client") | ("app role", "/app")
+        )
     };
     let mut expected_runs = 0;
     for (name, claims) in &tokens {

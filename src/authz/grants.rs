@@ -63,11 +63,13 @@ pub trait Grants {
 
 impl Grants for StandardClaims {
     fn has_scope(&self, scope: &str) -> bool {
-        StandardClaims::has_scope(self, scope)
+        // As `StandardClaims::has_scope`, without its chained, filtered
+        // iterator: two plain loops are what keeps a check in tens of ns.
+        !scope.is_empty() && (contains(&self.scope, scope) || contains(&self.scp, scope))
     }
 
     fn has_role(&self, role: &str) -> bool {
-        self.roles.iter().any(|r| r == role)
+        contains(&self.roles, role)
     }
 
     fn has_realm_role(&self, role: &str) -> bool {
@@ -79,6 +81,10 @@ impl Grants for StandardClaims {
             .get(client)
             .is_some_and(|access| access.has_role(role))
     }
+}
+
+fn contains(list: &[String], name: &str) -> bool {
+    list.iter().any(|entry| entry == name)
 }
 
 /// So a handler can pass its `Claims<C>` as it is.

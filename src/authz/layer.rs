@@ -198,6 +198,10 @@ impl<C, R: RejectionHandler<axum::body::Body>> AuthorizeLayer<C, R> {
     /// }
     /// # let _ = axum::Router::<()>::new().route("/orders/{owner}", axum::routing::get(order));
     /// ```
+    #[allow(
+        clippy::result_large_err,
+        reason = "axum handlers return `Result<_, Response>`; a refusal is the cold path"
+    )]
     pub fn authorize<G: Grants + ?Sized>(
         &self,
         grants: &G,
