@@ -608,3 +608,92 @@ async fn custom_claims_types_implement_grants() {
     );
     assert_eq!(runs.count(), 1);
 }
+
+/// A hit allocates nothing: neither the check nor the layer around a
+/// service (the requirement is built once, at startup).
+#[test]
+fn a_hit_allocates_nothing() {
+    use std::future::Future;
+    use std::pin::pin;
+    use std::task::{Context, Poll, Waker};
+    use tower::{Layer, Service};
+
+    fn ready<F: Future>(future: F) -> F::Output {
+        match pin!(future).poll(&mut Context::from_waker(Waker::noop())) {
+            Poll::Ready(output) => output,
+            Poll::Pending => panic!("the inner service is always ready"),
+        }
+    }
+
+    let claims: StandardClaims = serde_json::from_value(json!({
+        "scope": "openid profile orders.read orders.write",
+        "roles": ["a", "b", "c"],
+        "resource_access": {"account": {"roles": ["x"]}, AUDIENCE: {"roles": ["viewer", "admin"]}},
+    }))
+    .unwrap();
+    let require = Require::all_scopes(["orders.read", "orders.write"])
+        .and(Require::client_role(AUDIENCE, "admin").or(Require::realm_role("admin")));
+    let (met, allocations) = allocations::count(|| require.is_met_by(&claims));
+    assert!(met);
+    assert_eq!(allocations, 0);
+
+    let inner = tower::service_fn(|_: http::Request<()>| {
+        std::future::ready(Ok::<_, std::convert::Infallible>(http::Response::new(())))
+    });
+    let mut service = require.layer::<StandardClaims>().layer(inner);
+    let claims = Claims::new(claims);
+    let mut request = http::Request::new(());
+    request.extensions_mut().insert(claims);
+    let (response, allocations) = allocations::count(|| ready(service.call(request)));
+    assert_eq!(response.unwrap().status(), StatusCode::OK);
+    assert_eq!(allocations, 0);
+}
+
+/// Heap allocations on this thread, counted by the global allocator.
+mod allocations {
+    use std::alloc::{GlobalAlloc, Layout, System};
+    use std::cell::Cell;
+
+    thread_local! {
+        static COUNT: Cell<Option<u64>> = const { Cell::new(None) };
+    }
+
+    struct Counting;
+
+    // SAFETY: every call is forwarded to `System` unchanged; the counter is
+    // a const-initialised thread local without a destructor, so counting
+    // never allocates or re-enters the allocator.
+    unsafe impl GlobalAlloc for Counting {
+        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            record();
+            unsafe { System.alloc(layout) }
+        }
+        unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+            record();
+            unsafe { System.alloc_zeroed(layout) }
+        }
+        unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+            record();
+            unsafe { System.realloc(ptr, layout, new_size) }
+        }
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+            unsafe { System.dealloc(ptr, layout) }
+        }
+    }
+
+    #[global_allocator]
+    static ALLOCATOR: Counting = Counting;
+
+    fn record() {
+        // `try_with`: the allocator also runs while thread locals are torn down.
+        let _ = COUNT.try_with(|count| count.set(count.get().map(|n| n + 1)));
+    }
+
+    /// `f`'s result and how many allocations it made.
+    pub fn count<T>(f: impl FnOnce() -> T) -> (T, u64) {
+        COUNT.with(|count| count.set(Some(0)));
+        let out = f();
+        let n = COUNT.with(|count| count.replace(None)).unwrap_or(0);
+        (out, n)
+    }
+}
