@@ -9,12 +9,25 @@
 //!   `AuthorizeLayer` on the route, and with a `route_layer` that does
 //!   nothing (`Identity`: what axum's boxing of a layered route costs by
 //!   itself); requirement minus identity is the `AuthorizeLayer`'s cost.
-//! - `authz/verify-cached`: `Validator::verify` of the same cached token,
+//! - `authz/verify-cached`: `Validator::try_verify` of the same cached token,
 //!   the reference the check is compared to.
 //!
 //! ```text
 //! cargo bench --bench authz
 //! ```
+//!
+//! With `OIDC_BEARER_CALLGRIND=N` in the environment criterion is not used:
+//! each case runs N times inside `callgrind_region`, for instruction counts
+//! that other processes on a shared machine do not disturb:
+//!
+//! ```text
+//! OIDC_BEARER_CALLGRIND=2000 valgrind --tool=callgrind \
+//!   --toggle-collect='*callgrind_region*' --dump-after='authz::callgrind_region' \
+//!   --callgrind-out-file=target/callgrind-authz.out target/release/deps/authz-<hash> --bench
+//! ```
+//!
+//! (dumps `.1`, `.2`, … in the order of the `CALLGRIND_CASE` lines on
+//! stderr; each dump's `totals` divided by N is instructions per run).
 //!
 //! Every case is checked to pass (200, or `true`) before it is timed, so a
 //! misconfigured bench fails instead of looking fast.
@@ -28,6 +41,7 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::{HeaderValue, Request, StatusCode};
 use axum::routing::get;
 use criterion::Criterion;
+use criterion::measurement::WallTime;
 use oidc_bearer::{Claims, Require, StandardClaims, Validator};
 use oidc_bearer_testkit::{KeyKind, TestKey, TokenBuilder, jwks, standard_claims};
 use serde_json::json;
@@ -59,7 +73,37 @@ fn grants_json() -> serde_json::Value {
     })
 }
 
-fn check(c: &mut Criterion) {
+/// Where cases are measured: by criterion, or N times for callgrind.
+enum Ctx {
+    Criterion(Box<Criterion>),
+    Callgrind(u64),
+}
+
+/// Everything callgrind counts happens under this function.
+#[inline(never)]
+fn callgrind_region(run: &mut dyn FnMut()) {
+    run();
+}
+
+impl Ctx {
+    fn run(&mut self, group: &str, id: &str, mut f: impl FnMut()) {
+        match self {
+            Ctx::Criterion(c) => {
+                let mut g: criterion::BenchmarkGroup<'_, WallTime> = c.benchmark_group(group);
+                g.bench_function(id, |b| b.iter(&mut f));
+                g.finish();
+            }
+            Ctx::Callgrind(n) => {
+                (0..3).for_each(|_| f());
+                eprintln!("CALLGRIND_CASE {group}/{id}");
+                let n = *n;
+                callgrind_region(&mut || (0..n).for_each(|_| f()));
+            }
+        }
+    }
+}
+
+fn check(c: &mut Ctx) {
     let claims: StandardClaims = serde_json::from_value(grants_json()).expect("claims");
     let cases = [
         ("scope", Require::scope("orders.read")),
@@ -74,17 +118,15 @@ fn check(c: &mut Criterion) {
         ("realm-role", Require::realm_role("admin")),
         ("client-role", Require::client_role(AUDIENCE, "admin")),
     ];
-    let mut group = c.benchmark_group("authz/check");
     for (name, require) in &cases {
         assert!(require.is_met_by(&claims), "{name} is a hit");
-        group.bench_function(*name, |b| {
-            b.iter(|| black_box(require).is_met_by(black_box(&claims)))
+        c.run("authz/check", name, || {
+            black_box(black_box(require).is_met_by(black_box(&claims)));
         });
     }
-    group.finish();
 }
 
-fn router(c: &mut Criterion) {
+fn router(c: &mut Ctx) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -135,7 +177,6 @@ fn router(c: &mut Criterion) {
             .expect("request")
     };
 
-    let mut group = c.benchmark_group("authz");
     for (name, app) in [
         ("router/no-requirement", &without),
         ("router/identity-route-layer", &identity),
@@ -145,45 +186,38 @@ fn router(c: &mut Criterion) {
             .block_on(app.clone().oneshot(request()))
             .expect("response");
         assert_eq!(response.status(), StatusCode::OK, "{name}");
-        group.bench_function(name, |b| {
-            b.iter_custom(|iters| {
-                rt.block_on(async {
-                    let start = std::time::Instant::now();
-                    for _ in 0..iters {
-                        let response = app.clone().oneshot(request()).await.expect("response");
-                        black_box(response);
-                    }
-                    start.elapsed()
-                })
-            })
+        // One request per run, each in its own `block_on` (a current-thread
+        // runtime enters in nanoseconds; the same for every case).
+        c.run("authz", name, || {
+            let response = rt
+                .block_on(app.clone().oneshot(request()))
+                .expect("response");
+            black_box(response);
         });
     }
     assert!(validator.cached_tokens() > 0, "the token is cached");
-    group.bench_function("verify-cached", |b| {
-        b.iter_custom(|iters| {
-            rt.block_on(async {
-                let start = std::time::Instant::now();
-                for _ in 0..iters {
-                    let claims = validator
-                        .verify::<StandardClaims>(black_box(&token))
-                        .await
-                        .expect("valid");
-                    black_box(claims);
-                }
-                start.elapsed()
-            })
-        })
+    c.run("authz", "verify-cached", || {
+        let claims = validator
+            .try_verify::<StandardClaims>(black_box(&token))
+            .expect("valid");
+        black_box(claims);
     });
-    group.finish();
 }
 
 fn main() {
-    let mut criterion = Criterion::default()
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3))
-        .sample_size(50)
-        .configure_from_args();
-    check(&mut criterion);
-    router(&mut criterion);
-    criterion.final_summary();
+    let mut ctx = match std::env::var("OIDC_BEARER_CALLGRIND") {
+        Ok(n) => Ctx::Callgrind(n.parse().expect("OIDC_BEARER_CALLGRIND: a run count")),
+        Err(_) => Ctx::Criterion(Box::new(
+            Criterion::default()
+                .warm_up_time(Duration::from_secs(1))
+                .measurement_time(Duration::from_secs(3))
+                .sample_size(50)
+                .configure_from_args(),
+        )),
+    };
+    check(&mut ctx);
+    router(&mut ctx);
+    if let Ctx::Criterion(criterion) = &mut ctx {
+        criterion.final_summary();
+    }
 }
