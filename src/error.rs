@@ -270,6 +270,7 @@ impl Error {
                 if let Error::InsufficientScope {
                     scope: Some(scope), ..
                 } = self
+                    && !scope.is_empty()
                 {
                     value.push_str(", scope=\"");
                     value.extend(rfc6750_chars(scope));
