@@ -113,9 +113,20 @@ pub enum Error {
     /// The claims do not deserialize into the application's claims type.
     #[error("claims do not match the expected shape")]
     InvalidClaims,
-    /// The token is valid but lacks a scope or role the route requires.
-    #[error("insufficient scope: {0} required")]
-    InsufficientScope(String),
+    /// The token is valid but lacks a scope or role the route requires
+    /// (see [`Require`](crate::Require)): 403 `insufficient_scope`, the one
+    /// RFC 6750 code for a token that is fine but not enough, roles
+    /// included.
+    #[error("insufficient scope: {required} required")]
+    InsufficientScope {
+        /// What the route requires, for people: `scope orders.read`,
+        /// `role admin of client orders-api or realm role admin`, …
+        required: String,
+        /// The `scope` attribute of the challenge (RFC 6750 §3): the
+        /// space-delimited scopes a client should ask for, `None` when
+        /// only roles would do (a client cannot ask for a role).
+        scope: Option<String>,
+    },
     /// A custom rule registered with
     /// [`ValidatorBuilder::rule`](crate::ValidatorBuilder::rule) refused the token.
     #[error("token rejected: {0}")]
@@ -173,7 +184,7 @@ impl Error {
             Error::MissingToken => ErrorKind::MissingToken,
             Error::InvalidRequest(_) => ErrorKind::InvalidRequest,
             Error::KeysUnavailable { .. } => ErrorKind::Unavailable,
-            Error::InsufficientScope(_) => ErrorKind::InsufficientScope,
+            Error::InsufficientScope { .. } => ErrorKind::InsufficientScope,
             Error::Fetch { .. } | Error::InvalidKey(_) | Error::Config(_) => ErrorKind::Config,
             _ => ErrorKind::InvalidToken,
         }
@@ -230,7 +241,22 @@ impl Error {
     /// `None` for errors that are not about credentials.
     ///
     /// A request without credentials gets a bare challenge (`Bearer` or
-    /// `Bearer realm="…"`) with no `error` attribute, as §3.1 asks.
+    /// `Bearer realm="…"`) with no `error` attribute, as §3.1 asks. An
+    /// [`InsufficientScope`](Self::InsufficientScope) with scopes adds the
+    /// `scope` attribute.
+    ///
+    /// ```
+    /// use oidc_bearer::Error;
+    ///
+    /// let error = Error::InsufficientScope {
+    ///     required: "scope orders.write".into(),
+    ///     scope: Some("orders.write".into()),
+    /// };
+    /// assert_eq!(
+    ///     error.www_authenticate(Some("orders")).unwrap(),
+    ///     r#"Bearer realm="orders", error="insufficient_scope", error_description="insufficient scope: scope orders.write required", scope="orders.write""#
+    /// );
+    /// ```
     pub fn www_authenticate(&self, realm: Option<&str>) -> Option<HeaderValue> {
         let mut value = String::from("Bearer");
         let mut sep = " ";
@@ -250,6 +276,15 @@ impl Error {
                 value.push_str("\", error_description=\"");
                 value.push_str(&self.description());
                 value.push('"');
+                if let Error::InsufficientScope {
+                    scope: Some(scope), ..
+                } = self
+                    && !scope.is_empty()
+                {
+                    value.push_str(", scope=\"");
+                    value.extend(rfc6750_chars(scope));
+                    value.push('"');
+                }
             }
             ErrorKind::Unavailable | ErrorKind::Config => return None,
         }

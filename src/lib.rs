@@ -45,6 +45,13 @@
 //! rule that failed (RFC 6750); a malformed `Authorization` header gets
 //! `400 invalid_request`. The handler only runs for verified requests.
 //!
+//! Per route, [`Require`] a scope or a role (app roles, Keycloak realm
+//! and client roles, any-of and all-of) with its layer inside this one:
+//! `.route_layer(Require::scope("orders.read").layer::<StandardClaims>())`.
+//! A token that is valid but not enough gets `403` with
+//! `error="insufficient_scope"` and the `scope` to ask for; see [`Require`]
+//! and [`AuthorizeLayer`].
+//!
 //! Without tower, call [`Validator::verify`] (or the synchronous
 //! [`Validator::try_verify`]) with the token.
 //!
@@ -68,7 +75,9 @@
 #![forbid(unsafe_code)]
 
 // The request path: layer → bearer (the token) → validator: cache, token
-// (compact JWS, JOSE header), keys, claims → rejection or extract.
+// (compact JWS, JOSE header), keys, claims → rejection or extract; then,
+// per route, authz.
+mod authz;
 mod bearer;
 mod cache;
 mod claims;
@@ -89,8 +98,9 @@ mod fetch;
 mod jwks;
 mod keys;
 
+pub use authz::{Authorize, AuthorizeFuture, AuthorizeLayer, Grants, Require};
 pub use builder::ValidatorBuilder;
-pub use claims::{Claims, StandardClaims, numeric_date};
+pub use claims::{Claims, KeycloakAccess, StandardClaims, numeric_date};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{Error, ErrorKind};
 #[cfg(feature = "axum")]

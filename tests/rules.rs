@@ -1669,7 +1669,11 @@ fn errors_kind_status_and_challenge_mapping() {
             Some("invalid_token"),
         ),
         (
-            Error::InsufficientScope("orders.write".into()),
+            // Roles only: no `scope` attribute, so the generic shape below.
+            Error::InsufficientScope {
+                required: "role admin".into(),
+                scope: None,
+            },
             ErrorKind::InsufficientScope,
             403,
             Some("insufficient_scope"),
@@ -1726,10 +1730,13 @@ fn errors_kind_status_and_challenge_mapping() {
         }
     }
     assert_eq!(
-        Error::InsufficientScope("orders.write".into())
-            .www_authenticate(None)
-            .unwrap(),
-        r#"Bearer error="insufficient_scope", error_description="insufficient scope: orders.write required""#
+        Error::InsufficientScope {
+            required: "scope orders.write".into(),
+            scope: Some("orders.write".into()),
+        }
+        .www_authenticate(None)
+        .unwrap(),
+        r#"Bearer error="insufficient_scope", error_description="insufficient scope: scope orders.write required", scope="orders.write""#
     );
     assert_eq!(Error::Expired.description(), "token expired");
 }

@@ -23,7 +23,7 @@ use serde::Serialize;
 pub(crate) use checks::{ClaimChecks, issuer_matches};
 pub use registered::numeric_date;
 pub(crate) use registered::{Audience, Registered, claim_names, wrong_type_claim};
-pub use standard::StandardClaims;
+pub use standard::{KeycloakAccess, StandardClaims};
 
 /// Verified claims of type `C`, shared behind an `Arc` so handing them to
 /// a handler (or serving them from a cache) copies nothing.

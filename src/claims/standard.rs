@@ -1,5 +1,6 @@
 //! [`StandardClaims`]: the claims most APIs need.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
@@ -102,6 +103,24 @@ pub struct StandardClaims {
         skip_serializing_if = "Vec::is_empty"
     )]
     pub groups: Vec<String>,
+    /// Keycloak realm roles (`realm_access.roles`): roles of the whole
+    /// realm, never merged with [`resource_access`](Self::resource_access)
+    /// nor with [`roles`](Self::roles).
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "KeycloakAccess::is_empty"
+    )]
+    pub realm_access: KeycloakAccess,
+    /// Keycloak client roles (`resource_access.{client}.roles`), by client
+    /// id: a role `admin` of `orders-api` is not the realm role `admin`,
+    /// nor the `admin` of another client.
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
+    pub resource_access: BTreeMap<String, KeycloakAccess>,
     /// Tenant id (Entra ID).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tid: Option<String>,
@@ -131,6 +150,72 @@ impl StandardClaims {
     pub fn has_scope(&self, scope: &str) -> bool {
         self.scopes().any(|s| s == scope)
     }
+}
+
+/// Keycloak's `{"roles": [...]}` object, the shape of `realm_access` and
+/// of each client in `resource_access`.
+///
+/// ```
+/// use oidc_bearer::StandardClaims;
+///
+/// let claims: StandardClaims = serde_json::from_str(
+///     r#"{"realm_access":{"roles":["offline_access"]},
+///         "resource_access":{"orders-api":{"roles":["admin"]}}}"#,
+/// ).unwrap();
+/// assert_eq!(claims.realm_access.roles, ["offline_access"]);
+/// assert_eq!(claims.resource_access["orders-api"].roles, ["admin"]);
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct KeycloakAccess {
+    /// Role names: an array, or one role as a string.
+    pub roles: Vec<String>,
+}
+
+/// Only as an object: serde's derive would also take `["admin"]` as
+/// `{"roles":"admin"}`, reading a shape Keycloak never sends as roles.
+impl<'de> Deserialize<'de> for KeycloakAccess {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        struct Object {
+            #[serde(default, deserialize_with = "value_list")]
+            roles: Vec<String>,
+        }
+        struct ObjectOnly;
+        impl<'de> Visitor<'de> for ObjectOnly {
+            type Value = KeycloakAccess;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(r#"an object {"roles": [...]}"#)
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<KeycloakAccess, A::Error> {
+                let object = Object::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                Ok(KeycloakAccess {
+                    roles: object.roles,
+                })
+            }
+        }
+        d.deserialize_map(ObjectOnly)
+    }
+}
+
+impl KeycloakAccess {
+    /// True when `role` is one of [`roles`](Self::roles) (compared exactly).
+    pub fn has_role(&self, role: &str) -> bool {
+        self.roles.iter().any(|r| r == role)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.roles.is_empty()
+    }
+}
+
+/// `null` read as absent, as for the list claims.
+fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
 /// A claim sent as a string or as an array of strings, as a list.
@@ -235,6 +320,43 @@ mod tests {
             r#"{"scope":5}"#,
             r#"{"scp":["a",1]}"#,
             r#"{"roles":{"a":1}}"#,
+        ] {
+            assert!(
+                serde_json::from_str::<StandardClaims>(bad).is_err(),
+                "{bad}"
+            );
+        }
+    }
+
+    /// Realm roles and each client's roles stay where Keycloak put them.
+    #[test]
+    fn keycloak_roles_kept_apart() {
+        let c: StandardClaims = serde_json::from_str(
+            r#"{"roles":["app"],"realm_access":{"roles":["admin","offline_access"]},
+                "resource_access":{"orders-api":{"roles":["viewer"]},"account":{"roles":"manage-account"}}}"#,
+        )
+        .unwrap();
+        assert_eq!(c.roles, ["app"]);
+        assert_eq!(c.realm_access.roles, ["admin", "offline_access"]);
+        assert!(c.resource_access["orders-api"].has_role("viewer"));
+        assert!(!c.resource_access["orders-api"].has_role("admin"));
+        assert_eq!(c.resource_access["account"].roles, ["manage-account"]);
+        // Round trip keeps the shape; empty parts are left out.
+        let json = serde_json::to_value(&c).unwrap();
+        assert_eq!(
+            json["resource_access"]["orders-api"]["roles"],
+            serde_json::json!(["viewer"])
+        );
+        let none = serde_json::to_value(StandardClaims::default()).unwrap();
+        assert!(none.get("realm_access").is_none() && none.get("resource_access").is_none());
+        // Null or missing parts are empty; other shapes refuse the claims.
+        let empty: StandardClaims =
+            serde_json::from_str(r#"{"realm_access":null,"resource_access":{"x":{}}}"#).unwrap();
+        assert!(empty.realm_access.roles.is_empty() && empty.resource_access["x"].roles.is_empty());
+        for bad in [
+            r#"{"realm_access":["admin"]}"#,
+            r#"{"resource_access":{"x":["admin"]}}"#,
+            r#"{"resource_access":{"x":{"roles":[1]}}}"#,
         ] {
             assert!(
                 serde_json::from_str::<StandardClaims>(bad).is_err(),

@@ -1,0 +1,464 @@
+//! [`Require`]: which scopes and roles a route needs, any-of and all-of.
+
+use std::fmt;
+
+use super::Grants;
+use crate::error::Error;
+
+/// What a route requires of a verified token: scopes, app roles, Keycloak
+/// realm roles or client roles, combined with any-of and all-of.
+///
+/// Built once at startup; checking it against claims ([`is_met_by`],
+/// [`check`]) allocates nothing. Apply it with [`layer`](Self::layer)
+/// (inside [`OidcBearerLayer`](crate::OidcBearerLayer)), or inside a
+/// handler with [`AuthorizeLayer::authorize`](crate::AuthorizeLayer::authorize).
+///
+/// ```
+/// use oidc_bearer::{Require, StandardClaims};
+///
+/// // Entra ID: a delegated scope, or the app role of a daemon app.
+/// let read = Require::scope("Orders.Read").or(Require::role("Orders.Read.All"));
+/// // Keycloak: both scopes, and the client role of this API.
+/// let write = Require::all_scopes(["orders.read", "orders.write"])
+///     .and(Require::client_role("orders-api", "editor"));
+///
+/// let claims: StandardClaims = serde_json::from_str(
+///     r#"{"scope":"orders.read orders.write",
+///         "resource_access":{"orders-api":{"roles":["editor"]}}}"#,
+/// ).unwrap();
+/// assert!(write.is_met_by(&claims));
+/// assert!(!read.is_met_by(&claims));
+/// assert_eq!(read.to_string(), "scope Orders.Read or role Orders.Read.All");
+/// ```
+///
+/// Method chains combine left to right: `a.or(b).and(c)` is
+/// `(a or b) and c`.
+///
+/// # The 403
+///
+/// A token that does not meet the requirement gets `403` with
+/// `error="insufficient_scope"` (RFC 6750 §3.1, the only code for a token
+/// that is valid but not enough, roles included), an `error_description`
+/// naming the requirement, and a `scope` attribute with the scopes to ask
+/// for (see [`Error::InsufficientScope`]):
+///
+/// - all-of: every scope named;
+/// - any-of: the scopes of the first alternative that names any, so put
+///   the least privileged alternative first;
+/// - roles: none (a client cannot ask for a role), so a requirement of
+///   roles only has no `scope` attribute.
+///
+/// # Panics
+///
+/// The constructors panic on a requirement that is a programming error: a
+/// scope that is not an RFC 6749 §3.3 `scope-token` (empty, or with a
+/// space, `"`, `\` or a character outside printable ASCII: no token could
+/// ever grant it), an empty role or client name, or an empty list (any-of
+/// nothing is never met, all-of nothing always would be).
+///
+/// [`is_met_by`]: Self::is_met_by
+/// [`check`]: Self::check
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Require {
+    node: Node,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Node {
+    Scope(Box<str>),
+    Role(Box<str>),
+    RealmRole(Box<str>),
+    ClientRole { client: Box<str>, role: Box<str> },
+    Any(Vec<Node>),
+    All(Vec<Node>),
+}
+
+impl Require {
+    /// The scope `scope` (from `scope` or `scp`).
+    pub fn scope(scope: impl Into<Box<str>>) -> Require {
+        Require::leaf(Node::Scope(scope_token(scope.into())))
+    }
+
+    /// At least one of `scopes`.
+    pub fn any_scope<I: IntoIterator<Item: Into<Box<str>>>>(scopes: I) -> Require {
+        Require::any(scopes.into_iter().map(Require::scope))
+    }
+
+    /// Every one of `scopes`.
+    pub fn all_scopes<I: IntoIterator<Item: Into<Box<str>>>>(scopes: I) -> Require {
+        Require::all(scopes.into_iter().map(Require::scope))
+    }
+
+    /// The app role `role` (the `roles` claim, as Entra ID sends it).
+    pub fn role(role: impl Into<Box<str>>) -> Require {
+        Require::leaf(Node::Role(name("role", role.into())))
+    }
+
+    /// At least one of the app roles `roles`.
+    pub fn any_role<I: IntoIterator<Item: Into<Box<str>>>>(roles: I) -> Require {
+        Require::any(roles.into_iter().map(Require::role))
+    }
+
+    /// Every one of the app roles `roles`.
+    pub fn all_roles<I: IntoIterator<Item: Into<Box<str>>>>(roles: I) -> Require {
+        Require::all(roles.into_iter().map(Require::role))
+    }
+
+    /// The Keycloak realm role `role` (`realm_access.roles`); a client
+    /// role of the same name does not count.
+    pub fn realm_role(role: impl Into<Box<str>>) -> Require {
+        Require::leaf(Node::RealmRole(name("realm role", role.into())))
+    }
+
+    /// At least one of the Keycloak realm roles `roles`.
+    pub fn any_realm_role<I: IntoIterator<Item: Into<Box<str>>>>(roles: I) -> Require {
+        Require::any(roles.into_iter().map(Require::realm_role))
+    }
+
+    /// Every one of the Keycloak realm roles `roles`.
+    pub fn all_realm_roles<I: IntoIterator<Item: Into<Box<str>>>>(roles: I) -> Require {
+        Require::all(roles.into_iter().map(Require::realm_role))
+    }
+
+    /// The Keycloak client role `role` of the client `client`
+    /// (`resource_access.{client}.roles`); a realm role, or a role of
+    /// another client, of the same name does not count.
+    pub fn client_role(client: impl Into<Box<str>>, role: impl Into<Box<str>>) -> Require {
+        Require::leaf(Node::ClientRole {
+            client: name("client", client.into()),
+            role: name("client role", role.into()),
+        })
+    }
+
+    /// At least one of the client roles `roles` of `client`.
+    pub fn any_client_role<I: IntoIterator<Item: Into<Box<str>>>>(
+        client: impl Into<Box<str>>,
+        roles: I,
+    ) -> Require {
+        let client = client.into();
+        Require::any(
+            roles
+                .into_iter()
+                .map(|r| Require::client_role(client.clone(), r)),
+        )
+    }
+
+    /// Every one of the client roles `roles` of `client`.
+    pub fn all_client_roles<I: IntoIterator<Item: Into<Box<str>>>>(
+        client: impl Into<Box<str>>,
+        roles: I,
+    ) -> Require {
+        let client = client.into();
+        Require::all(
+            roles
+                .into_iter()
+                .map(|r| Require::client_role(client.clone(), r)),
+        )
+    }
+
+    /// At least one of `requirements`.
+    pub fn any(requirements: impl IntoIterator<Item = Require>) -> Require {
+        Require::group(requirements, true)
+    }
+
+    /// Every one of `requirements`.
+    pub fn all(requirements: impl IntoIterator<Item = Require>) -> Require {
+        Require::group(requirements, false)
+    }
+
+    /// This requirement, or `other`.
+    pub fn or(self, other: Require) -> Require {
+        Require::any([self, other])
+    }
+
+    /// This requirement, and `other` too.
+    pub fn and(self, other: Require) -> Require {
+        Require::all([self, other])
+    }
+
+    /// True when `grants` meet the requirement.
+    pub fn is_met_by<G: Grants + ?Sized>(&self, grants: &G) -> bool {
+        self.node.is_met_by(grants)
+    }
+
+    /// `Ok` when `grants` meet the requirement, else the
+    /// [`Error::InsufficientScope`] the layer would refuse with (turn it
+    /// into a response with [`rejection_parts`](crate::rejection_parts)).
+    ///
+    /// ```
+    /// use oidc_bearer::{Error, Require, StandardClaims};
+    ///
+    /// let claims: StandardClaims = serde_json::from_str(r#"{"scope":"orders.read"}"#).unwrap();
+    /// let error = Require::scope("orders.write").check(&claims).unwrap_err();
+    /// assert_eq!(error.status(), 403);
+    /// assert!(matches!(error, Error::InsufficientScope { scope: Some(s), .. } if s == "orders.write"));
+    /// ```
+    pub fn check<G: Grants + ?Sized>(&self, grants: &G) -> Result<(), Error> {
+        if self.is_met_by(grants) {
+            Ok(())
+        } else {
+            Err(self.insufficient())
+        }
+    }
+
+    /// The refusal for this requirement.
+    pub(crate) fn insufficient(&self) -> Error {
+        let mut scopes = Vec::new();
+        self.node.challenge_scopes(&mut scopes);
+        Error::InsufficientScope {
+            required: self.to_string(),
+            scope: (!scopes.is_empty()).then(|| scopes.join(" ")),
+        }
+    }
+
+    fn leaf(node: Node) -> Require {
+        Require { node }
+    }
+
+    /// Any-of or all-of, flattening nested groups of the same kind so a
+    /// long `.or()` chain is one flat list.
+    fn group(requirements: impl IntoIterator<Item = Require>, any: bool) -> Require {
+        let mut nodes = Vec::new();
+        for requirement in requirements {
+            match (requirement.node, any) {
+                (Node::Any(inner), true) | (Node::All(inner), false) => nodes.extend(inner),
+                (node, _) => nodes.push(node),
+            }
+        }
+        assert!(
+            !nodes.is_empty(),
+            "oidc-bearer: a requirement needs at least one scope or role \
+             (any-of nothing is never met, all-of nothing always would be)"
+        );
+        if nodes.len() == 1 {
+            return Require::leaf(nodes.remove(0));
+        }
+        Require::leaf(if any {
+            Node::Any(nodes)
+        } else {
+            Node::All(nodes)
+        })
+    }
+}
+
+impl Node {
+    fn is_met_by<G: Grants + ?Sized>(&self, grants: &G) -> bool {
+        match self {
+            Node::Scope(scope) => grants.has_scope(scope),
+            Node::Role(role) => grants.has_role(role),
+            Node::RealmRole(role) => grants.has_realm_role(role),
+            Node::ClientRole { client, role } => grants.has_client_role(client, role),
+            Node::Any(nodes) => nodes.iter().any(|n| n.is_met_by(grants)),
+            Node::All(nodes) => nodes.iter().all(|n| n.is_met_by(grants)),
+        }
+    }
+
+    /// The scopes a client should ask for (see "The 403" on [`Require`]).
+    fn challenge_scopes<'a>(&'a self, out: &mut Vec<&'a str>) {
+        match self {
+            Node::Scope(scope) => {
+                if !out.contains(&&**scope) {
+                    out.push(scope);
+                }
+            }
+            Node::Role(_) | Node::RealmRole(_) | Node::ClientRole { .. } => {}
+            Node::All(nodes) => nodes.iter().for_each(|n| n.challenge_scopes(out)),
+            Node::Any(nodes) => {
+                for node in nodes {
+                    let mut alternative = Vec::new();
+                    node.challenge_scopes(&mut alternative);
+                    if !alternative.is_empty() {
+                        for scope in alternative {
+                            if !out.contains(&scope) {
+                                out.push(scope);
+                            }
+                        }
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The requirement in words, as `error_description` shows it.
+impl fmt::Display for Require {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.node.fmt(f)
+    }
+}
+
+impl fmt::Display for Node {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (nodes, joiner) = match self {
+            Node::Scope(scope) => return write!(f, "scope {scope}"),
+            Node::Role(role) => return write!(f, "role {role}"),
+            Node::RealmRole(role) => return write!(f, "realm role {role}"),
+            Node::ClientRole { client, role } => {
+                return write!(f, "role {role} of client {client}");
+            }
+            Node::Any(nodes) => (nodes, " or "),
+            Node::All(nodes) => (nodes, " and "),
+        };
+        for (i, node) in nodes.iter().enumerate() {
+            if i > 0 {
+                f.write_str(joiner)?;
+            }
+            match node {
+                Node::Any(_) | Node::All(_) => write!(f, "({node})")?,
+                _ => write!(f, "{node}")?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// RFC 6749 §3.3: `scope-token = 1*( %x21 / %x23-5B / %x5D-7E )`.
+fn scope_token(scope: Box<str>) -> Box<str> {
+    assert!(
+        !scope.is_empty()
+            && scope
+                .bytes()
+                .all(|b| matches!(b, 0x21 | 0x23..=0x5B | 0x5D..=0x7E)),
+        "oidc-bearer: {scope:?} is not a scope (RFC 6749 3.3: printable ASCII \
+         without space, quote or backslash), so no token could grant it"
+    );
+    scope
+}
+
+fn name(what: &str, name: Box<str>) -> Box<str> {
+    assert!(
+        !name.is_empty(),
+        "oidc-bearer: a required {what} needs a name"
+    );
+    name
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::StandardClaims;
+
+    fn claims(json: &str) -> StandardClaims {
+        serde_json::from_str(json).unwrap()
+    }
+
+    fn scope_attr(require: &Require) -> Option<String> {
+        match require.insufficient() {
+            Error::InsufficientScope { scope, .. } => scope,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn any_of_and_all_of() {
+        let c = claims(r#"{"scope":"a b","roles":["r1"]}"#);
+        assert!(Require::any_scope(["x", "b"]).is_met_by(&c));
+        assert!(!Require::any_scope(["x", "y"]).is_met_by(&c));
+        assert!(Require::all_scopes(["a", "b"]).is_met_by(&c));
+        assert!(!Require::all_scopes(["a", "b", "x"]).is_met_by(&c));
+        assert!(Require::scope("x").or(Require::role("r1")).is_met_by(&c));
+        assert!(!Require::scope("a").and(Require::role("r2")).is_met_by(&c));
+        assert!(Require::any_role(["r2", "r1"]).is_met_by(&c));
+        assert!(!Require::all_roles(["r2", "r1"]).is_met_by(&c));
+        // A scope is not a role and a role is not a scope.
+        assert!(!Require::role("a").is_met_by(&c) && !Require::scope("r1").is_met_by(&c));
+    }
+
+    #[test]
+    fn chains_flatten_and_read_left_to_right() {
+        let chain = Require::scope("a")
+            .or(Require::scope("b"))
+            .or(Require::role("c"));
+        assert_eq!(
+            chain,
+            Require::any([Require::any_scope(["a", "b"]), Require::role("c")])
+        );
+        assert_eq!(chain.to_string(), "scope a or scope b or role c");
+        let mixed = Require::scope("a")
+            .or(Require::realm_role("r"))
+            .and(Require::client_role("api", "w"));
+        assert_eq!(
+            mixed.to_string(),
+            "(scope a or realm role r) and role w of client api"
+        );
+        assert_eq!(Require::any([Require::scope("a")]), Require::scope("a"));
+    }
+
+    #[test]
+    fn scope_attribute_names_what_to_ask_for() {
+        let attr = |r: &Require| scope_attr(r);
+        assert_eq!(attr(&Require::scope("a")).as_deref(), Some("a"));
+        assert_eq!(
+            attr(&Require::all_scopes(["a", "b", "a"])).as_deref(),
+            Some("a b")
+        );
+        // Any-of: the first alternative that names scopes, not all of them.
+        assert_eq!(
+            attr(&Require::any_scope(["read", "admin"])).as_deref(),
+            Some("read")
+        );
+        assert_eq!(
+            attr(&Require::role("r").or(Require::scope("s"))).as_deref(),
+            Some("s")
+        );
+        assert_eq!(
+            attr(&Require::scope("a").and(Require::any_scope(["b", "c"]))).as_deref(),
+            Some("a b")
+        );
+        assert_eq!(
+            attr(&Require::scope("a").and(Require::role("r"))).as_deref(),
+            Some("a")
+        );
+        // Roles only: nothing a client could ask for.
+        assert_eq!(attr(&Require::all_roles(["r", "s"])), None);
+        assert_eq!(
+            attr(&Require::client_role("api", "r").or(Require::realm_role("r"))),
+            None
+        );
+    }
+
+    #[test]
+    fn check_refuses_with_403_insufficient_scope() {
+        let c = claims(r#"{"scope":"a"}"#);
+        assert!(Require::scope("a").check(&c).is_ok());
+        let error = Require::realm_role("admin").check(&c).unwrap_err();
+        assert_eq!(error.status(), 403);
+        assert_eq!(
+            error.description(),
+            "insufficient scope: realm role admin required"
+        );
+        assert_eq!(
+            error.www_authenticate(None).unwrap(),
+            r#"Bearer error="insufficient_scope", error_description="insufficient scope: realm role admin required""#
+        );
+    }
+
+    #[test]
+    fn role_names_outside_rfc_6750_are_filtered_from_the_header_only() {
+        let require = Require::role("Bestellungen \"Prüfer\"");
+        let c = claims(r#"{"roles":["Bestellungen \"Prüfer\""]}"#);
+        assert!(require.is_met_by(&c));
+        let error = require.check(&claims("{}")).unwrap_err();
+        assert_eq!(
+            error.www_authenticate(None).unwrap(),
+            r#"Bearer error="insufficient_scope", error_description="insufficient scope: role Bestellungen Prfer required""#
+        );
+    }
+
+    #[test]
+    fn impossible_requirements_panic_at_construction() {
+        for make in [
+            (|| Require::scope("")) as fn() -> Require,
+            || Require::scope("a b"),
+            || Require::scope("a\"b"),
+            || Require::scope("é"),
+            || Require::role(""),
+            || Require::client_role("", "r"),
+            || Require::any_scope(Vec::<String>::new()),
+            || Require::all(Vec::new()),
+        ] {
+            assert!(std::panic::catch_unwind(make).is_err());
+        }
+    }
+}
