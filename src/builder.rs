@@ -304,16 +304,12 @@ impl ValidatorBuilder {
 
     /// How many verified tokens to remember (default 10,000; 0 turns the
     /// cache off). A remembered token skips the signature check while its
-    /// `exp`/`nbf` still hold and its key is still published.
+    /// `exp`, `nbf` and `iat` still hold and its key is still published.
     pub fn token_cache_size(mut self, tokens: usize) -> Self {
         self.cache_size = tokens;
         self
     }
 
-    /// Checks the configuration, loads the keys and returns the validator.
-    ///
-    /// Fails when the issuer or the audience is missing, a URL breaks the
-    /// transport policy, or the first key fetch fails.
     /// Checks the configuration, loads the keys and returns the validator.
     ///
     /// # Errors

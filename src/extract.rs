@@ -62,7 +62,7 @@ impl std::fmt::Display for ClaimsRejection {
             f,
             "Claims<{}> was extracted on a route the oidc-bearer layer does not cover, \
              or the layer was built for another claims type: add \
-             .layer(validator.layer::<{}>()) to the router",
+             .route_layer(validator.layer::<{}>()) to the router",
             self.claims_type, self.claims_type
         )
     }

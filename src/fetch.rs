@@ -163,7 +163,16 @@ fn describe(e: &reqwest::Error) -> String {
     if e.is_timeout() {
         "timed out".into()
     } else if e.is_connect() {
-        "connection failed".into()
+        // The cause (DNS, refused, a certificate the roots do not trust)
+        // is what an operator needs; the URL is added by the caller.
+        let mut text = String::from("connection failed");
+        let mut source = std::error::Error::source(e);
+        while let Some(s) = source {
+            text.push_str(": ");
+            text.push_str(&s.to_string());
+            source = s.source();
+        }
+        text
     } else if e.is_redirect() {
         "redirect refused".into()
     } else {

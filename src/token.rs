@@ -177,7 +177,16 @@ pub(crate) fn decode_header<'b>(
         &mut buf.stack,
         &mut buf.heap,
         "header is not base64url",
-    )?;
+    )
+    .map_err(|error| {
+        // A whole `Authorization` value handed to `verify`: say so.
+        match encoded.get(..7) {
+            Some(scheme) if scheme.eq_ignore_ascii_case("bearer ") => Error::MalformedToken(
+                "the token starts with the Bearer scheme: pass only the part after it",
+            ),
+            _ => error,
+        }
+    })?;
     let raw: RawHeader<'b> = serde_json::from_slice(json).map_err(|_| {
         // Say which: a wrongly typed or repeated member, or not an object.
         if json.trim_ascii_start().first() == Some(&b'{') {
@@ -227,6 +236,16 @@ mod tests {
         let c = split(&t, 8192).unwrap();
         assert_eq!(c.signature, "c2ln");
         assert_eq!(c.signing_input, &t[..t.len() - 5]);
+    }
+
+    #[test]
+    fn a_whole_authorization_value_is_named_as_such() {
+        let token = format!("Bearer {}.{}.c2ln", b64("{}"), b64("{}"));
+        let parts = split(&token, 8192).unwrap();
+        assert!(matches!(
+            decode_header(parts.header, &mut HeaderBuf::new()),
+            Err(Error::MalformedToken(m)) if m.contains("Bearer scheme")
+        ));
     }
 
     #[test]

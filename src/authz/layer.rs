@@ -307,7 +307,7 @@ impl<S, C, R> Authorize<S, C, R> {
         let message = format!(
             "AuthorizeLayer found no Claims<{claims}> in the request: put it inside \
              the OidcBearerLayer (in axum, .route_layer(require.layer::<{claims}>()) \
-             before .layer(validator.layer::<{claims}>())), with the same claims type"
+             before .route_layer(validator.layer::<{claims}>())), with the same claims type"
         );
         tracing::error!("{message}");
         refuse(&self.rejection, &Error::Config(message), None)
