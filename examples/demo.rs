@@ -45,7 +45,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .await?;
     let app = Router::new()
         .route("/me", get(me))
-        .layer(validator.layer::<ApiClaims>().realm("orders"));
+        .route_layer(validator.layer::<ApiClaims>().realm("orders"));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let api = format!("http://{}/me", listener.local_addr()?);
     tokio::spawn(async move { axum::serve(listener, app).await });

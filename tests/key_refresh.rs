@@ -1135,7 +1135,7 @@ async fn the_protected_api_example_works_against_a_test_issuer() {
         .unwrap();
     let app: Router = Router::new()
         .route("/me", get(me))
-        .layer(validator.layer::<StandardClaims>())
+        .route_layer(validator.layer::<StandardClaims>())
         .route("/healthz", get(healthz))
         .with_state(validator);
 
