@@ -162,23 +162,17 @@ pub(crate) fn json_text(document: &[u8]) -> &[u8] {
 fn describe(e: &reqwest::Error) -> String {
     if e.is_timeout() {
         "timed out".into()
-    } else if e.is_connect() {
-        // The cause (DNS, refused, a certificate the roots do not trust)
-        // is what an operator needs; the URL is added by the caller.
-        let mut text = String::from("connection failed");
-        let mut source = std::error::Error::source(e);
-        while let Some(s) = source {
-            text.push_str(": ");
-            text.push_str(&s.to_string());
-            source = s.source();
-        }
-        text
     } else if e.is_redirect() {
         "redirect refused".into()
     } else {
-        // reqwest's Display includes the URL, which the caller adds already;
-        // its source chain says what happened.
-        let mut text = String::from("request failed");
+        // reqwest's Display includes the URL, which the caller adds
+        // already; its source chain says what happened (DNS, refused, a
+        // certificate the roots do not trust), which an operator needs.
+        let mut text = String::from(if e.is_connect() {
+            "connection failed"
+        } else {
+            "request failed"
+        });
         let mut source = std::error::Error::source(e);
         while let Some(s) = source {
             text.push_str(": ");

@@ -68,6 +68,17 @@ fn v2_claims(iss: &str, tid: &str) -> Value {
     })
 }
 
+/// A validator for `issuer` and `audience` over the tenant's JWKS.
+async fn entra_validator(issuer: String, audience: &str, key: &TestKey) -> Validator {
+    Validator::builder()
+        .issuer(issuer)
+        .audience(audience)
+        .jwks_json(entra_jwks(key))
+        .build()
+        .await
+        .unwrap()
+}
+
 async fn me(claims: Claims<StandardClaims>) -> Json<Value> {
     Json(json!({ "sub": claims.sub, "tid": claims.tid }))
 }
@@ -96,13 +107,7 @@ fn refused_with(answer: &Answer, description: &str) {
 #[tokio::test]
 async fn v1_token_signed_by_a_key_bound_to_the_v2_issuer_is_accepted() {
     let key = TestKey::generate(KeyKind::Rsa2048, "nOo3ZDrODXEK1jKWhXslHR_KXEg");
-    let validator = Validator::builder()
-        .issuer(v1_issuer(TENANT))
-        .audience(APP_ID_URI)
-        .jwks_json(entra_jwks(&key))
-        .build()
-        .await
-        .unwrap();
+    let validator = entra_validator(v1_issuer(TENANT), APP_ID_URI, &key).await;
     let token = TokenBuilder::new()
         .header("typ", "JWT")
         .header("x5t", key.x5t())
@@ -130,13 +135,7 @@ async fn v1_token_signed_by_a_key_bound_to_the_v2_issuer_is_accepted() {
 #[tokio::test]
 async fn v2_token_with_the_same_keys_is_accepted_and_a_substituted_tid_refused() {
     let key = TestKey::generate(KeyKind::Rsa2048, "entra-v2");
-    let validator = Validator::builder()
-        .issuer(v2_issuer(TENANT))
-        .audience(API_CLIENT_ID)
-        .jwks_json(entra_jwks(&key))
-        .build()
-        .await
-        .unwrap();
+    let validator = entra_validator(v2_issuer(TENANT), API_CLIENT_ID, &key).await;
     let token = TokenBuilder::new()
         .claims(v2_claims(&v2_issuer(TENANT), TENANT))
         .sign(&key);
@@ -152,13 +151,7 @@ async fn v2_token_with_the_same_keys_is_accepted_and_a_substituted_tid_refused()
 #[tokio::test]
 async fn microsoft_graph_tokens_are_refused_saying_what_to_change() {
     let key = TestKey::generate(KeyKind::Rsa2048, "entra-graph");
-    let validator = Validator::builder()
-        .issuer(v2_issuer(TENANT))
-        .audience(API_CLIENT_ID)
-        .jwks_json(entra_jwks(&key))
-        .build()
-        .await
-        .unwrap();
+    let validator = entra_validator(v2_issuer(TENANT), API_CLIENT_ID, &key).await;
     let graph_claims = || {
         let mut claims = v1_claims(&v2_issuer(TENANT), TENANT);
         claims["aud"] = json!(GRAPH);
