@@ -589,7 +589,7 @@ async fn claims_extractor_without_the_layer_is_a_500_saying_what_to_add() {
     let answer = get_me(&api, &[&bearer(&token)]).await;
     assert_eq!(answer.status, StatusCode::INTERNAL_SERVER_ERROR);
     assert!(
-        answer.body.contains(".layer(validator.layer::<"),
+        answer.body.contains(".route_layer(validator.layer::<"),
         "{}",
         answer.body
     );

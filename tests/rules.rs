@@ -1531,7 +1531,7 @@ async fn extract_claims_without_the_layer_is_500_saying_to_add_it() {
     let seen = send(&app, &[&t]).await;
     assert_eq!(seen.status, StatusCode::INTERNAL_SERVER_ERROR);
     assert!(
-        seen.body.contains("add .layer(validator.layer::<"),
+        seen.body.contains("add .route_layer(validator.layer::<"),
         "{}",
         seen.body
     );
