@@ -8,8 +8,6 @@
 //! cargo test --all-features --test alloc -- --nocapture
 //! ```
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::sync::Arc;
 
 use axum::Router;
@@ -22,67 +20,9 @@ use oidc_bearer_testkit::{TestIssuer, b64url_decode};
 use serde::Deserialize;
 use tower::ServiceExt as _;
 
-struct Counting;
-
-thread_local! {
-    static ON: Cell<bool> = const { Cell::new(false) };
-    static COUNT: Cell<u64> = const { Cell::new(0) };
-    static BYTES: Cell<u64> = const { Cell::new(0) };
-}
-
-fn record(size: usize) {
-    // `try_with`: the allocator also runs while thread locals are torn down.
-    let _ = ON.try_with(|on| {
-        if on.get() {
-            COUNT.with(|c| c.set(c.get() + 1));
-            BYTES.with(|b| b.set(b.get() + size as u64));
-        }
-    });
-}
-
-// SAFETY: every call is forwarded to `System` unchanged; the counters are
-// const-initialised thread locals without destructors, so recording never
-// allocates or re-enters the allocator.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        record(layout.size());
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        record(layout.size());
-        unsafe { System.alloc_zeroed(layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        record(new_size);
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: Counting = Counting;
-
-/// Allocations and bytes on this thread while `f` runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Allocs {
-    count: u64,
-    bytes: u64,
-}
-
-fn measure<T>(f: impl FnOnce() -> T) -> (T, Allocs) {
-    COUNT.with(|c| c.set(0));
-    BYTES.with(|b| b.set(0));
-    ON.with(|on| on.set(true));
-    let out = f();
-    ON.with(|on| on.set(false));
-    let allocs = Allocs {
-        count: COUNT.with(Cell::get),
-        bytes: BYTES.with(Cell::get),
-    };
-    (out, allocs)
-}
+#[path = "common/alloc_meter.rs"]
+mod alloc_meter;
+use alloc_meter::{Allocs, measure};
 
 /// Polls a future that must complete without waiting (a verification
 /// whose key is known never does), inside the measured region.

@@ -650,50 +650,13 @@ fn a_hit_allocates_nothing() {
 }
 
 /// Heap allocations on this thread, counted by the global allocator.
+#[path = "common/alloc_meter.rs"]
+mod alloc_meter;
+
 mod allocations {
-    use std::alloc::{GlobalAlloc, Layout, System};
-    use std::cell::Cell;
-
-    thread_local! {
-        static COUNT: Cell<Option<u64>> = const { Cell::new(None) };
-    }
-
-    struct Counting;
-
-    // SAFETY: every call is forwarded to `System` unchanged; the counter is
-    // a const-initialised thread local without a destructor, so counting
-    // never allocates or re-enters the allocator.
-    unsafe impl GlobalAlloc for Counting {
-        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-            record();
-            unsafe { System.alloc(layout) }
-        }
-        unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-            record();
-            unsafe { System.alloc_zeroed(layout) }
-        }
-        unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-            record();
-            unsafe { System.realloc(ptr, layout, new_size) }
-        }
-        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-            unsafe { System.dealloc(ptr, layout) }
-        }
-    }
-
-    #[global_allocator]
-    static ALLOCATOR: Counting = Counting;
-
-    fn record() {
-        // `try_with`: the allocator also runs while thread locals are torn down.
-        let _ = COUNT.try_with(|count| count.set(count.get().map(|n| n + 1)));
-    }
-
     /// `f`'s result and how many allocations it made.
     pub fn count<T>(f: impl FnOnce() -> T) -> (T, u64) {
-        COUNT.with(|count| count.set(Some(0)));
-        let out = f();
-        let n = COUNT.with(|count| count.replace(None)).unwrap_or(0);
-        (out, n)
+        let (out, allocs) = super::alloc_meter::measure(f);
+        (out, allocs.count)
     }
 }

@@ -9,8 +9,6 @@
 //! published by a provider). Single rules are also covered, less
 //! adversarially, in `tests/rules.rs` and `tests/keys.rs`.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock};
 
@@ -58,56 +56,15 @@ pub struct User {
 
 // ------------------------------------------------------ allocation meter
 
-/// Counts the bytes allocated on the current thread while switched on, so
-/// a test can show that refusing a huge header costs bounded memory.
-struct Counting;
-
-thread_local! {
-    static METER_ON: Cell<bool> = const { Cell::new(false) };
-    static METER_BYTES: Cell<u64> = const { Cell::new(0) };
-}
-
-fn record(size: usize) {
-    // `try_with`: the allocator also runs while thread locals are torn down.
-    let _ = METER_ON.try_with(|on| {
-        if on.get() {
-            METER_BYTES.with(|b| b.set(b.get() + size as u64));
-        }
-    });
-}
-
-// SAFETY: every call is forwarded to `System` unchanged; the counters are
-// const-initialised thread locals without destructors, so recording never
-// allocates or re-enters the allocator.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        record(layout.size());
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        record(layout.size());
-        unsafe { System.alloc_zeroed(layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        record(new_size);
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: Counting = Counting;
+#[path = "../common/alloc_meter.rs"]
+mod alloc_meter;
 
 /// Bytes allocated on this thread while `f` runs (on this thread: use a
-/// current-thread runtime).
+/// current-thread runtime), so a test can show that refusing a huge
+/// header costs bounded memory.
 pub async fn allocated_during<T>(f: impl std::future::Future<Output = T>) -> (T, u64) {
-    METER_BYTES.with(|b| b.set(0));
-    METER_ON.with(|on| on.set(true));
-    let out = f.await;
-    METER_ON.with(|on| on.set(false));
-    (out, METER_BYTES.with(Cell::get))
+    let (out, allocs) = alloc_meter::measure_async(f).await;
+    (out, allocs.bytes)
 }
 
 // ---------------------------------------------------------------- helpers
