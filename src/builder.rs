@@ -7,22 +7,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::cache::TokenCache;
-use crate::claims::ClaimChecks;
 use crate::clock::{Clock, SystemClock};
 use crate::error::Error;
 use crate::fetch::HttpOptions;
-use crate::jwks::{KeySource, KeyStore, RefreshPolicy};
+use crate::issuers::{IntoIssuers, Issuer, Shared};
+use crate::jwks::RefreshPolicy;
 use crate::keys::HmacKeys;
-use crate::validator::{Config, Rule, Validator};
-
-/// The key source as set on the builder; discovery is resolved to a URL
-/// in `build()`.
-enum Source {
-    Discovery,
-    JwksUrl(String),
-    JwksJson(Vec<u8>),
-    Pem { pem: String, kid: Option<String> },
-}
+use crate::validator::{Config, Validator};
 
 /// Configures a [`Validator`]. Mistakes are reported by
 /// [`build`](Self::build), with a message that says what to change.
@@ -58,20 +49,18 @@ enum Source {
 /// # Ok(()) }
 /// ```
 pub struct ValidatorBuilder {
-    issuer: Option<String>,
-    audiences: Vec<String>,
-    skip_audience: bool,
-    source: Option<Source>,
+    /// The builder's own issuer: set by `issuer()` and the per-issuer
+    /// setters below.
+    base: Issuer,
+    /// `issuer()` was called twice with these values.
+    issuer_twice: Option<(String, String)>,
+    trusted: Vec<Issuer>,
     hmac_secret: Option<Vec<u8>>,
     leeway: Duration,
-    required_typ: Option<String>,
-    required_claims: Vec<String>,
-    rules: Vec<Rule>,
     max_token_len: usize,
     clock: Arc<dyn Clock>,
     http: HttpOptions,
     policy: RefreshPolicy,
-    provider_url: Option<String>,
     start_without_keys: bool,
     cache_size: usize,
 }
@@ -79,20 +68,15 @@ pub struct ValidatorBuilder {
 impl Default for ValidatorBuilder {
     fn default() -> Self {
         ValidatorBuilder {
-            issuer: None,
-            audiences: Vec::new(),
-            skip_audience: false,
-            source: None,
+            base: Issuer::new(""),
+            issuer_twice: None,
+            trusted: Vec::new(),
             hmac_secret: None,
             leeway: Duration::from_secs(60),
-            required_typ: None,
-            required_claims: Vec::new(),
-            rules: Vec::new(),
             max_token_len: 8 * 1024,
             clock: Arc::new(SystemClock),
             http: HttpOptions::default(),
             policy: RefreshPolicy::default(),
-            provider_url: None,
             start_without_keys: false,
             cache_size: 10_000,
         }
@@ -102,32 +86,56 @@ impl Default for ValidatorBuilder {
 impl fmt::Debug for ValidatorBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ValidatorBuilder")
-            .field("issuer", &self.issuer)
-            .field("audiences", &self.audiences)
+            .field("issuer", &self.base.name)
+            .field("audiences", &self.base.audiences)
+            .field("trusted", &self.trusted)
             .finish_non_exhaustive()
     }
 }
 
 impl ValidatorBuilder {
-    /// The exact `iss` the provider puts in tokens (required). Compared
-    /// byte for byte: `https://sts.windows.net/{tid}/` keeps its slash.
+    /// The exact `iss` the provider puts in tokens. Compared byte for
+    /// byte: `https://sts.windows.net/{tid}/` keeps its slash. This and the
+    /// setters up to [`rule`](Self::rule) configure the builder's own
+    /// issuer; to trust several, add each with [`trust`](Self::trust)
+    /// (calling `issuer()` twice is a build error, not a second issuer).
     pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
-        self.issuer = Some(issuer.into());
+        let issuer = issuer.into();
+        if !self.base.name.is_empty() && self.issuer_twice.is_none() {
+            self.issuer_twice = Some((self.base.name.clone(), issuer.clone()));
+        }
+        self.base.name = issuer;
+        self
+    }
+
+    /// Also trust this issuer (or a provider preset such as
+    /// [`EntraId`](crate::EntraId) or [`Keycloak`](crate::Keycloak)), with
+    /// its own keys, audiences and rules; see [`Issuer`].
+    pub fn trust(mut self, issuers: impl IntoIssuers) -> Self {
+        self.trusted.extend(issuers.into_issuers());
         self
     }
 
     /// An accepted audience; call again to accept several. A token passes
     /// when its `aud` (string or array) contains one of them.
     pub fn audience(mut self, audience: impl Into<String>) -> Self {
-        self.audiences.push(audience.into());
+        self.base = self.base.audience(audience);
         self
     }
 
-    /// Accept tokens whatever their `aud`. Only for APIs that check the
-    /// audience some other way (e.g. Keycloak's `azp`): any token the
-    /// issuer signed for any client is otherwise accepted.
+    /// Also accept a token whose `aud` names none of the audiences when
+    /// its `azp` is `client_id`; a token without `aud` is still refused.
+    /// See [`Issuer::allow_azp_as_audience`].
+    pub fn allow_azp_as_audience(mut self, client_id: impl Into<String>) -> Self {
+        self.base = self.base.allow_azp_as_audience(client_id);
+        self
+    }
+
+    /// Accept tokens whatever their `aud`, even none. Only for APIs that
+    /// check the audience some other way: any token the issuer signed for
+    /// any client is otherwise accepted.
     pub fn insecure_skip_audience(mut self) -> Self {
-        self.skip_audience = true;
+        self.base = self.base.insecure_skip_audience();
         self
     }
 
@@ -136,7 +144,7 @@ impl ValidatorBuilder {
     /// must name the configured issuer exactly, and its `jwks_uri` is used.
     /// Replaces any earlier key source.
     pub fn discovery(mut self) -> Self {
-        self.source = Some(Source::Discovery);
+        self.base = self.base.discovery();
         self
     }
 
@@ -151,21 +159,21 @@ impl ValidatorBuilder {
     /// (`http` to a non-loopback host also needs
     /// [`allow_insecure_http`](Self::allow_insecure_http).)
     pub fn provider_url(mut self, url: impl Into<String>) -> Self {
-        self.provider_url = Some(url.into());
+        self.base = self.base.provider_url(url);
         self
     }
 
     /// Fetch the signing keys from this JWKS URL. Replaces any earlier key
     /// source. Must be `https`, or `http` on a loopback host.
     pub fn jwks_url(mut self, url: impl Into<String>) -> Self {
-        self.source = Some(Source::JwksUrl(url.into()));
+        self.base = self.base.jwks_url(url);
         self
     }
 
     /// Use this JWKS document (`{"keys":[…]}`) as a fixed key set.
     /// Replaces any earlier key source.
     pub fn jwks_json(mut self, json: impl Into<Vec<u8>>) -> Self {
-        self.source = Some(Source::JwksJson(json.into()));
+        self.base = self.base.jwks_json(json);
         self
     }
 
@@ -174,10 +182,36 @@ impl ValidatorBuilder {
     /// naming that `kid` (or none) are verified with it; without, it is the
     /// one key for every token. Replaces any earlier key source.
     pub fn pem_key(mut self, pem: impl Into<String>, kid: Option<&str>) -> Self {
-        self.source = Some(Source::Pem {
-            pem: pem.into(),
-            kid: kid.map(str::to_owned),
-        });
+        self.base = self.base.pem_key(pem, kid);
+        self
+    }
+
+    /// Require this header `typ`, e.g. `"at+jwt"` for RFC 9068 access
+    /// tokens (compared case-insensitively, `application/` optional).
+    pub fn require_type(mut self, typ: impl Into<String>) -> Self {
+        self.base = self.base.require_type(typ);
+        self
+    }
+
+    /// Require these claims to be present (any value).
+    pub fn require_claims<I, S>(mut self, names: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.base = self.base.require_claims(names);
+        self
+    }
+
+    /// A custom check on the verified claims; `Err(reason)` refuses the
+    /// token with 401 and the reason as `error_description`. Runs after the
+    /// signature and registered claims passed; parses the claims into a
+    /// `serde_json::Value` once per token when any rule is set.
+    pub fn rule<F>(mut self, rule: F) -> Self
+    where
+        F: Fn(&serde_json::Value) -> Result<(), String> + Send + Sync + 'static,
+    {
+        self.base = self.base.rule(rule);
         self
     }
 
@@ -191,36 +225,6 @@ impl ValidatorBuilder {
     /// Clock skew tolerated on `exp`, `nbf` and `iat` (default 60 s).
     pub fn leeway(mut self, leeway: Duration) -> Self {
         self.leeway = leeway;
-        self
-    }
-
-    /// Require this header `typ`, e.g. `"at+jwt"` for RFC 9068 access
-    /// tokens (compared case-insensitively, `application/` optional).
-    pub fn require_type(mut self, typ: impl Into<String>) -> Self {
-        self.required_typ = Some(typ.into());
-        self
-    }
-
-    /// Require these claims to be present (any value).
-    pub fn require_claims<I, S>(mut self, names: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.required_claims
-            .extend(names.into_iter().map(Into::into));
-        self
-    }
-
-    /// A custom check on the verified claims; `Err(reason)` refuses the
-    /// token with 401 and the reason as `error_description`. Runs after the
-    /// signature and registered claims passed; parses the claims into a
-    /// `serde_json::Value` once per token when any rule is set.
-    pub fn rule<F>(mut self, rule: F) -> Self
-    where
-        F: Fn(&serde_json::Value) -> Result<(), String> + Send + Sync + 'static,
-    {
-        self.rules.push(Arc::new(rule));
         self
     }
 
@@ -320,22 +324,35 @@ impl ValidatorBuilder {
     /// holds no usable key; [`Error::Fetch`] when the first key fetch fails
     /// (unless [`start_without_keys`](Self::start_without_keys)).
     pub async fn build(self) -> Result<Validator, Error> {
-        let issuer = self.issuer.ok_or_else(|| {
-            Error::Config(
-                "no issuer: call .issuer(...) with the exact `iss` your provider puts in tokens"
-                    .into(),
-            )
-        })?;
-        if issuer.is_empty() {
-            return Err(Error::Config("the issuer is empty".into()));
+        if let Some((first, second)) = &self.issuer_twice {
+            return Err(Error::Config(format!(
+                "issuer() was called twice ({first:?}, then {second:?}); a validator trusts \
+                 several issuers through .trust(Issuer::new(..)), each with its own \
+                 audiences and keys"
+            )));
         }
-        if self.audiences.is_empty() && !self.skip_audience {
+        let mut issuers = Vec::with_capacity(1 + self.trusted.len());
+        if !self.base.name.is_empty() {
+            issuers.push(self.base);
+        } else if self.trusted.is_empty() {
             return Err(Error::Config(
-                "no audience: call .audience(...) with your API's identifier (client id or \
-                 App ID URI), or .insecure_skip_audience() to accept any audience"
+                "no issuer: call .issuer(...) with the exact `iss` your provider puts in \
+                 tokens, or .trust(...) with an Issuer, EntraId or Keycloak"
+                    .into(),
+            ));
+        } else if !self.base.audiences.is_empty()
+            || self.base.source.is_some()
+            || self.base.provider_url.is_some()
+            || !self.base.rules.is_empty()
+        {
+            return Err(Error::Config(
+                "audience(), the key source, provider_url() and rule() on the builder \
+                 configure its own issuer(), which is not set: set them on the Issuer given \
+                 to .trust(...) instead"
                     .into(),
             ));
         }
+        issuers.extend(self.trusted);
         if self.max_token_len == 0 {
             return Err(Error::Config("max_token_len must be above zero".into()));
         }
@@ -344,39 +361,22 @@ impl ValidatorBuilder {
                 "{knob} is zero: the refresh task would fetch the JWKS in a busy loop"
             )));
         }
-        if self.provider_url.is_some() && !matches!(self.source, None | Some(Source::Discovery)) {
-            return Err(Error::Config(
-                "provider_url() only changes where discovery is fetched from, but the keys \
-                 come from jwks_url(), jwks_json() or pem_key(): remove one of the two"
-                    .into(),
-            ));
-        }
         // Before any fetch: a configuration mistake is reported as such.
         let hmac = self.hmac_secret.as_deref().map(HmacKeys::new).transpose()?;
-        let source = match self.source {
-            Some(Source::JwksUrl(url)) => KeySource::JwksUrl(url),
-            Some(Source::JwksJson(json)) => KeySource::JwksJson(json),
-            Some(Source::Pem { pem, kid }) => KeySource::Pem { pem, kid },
-            None if hmac.is_some() => KeySource::Nothing,
-            Some(Source::Discovery) | None => KeySource::Discovery {
-                fetch_base: self.provider_url.unwrap_or_else(|| issuer.clone()),
-                issuer: issuer.clone(),
-            },
+        let leeway = i64::try_from(self.leeway.as_secs()).unwrap_or(i64::MAX);
+        let shared = Shared {
+            http: &self.http,
+            policy: self.policy,
+            start_without_keys: self.start_without_keys,
+            leeway,
+            hmac: hmac.is_some(),
         };
-        let keys = KeyStore::open(source, &self.http, self.policy, self.start_without_keys).await?;
+        let issuers = crate::issuers::open(issuers, &shared).await?;
         Ok(Validator::from_config(Config {
-            claims: ClaimChecks {
-                issuer: issuer.into(),
-                audiences: self.audiences.into_iter().map(Into::into).collect(),
-                skip_audience: self.skip_audience,
-                leeway: i64::try_from(self.leeway.as_secs()).unwrap_or(i64::MAX),
-            },
-            required_typ: self.required_typ.map(Into::into),
-            required_claims: self.required_claims.into_iter().map(Into::into).collect(),
-            rules: self.rules,
+            issuers,
+            leeway,
             max_token_len: self.max_token_len,
             clock: self.clock,
-            keys,
             hmac,
             cache: (self.cache_size > 0).then(|| TokenCache::new(self.cache_size)),
         }))

@@ -17,7 +17,7 @@ use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
 use std::sync::{Arc, Mutex};
 
 use crate::claims::Claims;
-use crate::keys::KeySet;
+use crate::error::Error;
 
 const SHARDS: usize = 16;
 /// Bytes of the token's end that are hashed. They are signature bytes,
@@ -29,9 +29,9 @@ struct Entry {
     token: Box<[u8]>,
     claims: Arc<dyn Any + Send + Sync>,
     times: Times,
-    /// Fingerprint of the key that verified the token (`None`: the HMAC
-    /// secret, which never changes).
-    key: Option<u64>,
+    /// The issuer (its index) and fingerprint of the key that verified
+    /// the token (`None`: the HMAC secret, which never changes).
+    key: Option<(usize, u64)>,
     /// Matches the entry to its place in the FIFO order.
     seq: u64,
 }
@@ -124,35 +124,44 @@ impl TokenCache {
     }
 
     /// The cached claims for `token`, if it was verified before, is still
-    /// within `exp`/`nbf` (with `leeway`) at `now`, its key is still in
-    /// `keys`, and it was stored with the claims type `C`.
+    /// within `exp`/`nbf` (with `leeway`) at `now`, `key_held(issuer, key)`
+    /// says its key is still published, and it was stored with the claims
+    /// type `C`. An error of `key_held` (keys unavailable) is returned.
     #[inline]
-    pub fn get<C: Send + Sync + 'static>(
+    pub fn get<C, F>(
         &self,
         token: &str,
         now: i64,
         leeway: i64,
-        keys: &KeySet,
-    ) -> Option<Claims<C>> {
+        key_held: F,
+    ) -> Result<Option<Claims<C>>, Error>
+    where
+        C: Send + Sync + 'static,
+        F: FnOnce(usize, u64) -> Result<bool, Error>,
+    {
         let digest = (self.digest)(&self.hasher, token.as_bytes());
         let mut shard = self.shard(digest);
-        let entry = shard.map.get(&digest)?;
+        let Some(entry) = shard.map.get(&digest) else {
+            return Ok(None);
+        };
         if *entry.token != *token.as_bytes() {
-            return None;
+            return Ok(None);
         }
         let expired = now >= entry.times.exp.saturating_add(leeway);
-        let key_gone = entry.key.is_some_and(|key| !keys.holds(key));
+        let key_gone = match entry.key {
+            Some((issuer, key)) => !key_held(issuer, key)?,
+            None => false,
+        };
         if expired || key_gone {
             shard.map.remove(&digest);
-            return None;
+            return Ok(None);
         }
         // Not yet valid, or issued in the future after the clock stepped
         // back: a miss, so the fresh verification decides and says why.
         if !entry.times.hold(now, leeway) {
-            return None;
+            return Ok(None);
         }
-        let claims = entry.claims.clone().downcast::<C>().ok()?;
-        Some(Claims(claims))
+        Ok(entry.claims.clone().downcast::<C>().ok().map(Claims))
     }
 
     /// Stores a verified token.
@@ -161,7 +170,7 @@ impl TokenCache {
         token: &str,
         claims: &Claims<C>,
         times: Times,
-        key: Option<u64>,
+        key: Option<(usize, u64)>,
     ) {
         let digest = (self.digest)(&self.hasher, token.as_bytes());
         let mut entry = Entry {
@@ -216,8 +225,9 @@ mod tests {
         }
     }
 
-    fn keys() -> KeySet {
-        KeySet::default()
+    /// As an empty key set answers: no key is published.
+    fn none_held(_issuer: usize, _key: u64) -> Result<bool, Error> {
+        Ok(false)
     }
 
     fn token(i: usize) -> String {
@@ -229,18 +239,43 @@ mod tests {
         let cache = TokenCache::new(100);
         let claims = Claims::new(String::from("alice"));
         cache.insert("a.b.c", &claims, until(1000, None), None);
-        let hit = cache.get::<String>("a.b.c", 500, 0, &keys()).unwrap();
+        let hit = cache
+            .get::<String, _>("a.b.c", 500, 0, none_held)
+            .unwrap()
+            .unwrap();
         assert!(Arc::ptr_eq(&hit.0, &claims.0));
-        assert!(cache.get::<String>("a.b.d", 500, 0, &keys()).is_none());
+        assert!(
+            cache
+                .get::<String, _>("a.b.d", 500, 0, none_held)
+                .unwrap()
+                .is_none()
+        );
     }
 
     #[test]
     fn expiry_is_checked_on_every_hit() {
         let cache = TokenCache::new(100);
         cache.insert("a.b.c", &Claims::new(1u32), until(1000, Some(400)), None);
-        assert!(cache.get::<u32>("a.b.c", 399, 0, &keys()).is_none(), "nbf");
-        assert!(cache.get::<u32>("a.b.c", 999, 0, &keys()).is_some());
-        assert!(cache.get::<u32>("a.b.c", 1000, 0, &keys()).is_none(), "exp");
+        assert!(
+            cache
+                .get::<u32, _>("a.b.c", 399, 0, none_held)
+                .unwrap()
+                .is_none(),
+            "nbf"
+        );
+        assert!(
+            cache
+                .get::<u32, _>("a.b.c", 999, 0, none_held)
+                .unwrap()
+                .is_some()
+        );
+        assert!(
+            cache
+                .get::<u32, _>("a.b.c", 1000, 0, none_held)
+                .unwrap()
+                .is_none(),
+            "exp"
+        );
         assert_eq!(cache.len(), 0, "expired entry dropped");
     }
 
@@ -248,15 +283,35 @@ mod tests {
     fn leeway_applies_like_in_verification() {
         let cache = TokenCache::new(100);
         cache.insert("a.b.c", &Claims::new(1u32), until(1000, None), None);
-        assert!(cache.get::<u32>("a.b.c", 1059, 60, &keys()).is_some());
-        assert!(cache.get::<u32>("a.b.c", 1060, 60, &keys()).is_none());
+        assert!(
+            cache
+                .get::<u32, _>("a.b.c", 1059, 60, none_held)
+                .unwrap()
+                .is_some()
+        );
+        assert!(
+            cache
+                .get::<u32, _>("a.b.c", 1060, 60, none_held)
+                .unwrap()
+                .is_none()
+        );
     }
 
     #[test]
     fn entries_of_a_removed_key_are_dropped() {
         let cache = TokenCache::new(100);
-        cache.insert("a.b.c", &Claims::new(1u32), until(1000, None), Some(42));
-        assert!(cache.get::<u32>("a.b.c", 1, 0, &keys()).is_none());
+        cache.insert(
+            "a.b.c",
+            &Claims::new(1u32),
+            until(1000, None),
+            Some((0, 42)),
+        );
+        assert!(
+            cache
+                .get::<u32, _>("a.b.c", 1, 0, none_held)
+                .unwrap()
+                .is_none()
+        );
         assert_eq!(cache.len(), 0);
     }
 
@@ -264,7 +319,12 @@ mod tests {
     fn other_claims_type_is_a_miss() {
         let cache = TokenCache::new(100);
         cache.insert("a.b.c", &Claims::new(1u32), until(1000, None), None);
-        assert!(cache.get::<String>("a.b.c", 1, 0, &keys()).is_none());
+        assert!(
+            cache
+                .get::<String, _>("a.b.c", 1, 0, none_held)
+                .unwrap()
+                .is_none()
+        );
     }
 
     #[test]
@@ -277,9 +337,17 @@ mod tests {
             until(1000, None),
             None,
         );
-        assert!(cache.get::<String>(&token(2), 1, 0, &keys()).is_none());
+        assert!(
+            cache
+                .get::<String, _>(&token(2), 1, 0, none_held)
+                .unwrap()
+                .is_none()
+        );
         assert_eq!(
-            *cache.get::<String>(&token(1), 1, 0, &keys()).unwrap(),
+            *cache
+                .get::<String, _>(&token(1), 1, 0, none_held)
+                .unwrap()
+                .unwrap(),
             "alice"
         );
         // The newer token replaces the older one in the shared slot.
@@ -289,9 +357,17 @@ mod tests {
             until(1000, None),
             None,
         );
-        assert!(cache.get::<String>(&token(1), 1, 0, &keys()).is_none());
+        assert!(
+            cache
+                .get::<String, _>(&token(1), 1, 0, none_held)
+                .unwrap()
+                .is_none()
+        );
         assert_eq!(
-            *cache.get::<String>(&token(2), 1, 0, &keys()).unwrap(),
+            *cache
+                .get::<String, _>(&token(2), 1, 0, none_held)
+                .unwrap()
+                .unwrap(),
             "mallory"
         );
     }
@@ -303,18 +379,36 @@ mod tests {
         let cache = TokenCache::with_digest(2 * SHARDS, |_, t| u64::from(t[t.len() - 1]));
         let claims = Claims::new(0u8);
         // Cached under a key that then leaves the set: dropped on the hit.
-        cache.insert("a.b.c", &claims, until(1000, None), Some(7));
-        assert!(cache.get::<u8>("a.b.c", 1, 0, &keys()).is_none());
+        cache.insert("a.b.c", &claims, until(1000, None), Some((0, 7)));
+        assert!(
+            cache
+                .get::<u8, _>("a.b.c", 1, 0, none_held)
+                .unwrap()
+                .is_none()
+        );
         // Verified again (the key came back), then one more token.
         cache.insert("a.b.c", &claims, until(1000, None), None);
         cache.insert("a.b.d", &claims, until(1000, None), None);
         // The record of the dropped entry evicts nothing: both are there.
-        assert!(cache.get::<u8>("a.b.c", 1, 0, &keys()).is_some());
-        assert!(cache.get::<u8>("a.b.d", 1, 0, &keys()).is_some());
+        assert!(
+            cache
+                .get::<u8, _>("a.b.c", 1, 0, none_held)
+                .unwrap()
+                .is_some()
+        );
+        assert!(
+            cache
+                .get::<u8, _>("a.b.d", 1, 0, none_held)
+                .unwrap()
+                .is_some()
+        );
         // And the bound still holds as more come in.
         cache.insert("a.b.e", &claims, until(1000, None), None);
         assert!(
-            cache.get::<u8>("a.b.c", 1, 0, &keys()).is_none(),
+            cache
+                .get::<u8, _>("a.b.c", 1, 0, none_held)
+                .unwrap()
+                .is_none(),
             "oldest out"
         );
         assert_eq!(cache.len(), 2);
@@ -332,8 +426,18 @@ mod tests {
         assert!(len <= cache.capacity(), "{len} entries");
         assert!(len > 9_000, "cache kept only {len}");
         // The newest are there, the oldest are gone.
-        assert!(cache.get::<u8>(&token(99_999), 1, 0, &keys()).is_some());
-        assert!(cache.get::<u8>(&token(0), 1, 0, &keys()).is_none());
+        assert!(
+            cache
+                .get::<u8, _>(&token(99_999), 1, 0, none_held)
+                .unwrap()
+                .is_some()
+        );
+        assert!(
+            cache
+                .get::<u8, _>(&token(0), 1, 0, none_held)
+                .unwrap()
+                .is_none()
+        );
         for shard in cache.shards.iter() {
             let shard = shard.lock().unwrap();
             assert!(shard.order.len() <= cache.per_shard);
@@ -349,12 +453,27 @@ mod tests {
             iat: Some(500),
         };
         cache.insert("a.b.c", &Claims::new(1u32), times, None);
-        assert!(cache.get::<u32>("a.b.c", 450, 60, &keys()).is_some());
+        assert!(
+            cache
+                .get::<u32, _>("a.b.c", 450, 60, none_held)
+                .unwrap()
+                .is_some()
+        );
         // The clock stepped back past the leeway: a miss, so the fresh
         // verification decides ("issued in the future").
-        assert!(cache.get::<u32>("a.b.c", 439, 60, &keys()).is_none());
+        assert!(
+            cache
+                .get::<u32, _>("a.b.c", 439, 60, none_held)
+                .unwrap()
+                .is_none()
+        );
         // ...and the entry stays for when the clock is right again.
-        assert!(cache.get::<u32>("a.b.c", 440, 60, &keys()).is_some());
+        assert!(
+            cache
+                .get::<u32, _>("a.b.c", 440, 60, none_held)
+                .unwrap()
+                .is_some()
+        );
     }
 
     // The same rules through the public API are in tests/cache.rs.

@@ -95,6 +95,11 @@ pub enum Error {
     /// `iss` is not the configured issuer.
     #[error("invalid issuer")]
     InvalidIssuer,
+    /// The token's tenant (`tid`) is not in the allow-list of a
+    /// multi-tenant issuer (see
+    /// [`EntraId::allowed_tenants`](crate::EntraId::allowed_tenants)).
+    #[error("tenant not allowed")]
+    TenantNotAllowed,
     /// `aud` does not contain a configured audience.
     #[error("invalid audience")]
     InvalidAudience,

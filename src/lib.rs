@@ -95,8 +95,10 @@ mod clock;
 mod discovery;
 mod error;
 mod fetch;
+mod issuers;
 mod jwks;
 mod keys;
+mod providers;
 
 pub use authz::{Authorize, AuthorizeFuture, AuthorizeLayer, Grants, Require};
 pub use builder::ValidatorBuilder;
@@ -105,8 +107,10 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{Error, ErrorKind};
 #[cfg(feature = "axum")]
 pub use extract::ClaimsRejection;
+pub use issuers::{IntoIssuers, Issuer};
 pub use jwks::{Health, HealthStatus};
 pub use keys::{KeySet, SkippedKey};
 pub use layer::{Anonymous, OidcBearer, OidcBearerLayer, ResponseFuture};
+pub use providers::{AzureClaims, EntraId, EntraTokenVersion, Keycloak, KeycloakClaims};
 pub use rejection::{DefaultRejection, ProblemJson, RejectionHandler, rejection_parts};
 pub use validator::Validator;

@@ -16,10 +16,11 @@ use serde::de::DeserializeOwned;
 use crate::algorithm::Algorithm;
 use crate::builder::ValidatorBuilder;
 use crate::cache::TokenCache;
-use crate::claims::{self, ClaimChecks, Claims, Registered, issuer_matches};
+use crate::claims::{self, Claims, Registered, key_accepts};
 use crate::clock::Clock;
 use crate::error::Error;
-use crate::jwks::{Health, OpenKeyStore, Ticket};
+use crate::issuers::{IssuerEntry, IssuerTable};
+use crate::jwks::{Health, Ticket};
 use crate::keys::{HmacKeys, KeySet, VerifyingKey};
 use crate::layer::OidcBearerLayer;
 use crate::token::{self, Compact, Header, HeaderBuf};
@@ -62,16 +63,15 @@ pub struct Validator {
     inner: Arc<Config>,
 }
 
-/// Everything `build()` resolved: settings, keys, secret and cache.
+/// Everything `build()` resolved: issuers, settings, secret and cache.
 pub(crate) struct Config {
-    pub claims: ClaimChecks,
-    pub required_typ: Option<Box<str>>,
-    pub required_claims: Vec<Box<str>>,
-    pub rules: Vec<Rule>,
+    /// The trusted issuers with their keys and rules. Dropping their key
+    /// stores (with the last validator handle) ends the refresh tasks.
+    pub issuers: IssuerTable,
+    /// Clock skew tolerated on `exp`, `nbf` and `iat`, in seconds.
+    pub leeway: i64,
     pub max_token_len: usize,
     pub clock: Arc<dyn Clock>,
-    /// Dropping it (with the last validator handle) ends the refresh task.
-    pub keys: OpenKeyStore,
     pub hmac: Option<HmacKeys>,
     pub cache: Option<TokenCache>,
 }
@@ -89,10 +89,12 @@ pub(crate) enum Outcome<C> {
 }
 
 /// What the wait for an unknown `kid` needs, decoded once: the `kid`, the
-/// header's `alg`, and the place in the queue for the shared refetch.
+/// header's `alg`, the issuer selected, and the place in the queue for the
+/// shared refetch.
 pub(crate) struct KeyWait {
     kid: Box<str>,
     alg: Algorithm,
+    issuer: usize,
     ticket: Ticket,
 }
 
@@ -109,7 +111,11 @@ pub(crate) enum UnknownKid {
 /// Why the pipeline stopped, before it is made an [`Outcome`].
 enum Failure {
     Rejected(Error),
-    UnknownKid { kid: Box<str>, alg: Algorithm },
+    UnknownKid {
+        kid: Box<str>,
+        alg: Algorithm,
+        issuer: usize,
+    },
 }
 
 impl From<Error> for Failure {
@@ -120,11 +126,10 @@ impl From<Error> for Failure {
 
 impl fmt::Debug for Validator {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let issuers: Vec<String> = self.issuers().collect();
         f.debug_struct("Validator")
-            .field("issuer", &self.inner.claims.issuer)
-            .field("audiences", &self.inner.claims.audiences)
-            .field("leeway", &self.inner.claims.leeway)
-            .field("keys", &self.inner.keys.snapshot().len())
+            .field("issuers", &issuers)
+            .field("leeway", &self.inner.leeway)
             .finish_non_exhaustive()
     }
 }
@@ -201,16 +206,32 @@ impl Validator {
         }
     }
 
-    /// The key set requests are verified against right now: its `kid`s,
-    /// and the keys that were skipped and why.
+    /// The key set the first issuer's tokens are verified against right
+    /// now: its `kid`s, and the keys that were skipped and why.
     pub fn keys(&self) -> Arc<KeySet> {
-        self.inner.keys.snapshot()
+        self.inner.issuers.first().keys.snapshot()
     }
 
     /// The state of the key source: last fetch, last error, keys, next
-    /// refresh. Cheap; meant for readiness endpoints.
+    /// refresh. Cheap; meant for readiness endpoints. With several key
+    /// stores (issuers with different JWKS URLs), the least ready one's
+    /// state, with the keys and fetches of all; each one is in
+    /// [`health_by_issuer`](Self::health_by_issuer).
     pub fn health(&self) -> Health {
-        self.inner.keys.health()
+        let stores = self.inner.issuers.stores();
+        let mut healths = stores.iter().map(|store| store.health());
+        let first = healths.next().expect("a validator has an issuer");
+        healths.fold(first, Health::merge)
+    }
+
+    /// Each trusted issuer (as configured; a multi-tenant one with
+    /// `{tenantid}`) with the state of its key store.
+    pub fn health_by_issuer(&self) -> Vec<(String, Health)> {
+        self.inner
+            .issuers
+            .iter()
+            .map(|entry| (entry.claims.issuer.to_string(), entry.keys.health()))
+            .collect()
     }
 
     /// Number of tokens in the verified-token cache.
@@ -218,9 +239,13 @@ impl Validator {
         self.inner.cache.as_ref().map_or(0, TokenCache::len)
     }
 
-    /// The configured issuer.
-    pub fn issuer(&self) -> &str {
-        &self.inner.claims.issuer
+    /// The trusted issuers, as configured (a multi-tenant one with
+    /// `{tenantid}`), in order.
+    pub fn issuers(&self) -> impl Iterator<Item = String> + '_ {
+        self.inner
+            .issuers
+            .iter()
+            .map(|e| e.claims.issuer.to_string())
     }
 
     /// The longest token accepted, in bytes.
@@ -240,10 +265,16 @@ impl Validator {
         let outcome = match self.run(token) {
             Ok(claims) => Outcome::Verified(claims),
             Err(Failure::Rejected(error)) => Outcome::Rejected(error),
-            Err(Failure::UnknownKid { kid, alg }) => {
-                match (self.inner.keys.request_refetch(&kid), unknown_kid) {
+            Err(Failure::UnknownKid { kid, alg, issuer }) => {
+                let keys = &self.inner.issuers.get(issuer).keys;
+                match (keys.request_refetch(&kid), unknown_kid) {
                     (Some(ticket), UnknownKid::Wait) => {
-                        return Outcome::WaitForKeys(KeyWait { kid, alg, ticket });
+                        return Outcome::WaitForKeys(KeyWait {
+                            kid,
+                            alg,
+                            issuer,
+                            ticket,
+                        });
                     }
                     _ => Outcome::Rejected(Error::UnknownKey),
                 }
@@ -263,7 +294,8 @@ impl Validator {
         token: &str,
         wait: KeyWait,
     ) -> Result<Claims<C>, Error> {
-        self.inner.keys.wait_for(&wait.kid, wait.ticket).await;
+        let entry = self.inner.issuers.get(wait.issuer);
+        entry.keys.wait_for(&wait.kid, wait.ticket).await;
         let _span = tracing::debug_span!("oidc_bearer.verify").entered();
         let header = Header {
             alg: wait.alg,
@@ -275,9 +307,17 @@ impl Validator {
             nonce: false,
         };
         let now = self.inner.clock.now();
+        let mut payload = PayloadBuf::new();
         let result = token::split(token, self.inner.max_token_len)
             .map_err(Failure::from)
-            .and_then(|parts| self.verify_signed(token, parts, &header, now, None))
+            .and_then(|parts| {
+                let claims = payload.decode(parts.payload)?;
+                let issuer = Selected {
+                    index: wait.issuer,
+                    entry,
+                };
+                self.verify_signed(token, parts, claims, &header, now, issuer)
+            })
             .map_err(|failure| match failure {
                 Failure::Rejected(error) => error,
                 Failure::UnknownKid { .. } => Error::UnknownKey,
@@ -288,7 +328,8 @@ impl Validator {
         result
     }
 
-    /// The pipeline up to the signature: size, cache, split, header.
+    /// The pipeline up to the signature: size, cache, split, header,
+    /// issuer selection.
     fn run<C: DeserializeOwned + Send + Sync + 'static>(
         &self,
         token: &str,
@@ -298,14 +339,15 @@ impl Validator {
             return Err(Error::TokenTooLarge.into());
         }
         let now = cfg.clock.now();
-        let mut keys = None;
         if let Some(cache) = &cfg.cache {
-            // Keys that are unavailable or too old refuse cached tokens too.
-            let loaded = cfg.keys.load()?;
-            if let Some(hit) = cache.get::<C>(token, now, cfg.claims.leeway, &loaded) {
+            // Keys that are unavailable or too old refuse cached tokens
+            // too; a key that left its issuer's set takes its tokens along.
+            let key_held = |issuer: usize, key: u64| {
+                Ok::<_, Error>(cfg.issuers.get(issuer).keys.load()?.holds(key))
+            };
+            if let Some(hit) = cache.get::<C, _>(token, now, cfg.leeway, key_held)? {
                 return Ok(hit);
             }
-            keys = Some(loaded);
         }
         let parts = token::split(token, cfg.max_token_len)?;
         let mut header_buf = HeaderBuf::new();
@@ -313,13 +355,18 @@ impl Validator {
         if header.alg.is_hmac() && cfg.hmac.is_none() {
             return Err(Error::UnsupportedAlgorithm.into());
         }
-        if let Some(expected) = &cfg.required_typ {
+        let mut payload = PayloadBuf::new();
+        let claims = payload.decode(parts.payload)?;
+        let index = cfg.issuers.select(claims, header.nonce)?;
+        let entry = cfg.issuers.get(index);
+        if let Some(expected) = &entry.required_typ {
             match &header.typ {
                 Some(actual) if token::typ_matches(actual, expected) => {}
                 _ => return Err(Error::InvalidType.into()),
             }
         }
-        self.verify_signed(token, parts, &header, now, keys)
+        let issuer = Selected { index, entry };
+        self.verify_signed(token, parts, claims, &header, now, issuer)
     }
 
     /// The signature, then the claims.
@@ -327,24 +374,15 @@ impl Validator {
         &self,
         token: &str,
         parts: Compact<'_>,
+        payload: &[u8],
         header: &Header<'_>,
         now: i64,
-        keys: Option<arc_swap::Guard<Arc<KeySet>>>,
+        issuer: Selected<'_>,
     ) -> Result<Claims<C>, Failure> {
         let cfg = &*self.inner;
-        // Payload and signature decode into stack buffers when they fit
-        // (they almost always do): no allocation for either.
-        let mut payload_stack = [0u8; PAYLOAD_STACK];
-        let mut payload_heap = Vec::new();
-        let payload = token::decode_into(
-            parts.payload,
-            &mut payload_stack,
-            &mut payload_heap,
-            "payload is not base64url",
-        )?;
-        if payload.trim_ascii_start().first() != Some(&b'{') {
-            return Err(Error::MalformedToken("claims are not a JSON object").into());
-        }
+        let entry = issuer.entry;
+        // The signature decodes into a stack buffer when it fits (it
+        // almost always does): no allocation.
         let mut signature_stack = [0u8; SIGNATURE_STACK];
         let mut signature_heap = Vec::new();
         let signature = token::decode_into(
@@ -359,10 +397,9 @@ impl Validator {
         // known to come from the issuer's key. (Checking the cheap claims
         // first would only spare honest expired tokens the public-key
         // operation; a forger can always make us pay for it.)
-        let keys = match (header.alg.is_hmac(), keys) {
-            (true, _) => None,
-            (false, Some(keys)) => Some(keys),
-            (false, None) => Some(cfg.keys.load()?),
+        let keys = match header.alg.is_hmac() {
+            true => None,
+            false => Some(entry.keys.load()?),
         };
         let key = match self.check_signature(
             keys.as_deref().map(Arc::as_ref),
@@ -371,7 +408,7 @@ impl Validator {
             signature,
         ) {
             Ok(key) => key,
-            Err(Error::UnknownKey) => return Err(self.unknown_kid(header)),
+            Err(Error::UnknownKey) => return Err(self.unknown_kid(header, issuer.index, payload)),
             // Say why, so nobody chases keys: the client asked for a Graph
             // scope (`User.Read`) instead of one of this API's.
             Err(Error::InvalidSignature) if header.nonce => {
@@ -394,26 +431,27 @@ impl Validator {
                 None,
             ),
         };
-        let iss = cfg.claims.check(&reg, now)?;
-        if let Some(bound) = key.and_then(|k| k.issuer.as_deref())
-            && !issuer_matches(bound, iss, reg.tid.as_deref())
-        {
-            return Err(Error::InvalidIssuer.into());
+        let iss = entry.claims.check(&reg, payload, now)?;
+        if let Some(bound) = key.and_then(|k| k.issuer.as_deref()) {
+            let alias = entry.claims.key_issuer_alias.as_deref();
+            if !key_accepts(bound, iss, reg.tid.as_deref(), alias) {
+                return Err(Error::InvalidIssuer.into());
+            }
         }
 
-        if !cfg.required_claims.is_empty() {
+        if !entry.required_claims.is_empty() {
             let names = claims::claim_names(payload)
                 .ok_or(Error::MalformedToken("claims are not a JSON object"))?;
-            for required in &cfg.required_claims {
+            for required in entry.required_claims.iter() {
                 if !names.iter().any(|n| **n == **required) {
                     return Err(Error::MissingClaim(required.to_string()).into());
                 }
             }
         }
-        if !cfg.rules.is_empty() {
+        if !entry.rules.is_empty() {
             let value: serde_json::Value =
                 serde_json::from_slice(payload).map_err(|_| Error::InvalidClaims)?;
-            for rule in &cfg.rules {
+            for rule in entry.rules.iter() {
                 rule(&value).map_err(Error::Rejected)?;
             }
         }
@@ -430,19 +468,26 @@ impl Validator {
                 nbf: reg.nbf,
                 iat: reg.iat,
             };
-            cache.insert(token, &claims, times, key.map(|k| k.fingerprint));
+            let key = key.map(|k| (issuer.index, k.fingerprint));
+            cache.insert(token, &claims, times, key);
         }
         Ok(claims)
     }
 
     /// No key for the token: worth waiting for a refetch only when the keys
-    /// are fetched and the token names a `kid`.
+    /// are fetched, the token names a `kid`, and it names the issuer (a
+    /// token of another issuer must not cost a fetch).
     #[cold]
-    fn unknown_kid(&self, header: &Header<'_>) -> Failure {
+    fn unknown_kid(&self, header: &Header<'_>, issuer: usize, payload: &[u8]) -> Failure {
+        let issuers = &self.inner.issuers;
+        if !issuers.names_issuer(issuer, payload) {
+            return Failure::Rejected(Error::InvalidIssuer);
+        }
         match &header.kid {
-            Some(kid) if self.inner.keys.is_remote() => Failure::UnknownKid {
+            Some(kid) if issuers.get(issuer).keys.is_remote() => Failure::UnknownKid {
                 kid: kid.as_ref().into(),
                 alg: header.alg,
+                issuer,
             },
             _ => Failure::Rejected(Error::UnknownKey),
         }
@@ -479,6 +524,45 @@ impl Validator {
 /// The reason only: never the token, never its unverified claims.
 fn log_rejection(error: &Error) {
     tracing::debug!(reason = %error, "bearer token rejected");
+}
+
+/// The issuer a token was matched to, by index (for the cache and the
+/// wait) and entry.
+#[derive(Clone, Copy)]
+struct Selected<'a> {
+    index: usize,
+    entry: &'a IssuerEntry,
+}
+
+/// The decoded payload, on the stack when it fits (it almost always
+/// does): no allocation.
+struct PayloadBuf {
+    stack: [u8; PAYLOAD_STACK],
+    heap: Vec<u8>,
+}
+
+impl PayloadBuf {
+    fn new() -> Self {
+        PayloadBuf {
+            stack: [0; PAYLOAD_STACK],
+            heap: Vec::new(),
+        }
+    }
+
+    /// The claims JSON of a base64url payload part; an object, or an error.
+    #[inline]
+    fn decode(&mut self, part: &str) -> Result<&[u8], Error> {
+        let payload = token::decode_into(
+            part,
+            &mut self.stack,
+            &mut self.heap,
+            "payload is not base64url",
+        )?;
+        if payload.trim_ascii_start().first() != Some(&b'{') {
+            return Err(Error::MalformedToken("claims are not a JSON object"));
+        }
+        Ok(payload)
+    }
 }
 
 /// Decoded payloads up to this size stay on the stack (a typical access

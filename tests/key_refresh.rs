@@ -1044,7 +1044,7 @@ async fn provider_url_fetches_internally_but_iss_stays_the_public_issuer() {
         .await
         .unwrap();
     let app = app(&validator);
-    assert_eq!(validator.issuer(), public);
+    assert_eq!(validator.issuers().collect::<Vec<_>>(), [public.to_owned()]);
     assert_eq!(
         provider.hits(&MockProvider::discovery_path("/realms/demo")),
         1

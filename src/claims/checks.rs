@@ -1,8 +1,14 @@
 //! The registered-claim rules (RFC 7519 §4.1): `exp` required, `nbf` and
-//! `iat` when present, all with the leeway; `iss` exact; `aud` containing a
-//! configured audience; and a key's issuer binding.
+//! `iat` when present, all with the leeway; `iss` exact or templated, with
+//! the tenant allow-list; `aud` containing a configured audience, or the
+//! explicit `azp` alternative.
+
+use std::borrow::Cow;
+
+use serde::Deserialize;
 
 use super::Registered;
+use super::issuer::IssuerName;
 use crate::error::Error;
 
 /// Microsoft Graph's audiences: its application id and its URI.
@@ -11,33 +17,51 @@ const MICROSOFT_GRAPH: [&str; 2] = [
     "https://graph.microsoft.com",
 ];
 
-/// The configured registered-claim rules.
+/// True when `aud` names Microsoft Graph.
+pub(crate) fn is_microsoft_graph(aud: &super::Audience<'_>) -> bool {
+    MICROSOFT_GRAPH.iter().any(|graph| aud.contains(graph))
+}
+
+/// One issuer's registered-claim rules.
 pub(crate) struct ClaimChecks {
-    /// The exact `iss`.
-    pub issuer: Box<str>,
+    /// The `iss` rule.
+    pub issuer: IssuerName,
+    /// Multi-tenant issuers only: the accepted `tid`s (`None`: any).
+    pub tenants: Option<Box<[Box<str>]>>,
+    /// The issuer this one's keys are bound to as well (an Entra v1
+    /// issuer's v2 counterpart), exact or templated.
+    pub key_issuer_alias: Option<Box<str>>,
     /// Accepted audiences; one must appear in `aud`.
-    pub audiences: Vec<Box<str>>,
+    pub audiences: Box<[Box<str>]>,
     /// `insecure_skip_audience()`: any `aud`, or none.
     pub skip_audience: bool,
+    /// `allow_azp_as_audience()`: when `aud` names none of `audiences`,
+    /// `azp` equal to this client id is accepted instead.
+    pub azp_audience: Option<Box<str>>,
     /// Clock skew tolerated on `exp`, `nbf` and `iat`, in seconds.
     pub leeway: i64,
 }
 
 impl ClaimChecks {
-    /// `exp` (required), `nbf`, `iat`, `iss`, `aud`. Returns the issuer.
-    pub fn check<'r>(&self, reg: &'r Registered<'_>, now: i64) -> Result<&'r str, Error> {
-        let cfg = self;
+    /// `exp` (required), `nbf`, `iat`, `iss` (with `tid`), `aud`, on the
+    /// verified `payload` parsed into `reg`. Returns the issuer.
+    pub fn check<'r>(
+        &self,
+        reg: &'r Registered<'_>,
+        payload: &[u8],
+        now: i64,
+    ) -> Result<&'r str, Error> {
         let exp = reg.exp.ok_or_else(|| Error::MissingClaim("exp".into()))?;
-        if now >= exp.saturating_add(cfg.leeway) {
+        if now >= exp.saturating_add(self.leeway) {
             return Err(Error::Expired);
         }
         if let Some(nbf) = reg.nbf
-            && now.saturating_add(cfg.leeway) < nbf
+            && now.saturating_add(self.leeway) < nbf
         {
             return Err(Error::NotYetValid);
         }
         if let Some(iat) = reg.iat
-            && iat > now.saturating_add(cfg.leeway)
+            && iat > now.saturating_add(self.leeway)
         {
             return Err(Error::IssuedInFuture);
         }
@@ -45,115 +69,143 @@ impl ClaimChecks {
             .iss
             .as_deref()
             .ok_or_else(|| Error::MissingClaim("iss".into()))?;
-        if iss != &*cfg.issuer {
-            return Err(Error::InvalidIssuer);
+        let tid = reg.tid.as_deref();
+        if self.issuer.is_template() {
+            self.check_tenant(tid)?;
         }
-        if !cfg.skip_audience {
+        if !self.issuer.matches(iss, tid) {
+            // A Graph token sent to an API of another issuer says why.
+            return Err(match &reg.aud {
+                Some(aud) if is_microsoft_graph(aud) => Error::MicrosoftGraphToken,
+                _ => Error::InvalidIssuer,
+            });
+        }
+        if !self.skip_audience {
             match &reg.aud {
                 None => return Err(Error::MissingClaim("aud".into())),
-                Some(aud) if !aud.contains_any(&cfg.audiences) => {
-                    return Err(if MICROSOFT_GRAPH.iter().any(|graph| aud.contains(graph)) {
-                        Error::MicrosoftGraphToken
-                    } else {
-                        Error::InvalidAudience
-                    });
+                Some(aud) if aud.contains_any(&self.audiences) => {}
+                Some(aud) => {
+                    if is_microsoft_graph(aud) {
+                        return Err(Error::MicrosoftGraphToken);
+                    }
+                    if !self.azp_names_this_api(payload) {
+                        return Err(Error::InvalidAudience);
+                    }
                 }
-                Some(_) => {}
             }
         }
         Ok(iss)
     }
-}
 
-/// A key bound to an issuer (Entra's JWK `issuer` member) only verifies
-/// tokens of that issuer; `{tenantid}` stands for the token's `tid`.
-pub(crate) fn issuer_matches(bound: &str, iss: &str, tid: Option<&str>) -> bool {
-    let exact = match bound.split_once("{tenantid}") {
-        None => bound == iss,
-        Some((prefix, suffix)) => tid.is_some_and(|tid| {
-            iss.len() == prefix.len() + tid.len() + suffix.len()
-                && iss.starts_with(prefix)
-                && iss.ends_with(suffix)
-                && &iss[prefix.len()..prefix.len() + tid.len()] == tid
-        }),
-    };
-    exact || entra_v1_token_of_v2_key(bound, iss, tid)
-}
+    /// The tenant rules of a multi-tenant issuer, the allow-list first:
+    /// a tenant that is not allowed is refused as such, whatever else
+    /// about it is wrong. Also run on the unverified `tid` when the
+    /// issuer is selected, so such a token costs no key lookup.
+    pub fn check_tenant(&self, tid: Option<&str>) -> Result<(), Error> {
+        let tid = tid.ok_or_else(|| Error::MissingClaim("tid".into()))?;
+        if let Some(allowed) = &self.tenants
+            && !allowed.iter().any(|t| t.eq_ignore_ascii_case(tid))
+        {
+            return Err(Error::TenantNotAllowed);
+        }
+        Ok(())
+    }
 
-/// Entra ID signs v1 and v2 access tokens with one key set, and binds each
-/// key to the v2 issuer (`https://login.microsoftonline.com/{tenantid}/v2.0`,
-/// templated or for one tenant). A v1 token (`iss`
-/// `https://sts.windows.net/{tid}/`) of that same tenant is signed by those
-/// keys: Microsoft's own validator accepts it, its v1 metadata attaching
-/// no issuer to keys. Only when the v1 `iss` names the token's own `tid`,
-/// and that tenant is the key's (or the key is bound to the template).
-fn entra_v1_token_of_v2_key(bound: &str, iss: &str, tid: Option<&str>) -> bool {
-    let Some(tid) = tid.filter(|tid| !tid.is_empty()) else {
-        return false;
-    };
-    let key_tenant = bound
-        .strip_prefix("https://login.microsoftonline.com/")
-        .and_then(|rest| rest.strip_suffix("/v2.0"));
-    let token_tenant = iss
-        .strip_prefix("https://sts.windows.net/")
-        .and_then(|rest| rest.strip_suffix('/'));
-    matches!(key_tenant, Some(tenant) if tenant == "{tenantid}" || tenant == tid)
-        && token_tenant == Some(tid)
+    /// `azp` equal to the configured client id; only read when `aud`
+    /// failed and the option is on, so other tokens never pay for it.
+    #[cold]
+    fn azp_names_this_api(&self, payload: &[u8]) -> bool {
+        #[derive(Deserialize)]
+        struct Azp<'a> {
+            #[serde(borrow)]
+            azp: Option<Cow<'a, str>>,
+        }
+        let Some(client_id) = &self.azp_audience else {
+            return false;
+        };
+        serde_json::from_slice::<Azp<'_>>(payload)
+            .ok()
+            .and_then(|a| a.azp)
+            .is_some_and(|azp| *azp == **client_id)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn tenant_templates() {
-        let t = "https://login.microsoftonline.com/{tenantid}/v2.0";
-        assert!(issuer_matches(
-            t,
-            "https://login.microsoftonline.com/abc/v2.0",
-            Some("abc")
-        ));
-        assert!(!issuer_matches(
-            t,
-            "https://login.microsoftonline.com/abc/v2.0",
-            Some("xyz")
-        ));
-        assert!(!issuer_matches(
-            t,
-            "https://login.microsoftonline.com/abc/v2.0",
-            None
-        ));
-        assert!(issuer_matches("https://a/", "https://a/", None));
-        assert!(!issuer_matches("https://a/", "https://a", None));
+    const A: &str = "8eaef023-2b34-4da1-9baa-8bc8c9d6a490";
+    const B: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+
+    fn checks(issuer: &str) -> ClaimChecks {
+        ClaimChecks {
+            issuer: IssuerName::parse(issuer),
+            tenants: None,
+            key_issuer_alias: None,
+            audiences: vec!["api".into()].into(),
+            skip_audience: false,
+            azp_audience: None,
+            leeway: 0,
+        }
+    }
+
+    fn run(checks: &ClaimChecks, json: &str) -> Result<(), Error> {
+        let reg: Registered<'_> = serde_json::from_str(json).unwrap();
+        checks.check(&reg, json.as_bytes(), 0).map(|_| ())
     }
 
     #[test]
-    fn entra_v1_tokens_are_signed_by_keys_bound_to_the_v2_issuer() {
-        let template = "https://login.microsoftonline.com/{tenantid}/v2.0";
-        let tenant_a = "https://login.microsoftonline.com/aaaa/v2.0";
-        let v1 = |tid: &str| format!("https://sts.windows.net/{tid}/");
-        assert!(issuer_matches(template, &v1("aaaa"), Some("aaaa")));
-        assert!(issuer_matches(tenant_a, &v1("aaaa"), Some("aaaa")));
-        // Another tenant's v1 token, or an `iss` that disagrees with `tid`.
-        assert!(!issuer_matches(tenant_a, &v1("bbbb"), Some("bbbb")));
-        assert!(!issuer_matches(template, &v1("aaaa"), Some("bbbb")));
-        assert!(!issuer_matches(template, &v1("aaaa"), None));
-        assert!(!issuer_matches(template, &v1(""), Some("")));
-        // Only the v1 form of that tenant: not a look-alike host or path.
-        assert!(!issuer_matches(
-            template,
-            "https://sts.windows.net/aaaa",
-            Some("aaaa")
+    fn multi_tenant_allow_list_comes_first() {
+        let mut c = checks("https://login.microsoftonline.com/{tenantid}/v2.0");
+        let token = |iss_tid: &str, tid: &str| {
+            format!(
+                r#"{{"exp":9,"aud":"api","tid":"{tid}","iss":"https://login.microsoftonline.com/{iss_tid}/v2.0"}}"#
+            )
+        };
+        assert!(run(&c, &token(A, A)).is_ok());
+        assert!(matches!(run(&c, &token(A, B)), Err(Error::InvalidIssuer)));
+        c.tenants = Some(vec![B.into()].into());
+        assert!(matches!(
+            run(&c, &token(A, A)),
+            Err(Error::TenantNotAllowed)
         ));
-        assert!(!issuer_matches(
-            template,
-            "https://sts.windows.net.evil/aaaa/",
-            Some("aaaa")
+        assert!(run(&c, &token(B, B)).is_ok());
+        // The allow-list speaks first: tenant A's `tid` with B's `iss`.
+        assert!(matches!(
+            run(&c, &token(B, A)),
+            Err(Error::TenantNotAllowed)
         ));
-        assert!(!issuer_matches(
-            "https://login.example.com/{tenantid}/v2.0",
-            &v1("aaaa"),
-            Some("aaaa")
+        let no_tid = r#"{"exp":9,"aud":"api","iss":"x"}"#;
+        assert!(matches!(run(&c, no_tid), Err(Error::MissingClaim(m)) if m == "tid"));
+    }
+
+    #[test]
+    fn azp_stands_in_for_aud_only_when_asked_and_only_if_aud_is_present() {
+        let mut c = checks("https://kc/realms/r");
+        let kc = |aud: &str, azp: &str| {
+            format!(r#"{{"exp":9,"iss":"https://kc/realms/r"{aud},"azp":"{azp}"}}"#)
+        };
+        let account = kc(r#","aud":"account""#, "my-api");
+        assert!(matches!(run(&c, &account), Err(Error::InvalidAudience)));
+        c.azp_audience = Some("my-api".into());
+        assert!(run(&c, &account).is_ok());
+        assert!(matches!(
+            run(&c, &kc(r#","aud":"account""#, "other-client")),
+            Err(Error::InvalidAudience)
         ));
+        assert!(matches!(
+            run(&c, &kc("", "my-api")),
+            Err(Error::MissingClaim(m)) if m == "aud"
+        ));
+        assert!(run(&c, &kc(r#","aud":["account","api"]"#, "x")).is_ok());
+    }
+
+    #[test]
+    fn graph_tokens_say_so_before_issuer_or_audience() {
+        let c = checks(&format!("https://login.microsoftonline.com/{A}/v2.0"));
+        let graph = format!(
+            r#"{{"exp":9,"aud":"00000003-0000-0000-c000-000000000000","iss":"https://sts.windows.net/{A}/"}}"#
+        );
+        assert!(matches!(run(&c, &graph), Err(Error::MicrosoftGraphToken)));
     }
 }

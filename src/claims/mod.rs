@@ -3,6 +3,7 @@
 //! the registered claims (RFC 7519 §4.1) the validator checks.
 //!
 //! - `checks`: the registered-claim rules the validator applies;
+//! - `issuer`: exact and `{tenantid}` issuers, and a key's issuer binding;
 //! - `registered`: `iss`, `aud`, `exp`, `nbf`, `iat`, `tid` as the validator
 //!   reads them, and the `NumericDate` rule;
 //! - `single_pass`: one `serde_json` pass that yields both those and `C`;
@@ -10,6 +11,7 @@
 
 mod capture;
 mod checks;
+mod issuer;
 mod registered;
 pub(crate) mod single_pass;
 mod standard;
@@ -20,10 +22,14 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-pub(crate) use checks::{ClaimChecks, issuer_matches};
+pub(crate) use checks::{ClaimChecks, is_microsoft_graph};
+pub(crate) use issuer::{IssuerName, TENANT_PLACEHOLDER, entra_v2_alias, is_guid, key_accepts};
 pub use registered::numeric_date;
-pub(crate) use registered::{Audience, Registered, claim_names, wrong_type_claim};
+pub(crate) use registered::{
+    Audience, Registered, claim_names, numeric_date_opt, one_or_many, wrong_type_claim,
+};
 pub use standard::{KeycloakAccess, StandardClaims};
+pub(crate) use standard::{null_as_default, scope_list, value_list};
 
 /// Verified claims of type `C`, shared behind an `Arc` so handing them to
 /// a handler (or serving them from a cache) copies nothing.

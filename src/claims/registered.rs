@@ -27,7 +27,7 @@ pub fn numeric_date<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
     d.deserialize_any(NumericDateVisitor)
 }
 
-pub(super) fn numeric_date_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+pub(crate) fn numeric_date_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
     numeric_date(d).map(Some)
 }
 
@@ -53,7 +53,7 @@ impl Visitor<'_> for NumericDateVisitor {
     }
 }
 
-pub(super) fn one_or_many<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+pub(crate) fn one_or_many<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
     Ok(match Audience::deserialize(d)? {
         Audience::One(a) => vec![a.into_owned()],
         Audience::Many(v) => v.into_iter().map(Cow::into_owned).collect(),

@@ -53,6 +53,41 @@ pub struct Health {
 }
 
 impl Health {
+    /// Two key stores as one: the less ready state (with its error and
+    /// next refresh), the keys and fetches of both, the older success.
+    pub(crate) fn merge(self, other: Health) -> Health {
+        let rank = |s: HealthStatus| match s {
+            HealthStatus::NoKeys => 0,
+            HealthStatus::Expired => 1,
+            HealthStatus::Stale => 2,
+            HealthStatus::Ok => 3,
+            HealthStatus::Static => 4,
+        };
+        let (worse, better) = if rank(other.status) < rank(self.status) {
+            (other, self)
+        } else {
+            (self, other)
+        };
+        let mut kids = worse.kids;
+        for kid in better.kids {
+            if !kids.contains(&kid) {
+                kids.push(kid);
+            }
+        }
+        Health {
+            status: worse.status,
+            key_count: worse.key_count + better.key_count,
+            kids,
+            last_success_unix: match (worse.last_success_unix, better.last_success_unix) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                _ => None,
+            },
+            last_error: worse.last_error.or(better.last_error),
+            next_refresh_unix: worse.next_refresh_unix.or(better.next_refresh_unix),
+            fetches: worse.fetches + better.fetches,
+        }
+    }
+
     /// True when requests can be verified (fresh or stale keys, or static).
     pub fn is_ready(&self) -> bool {
         matches!(

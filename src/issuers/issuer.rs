@@ -1,0 +1,246 @@
+//! [`Issuer`]: one trusted issuer and the rules for its tokens.
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::validator::Rule;
+
+/// Where an issuer's keys come from, as configured.
+#[derive(Clone)]
+pub(crate) enum Source {
+    Discovery,
+    JwksUrl(String),
+    JwksJson(Vec<u8>),
+    Pem { pem: String, kid: Option<String> },
+}
+
+/// One issuer whose tokens a [`Validator`](crate::Validator) accepts, with
+/// its own keys, audiences and rules; add it with
+/// [`ValidatorBuilder::trust`](crate::ValidatorBuilder::trust).
+///
+/// A validator can trust several issuers: Entra ID v1 and v2 tokens,
+/// two Keycloak realms, Entra and Keycloak during a migration. The token's
+/// unverified `iss` only selects which issuer's keys, audiences and rules
+/// apply; its signature must then verify with that issuer's keys, and every
+/// rule of that issuer must hold. A token naming no trusted issuer is
+/// refused before any key lookup, so it never causes a fetch. Issuers
+/// whose keys come from the same JWKS URL share one key store (one fetch,
+/// one refresh task).
+///
+/// For Entra ID and Keycloak, [`EntraId`](crate::EntraId) and
+/// [`Keycloak`](crate::Keycloak) fill these in.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), oidc_bearer::Error> {
+/// # let old = oidc_bearer_testkit::TestIssuer::start().await;
+/// # let new = oidc_bearer_testkit::TestIssuer::start().await;
+/// use oidc_bearer::{Issuer, StandardClaims, Validator};
+///
+/// let validator = Validator::builder()
+///     .trust(Issuer::new(&old.issuer).audience("orders-api").jwks_url(&old.jwks_url))
+///     .trust(Issuer::new(&new.issuer).audience("api://orders").jwks_url(&new.jwks_url))
+///     .build()
+///     .await?;
+/// validator.verify::<StandardClaims>(&old.token("orders-api")).await?;
+/// validator.verify::<StandardClaims>(&new.token("api://orders")).await?;
+/// // Each issuer's audiences are its own.
+/// assert!(validator.verify::<StandardClaims>(&new.token("orders-api")).await.is_err());
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Issuer {
+    pub(crate) name: String,
+    pub(crate) multi_tenant: bool,
+    pub(crate) tenants: Option<Vec<String>>,
+    pub(crate) key_issuer_alias: Option<String>,
+    pub(crate) audiences: Vec<String>,
+    pub(crate) skip_audience: bool,
+    pub(crate) azp_audience: Option<String>,
+    pub(crate) source: Option<Source>,
+    pub(crate) provider_url: Option<String>,
+    pub(crate) required_typ: Option<String>,
+    pub(crate) required_claims: Vec<String>,
+    pub(crate) rules: Vec<Rule>,
+    /// A mistake a provider preset found, reported by `build()`.
+    pub(crate) invalid: Option<String>,
+}
+
+impl fmt::Debug for Issuer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Issuer")
+            .field("issuer", &self.name)
+            .field("audiences", &self.audiences)
+            .field("tenants", &self.tenants)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Issuer {
+    /// An issuer whose tokens carry exactly this `iss` (compared byte for
+    /// byte: `https://sts.windows.net/{tid}/` keeps its slash). Keys come
+    /// through OpenID Connect discovery unless another source is set.
+    ///
+    /// An issuer containing `{tenantid}` is refused by `build()`: use
+    /// [`multi_tenant`](Self::multi_tenant), which says how the tenant is
+    /// checked.
+    pub fn new(issuer: impl Into<String>) -> Self {
+        Issuer {
+            name: issuer.into(),
+            multi_tenant: false,
+            tenants: None,
+            key_issuer_alias: None,
+            audiences: Vec::new(),
+            skip_audience: false,
+            azp_audience: None,
+            source: None,
+            provider_url: None,
+            required_typ: None,
+            required_claims: Vec::new(),
+            rules: Vec::new(),
+            invalid: None,
+        }
+    }
+
+    /// A multi-tenant issuer such as Entra ID's
+    /// `https://login.microsoftonline.com/{tenantid}/v2.0`: a token's `iss`
+    /// must equal the template with `{tenantid}` replaced by the token's
+    /// own `tid`, which must be a GUID; a key bound to an issuer (JWK
+    /// `issuer` member) must agree the same way. Restrict the tenants with
+    /// [`allowed_tenants`](Self::allowed_tenants). Its keys need
+    /// [`jwks_url`](Self::jwks_url) or [`provider_url`](Self::provider_url)
+    /// (the template itself cannot be fetched).
+    pub fn multi_tenant(template: impl Into<String>) -> Self {
+        Issuer {
+            multi_tenant: true,
+            ..Issuer::new(template)
+        }
+    }
+
+    /// Multi-tenant issuers only: accept tokens of these tenants (`tid`)
+    /// only, checked before anything else about the tenant (a tenant not
+    /// listed gets "tenant not allowed"). Call again to add more.
+    pub fn allowed_tenants<I, S>(mut self, tenant_ids: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.tenants
+            .get_or_insert_with(Vec::new)
+            .extend(tenant_ids.into_iter().map(Into::into));
+        self
+    }
+
+    /// An accepted audience; call again to accept several. A token passes
+    /// when its `aud` (string or array) contains one of them.
+    pub fn audience(mut self, audience: impl Into<String>) -> Self {
+        self.audiences.push(audience.into());
+        self
+    }
+
+    /// Also accept a token whose `aud` names none of the audiences when
+    /// its `azp` (authorized party, OpenID Connect Core §2) is `client_id`
+    /// — Keycloak, until an Audience mapper puts the API in `aud`, issues
+    /// `aud: "account"` and names the client only in `azp`. A token
+    /// without `aud` is still refused, and any other `azp` too. This trusts
+    /// every token the client obtained, for whatever audience: prefer an
+    /// Audience mapper.
+    pub fn allow_azp_as_audience(mut self, client_id: impl Into<String>) -> Self {
+        self.azp_audience = Some(client_id.into());
+        self
+    }
+
+    /// Accept tokens whatever their `aud`, even none. Only for APIs that
+    /// check the audience some other way: any token the issuer signed for
+    /// any client is otherwise accepted.
+    pub fn insecure_skip_audience(mut self) -> Self {
+        self.skip_audience = true;
+        self
+    }
+
+    /// Find the keys through OpenID Connect discovery (the default when no
+    /// other key source is set): `{issuer}/.well-known/openid-configuration`
+    /// must name the issuer exactly, and its `jwks_uri` is used.
+    pub fn discovery(mut self) -> Self {
+        self.source = Some(Source::Discovery);
+        self
+    }
+
+    /// Where this service reaches the provider, when that differs from the
+    /// issuer in tokens — e.g. Keycloak at `http://keycloak:8080/realms/x`
+    /// inside the cluster while tokens say `https://auth.example.com/realms/x`.
+    /// Discovery is fetched from `{url}/.well-known/openid-configuration`,
+    /// its `issuer` must still equal the configured issuer, and a
+    /// `jwks_uri` under the public issuer is fetched from `url` instead.
+    pub fn provider_url(mut self, url: impl Into<String>) -> Self {
+        self.provider_url = Some(url.into());
+        self
+    }
+
+    /// Fetch the signing keys from this JWKS URL (`https`, or `http` on a
+    /// loopback host). Replaces any earlier key source.
+    pub fn jwks_url(mut self, url: impl Into<String>) -> Self {
+        self.source = Some(Source::JwksUrl(url.into()));
+        self
+    }
+
+    /// Use this JWKS document (`{"keys":[…]}`) as a fixed key set.
+    pub fn jwks_json(mut self, json: impl Into<Vec<u8>>) -> Self {
+        self.source = Some(Source::JwksJson(json.into()));
+        self
+    }
+
+    /// Use one PEM public key (`PUBLIC KEY`, `CERTIFICATE`, or the bare
+    /// base64 Keycloak's realm endpoint shows), for tokens naming `kid`
+    /// (or none) when given, else for every token.
+    pub fn pem_key(mut self, pem: impl Into<String>, kid: Option<&str>) -> Self {
+        self.source = Some(Source::Pem {
+            pem: pem.into(),
+            kid: kid.map(str::to_owned),
+        });
+        self
+    }
+
+    /// Require this header `typ`, e.g. `"at+jwt"` for RFC 9068 access
+    /// tokens (compared case-insensitively, `application/` optional).
+    pub fn require_type(mut self, typ: impl Into<String>) -> Self {
+        self.required_typ = Some(typ.into());
+        self
+    }
+
+    /// Require these claims to be present (any value).
+    pub fn require_claims<I, S>(mut self, names: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.required_claims
+            .extend(names.into_iter().map(Into::into));
+        self
+    }
+
+    /// A custom check on this issuer's verified claims; `Err(reason)`
+    /// refuses the token with 401 and the reason as `error_description`.
+    pub fn rule<F>(mut self, rule: F) -> Self
+    where
+        F: Fn(&serde_json::Value) -> Result<(), String> + Send + Sync + 'static,
+    {
+        self.rules.push(Arc::new(rule));
+        self
+    }
+}
+
+/// What [`ValidatorBuilder::trust`](crate::ValidatorBuilder::trust) takes:
+/// one [`Issuer`], or a provider preset that stands for one or more (an
+/// [`EntraId`](crate::EntraId) accepting v1 and v2 tokens is two issuers
+/// sharing one key set).
+pub trait IntoIssuers {
+    /// The issuers, in the order they were configured.
+    fn into_issuers(self) -> Vec<Issuer>;
+}
+
+impl IntoIssuers for Issuer {
+    fn into_issuers(self) -> Vec<Issuer> {
+        vec![self]
+    }
+}

@@ -1,0 +1,17 @@
+//! The issuers a validator trusts: [`Issuer`] as configured, how the
+//! unverified `iss` selects one before the signature is checked, and how
+//! their key stores are opened and shared.
+//!
+//! - `issuer`: [`Issuer`] and [`IntoIssuers`];
+//! - `select`: the table requests use, and the selection;
+//! - `open`: build-time checks and one key store per JWKS URL.
+
+mod issuer;
+mod open;
+mod select;
+
+#[cfg(test)]
+pub(crate) use issuer::Source;
+pub use issuer::{IntoIssuers, Issuer};
+pub(crate) use open::{Shared, open};
+pub(crate) use select::{IssuerEntry, IssuerTable};

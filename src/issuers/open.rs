@@ -1,0 +1,245 @@
+//! From configured [`Issuer`]s to the [`IssuerTable`] requests use: the
+//! checks that make a mistake fail at `build()`, and one key store per
+//! JWKS URL however many issuers use it.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use super::issuer::{Issuer, Source};
+use super::select::{IssuerEntry, IssuerTable};
+use crate::claims::{ClaimChecks, IssuerName, TENANT_PLACEHOLDER, entra_v2_alias};
+use crate::discovery;
+use crate::error::Error;
+use crate::fetch::{self, HttpOptions};
+use crate::jwks::{KeySource, KeyStore, OpenKeyStore, RefreshPolicy};
+
+/// The validator-wide settings the issuers' key stores and rules need.
+pub(crate) struct Shared<'a> {
+    pub http: &'a HttpOptions,
+    pub policy: RefreshPolicy,
+    pub start_without_keys: bool,
+    pub leeway: i64,
+    pub hmac: bool,
+}
+
+/// Checks every issuer, opens (and shares) their key stores, and returns
+/// the table. `issuers` is non-empty.
+pub(crate) async fn open(issuers: Vec<Issuer>, shared: &Shared<'_>) -> Result<IssuerTable, Error> {
+    let mut names: Vec<IssuerName> = Vec::with_capacity(issuers.len());
+    for issuer in &issuers {
+        let name = check(issuer)?;
+        if names.contains(&name) {
+            return Err(Error::Config(format!(
+                "the issuer {name} is trusted twice: give it one Issuer with all its \
+                 audiences and rules"
+            )));
+        }
+        names.push(name);
+    }
+    let mut sources: Vec<KeySource> = issuers.iter().map(|i| key_source(i, shared)).collect();
+    let remote = sources
+        .iter()
+        .filter(|s| matches!(s, KeySource::JwksUrl(_) | KeySource::Discovery { .. }))
+        .count();
+    if remote > 1 {
+        // Only a known URL can be shared: ask discovery now.
+        for source in &mut sources {
+            resolve_discovery(source, shared).await?;
+        }
+    }
+
+    let mut stores: HashMap<String, Arc<OpenKeyStore>> = HashMap::new();
+    let mut entries = Vec::with_capacity(issuers.len());
+    for ((issuer, name), source) in issuers.into_iter().zip(names).zip(sources) {
+        let shared_url = match &source {
+            KeySource::JwksUrl(url) => Some(fetch::check_url(url, true)?.to_string()),
+            _ => None,
+        };
+        let keys = match shared_url.as_ref().and_then(|url| stores.get(url)) {
+            Some(store) => store.clone(),
+            None => {
+                let store = Arc::new(
+                    KeyStore::open(
+                        source,
+                        shared.http,
+                        shared.policy.clone(),
+                        shared.start_without_keys,
+                    )
+                    .await?,
+                );
+                if let Some(url) = shared_url {
+                    stores.insert(url, store.clone());
+                }
+                store
+            }
+        };
+        let key_issuer_alias = issuer
+            .key_issuer_alias
+            .or_else(|| entra_v2_alias(&issuer.name, "https://login.microsoftonline.com"));
+        entries.push(IssuerEntry {
+            claims: ClaimChecks {
+                issuer: name,
+                tenants: issuer
+                    .tenants
+                    .map(|t| t.into_iter().map(Into::into).collect()),
+                key_issuer_alias: key_issuer_alias.map(Into::into),
+                audiences: issuer.audiences.into_iter().map(Into::into).collect(),
+                skip_audience: issuer.skip_audience,
+                azp_audience: issuer.azp_audience.map(Into::into),
+                leeway: shared.leeway,
+            },
+            keys,
+            required_typ: issuer.required_typ.map(Into::into),
+            required_claims: issuer.required_claims.into_iter().map(Into::into).collect(),
+            rules: issuer.rules.into(),
+        });
+    }
+    Ok(IssuerTable::new(entries))
+}
+
+/// The build-time checks of one issuer; its `iss` rule when they pass.
+fn check(issuer: &Issuer) -> Result<IssuerName, Error> {
+    let name = &issuer.name;
+    if let Some(mistake) = &issuer.invalid {
+        return Err(Error::Config(mistake.clone()));
+    }
+    if name.is_empty() {
+        return Err(Error::Config("the issuer is empty".into()));
+    }
+    if let Some(endpoint) = entra_multi_tenant_endpoint(name) {
+        return Err(Error::Config(format!(
+            "{name:?} is Entra ID's {endpoint:?} endpoint, not an issuer: each token carries \
+             its own tenant's issuer. Use .trust(EntraId::multi_tenant().audience(..)), \
+             optionally with .allowed_tenants([..]), or EntraId::tenant(\"<tenant id>\") for \
+             one tenant"
+        )));
+    }
+    let parsed = IssuerName::parse(name);
+    match (issuer.multi_tenant, parsed.is_template()) {
+        (false, true) => {
+            return Err(Error::Config(format!(
+                "the issuer {name:?} contains {TENANT_PLACEHOLDER}, which only a multi-tenant \
+                 issuer fills in (with the token's tid): use EntraId::multi_tenant() for Entra \
+                 ID, or Issuer::multi_tenant({name:?})"
+            )));
+        }
+        (true, false) => {
+            return Err(Error::Config(format!(
+                "Issuer::multi_tenant({name:?}) needs {TENANT_PLACEHOLDER} where the tenant \
+                 id goes, e.g. https://login.microsoftonline.com/{TENANT_PLACEHOLDER}/v2.0"
+            )));
+        }
+        _ => {}
+    }
+    if issuer.tenants.is_some() && !issuer.multi_tenant {
+        return Err(Error::Config(format!(
+            "allowed_tenants() is set on {name:?}, which is one tenant's issuer: the allow-list \
+             belongs to a multi-tenant issuer (EntraId::multi_tenant())"
+        )));
+    }
+    if issuer.tenants.as_ref().is_some_and(Vec::is_empty) {
+        return Err(Error::Config(format!(
+            "allowed_tenants() on {name:?} lists no tenant: no token could pass"
+        )));
+    }
+    if issuer.audiences.is_empty() && !issuer.skip_audience && issuer.azp_audience.is_none() {
+        return Err(Error::Config(format!(
+            "no audience for issuer {name:?}: call .audience(...) with your API's identifier \
+             (client id or App ID URI), or .insecure_skip_audience() to accept any audience"
+        )));
+    }
+    let discovery = matches!(issuer.source, None | Some(Source::Discovery));
+    if issuer.provider_url.is_some() && !discovery {
+        return Err(Error::Config(
+            "provider_url() only changes where discovery is fetched from, but the keys \
+             come from jwks_url(), jwks_json() or pem_key(): remove one of the two"
+                .into(),
+        ));
+    }
+    if parsed.is_template() && discovery && issuer.provider_url.is_none() {
+        return Err(Error::Config(format!(
+            "the multi-tenant issuer {name:?} cannot be fetched as it is: set its keys with \
+             .jwks_url(..), or where its metadata is with .provider_url(..) (for Entra ID \
+             https://login.microsoftonline.com/organizations/v2.0), or use EntraId::multi_tenant()"
+        )));
+    }
+    Ok(parsed)
+}
+
+/// `common`, `organizations` or `consumers` when `issuer` is one of Entra
+/// ID's multi-tenant endpoints, which no token names as its `iss`.
+fn entra_multi_tenant_endpoint(issuer: &str) -> Option<&str> {
+    let rest = issuer.strip_prefix("https://login.microsoftonline.com/")?;
+    let rest = rest.trim_end_matches('/');
+    let tenant = rest.strip_suffix("/v2.0").unwrap_or(rest);
+    ["common", "organizations", "consumers"]
+        .into_iter()
+        .find(|endpoint| tenant.eq_ignore_ascii_case(endpoint))
+}
+
+fn key_source(issuer: &Issuer, shared: &Shared<'_>) -> KeySource {
+    match &issuer.source {
+        Some(Source::JwksUrl(url)) => KeySource::JwksUrl(url.clone()),
+        Some(Source::JwksJson(json)) => KeySource::JwksJson(json.clone()),
+        Some(Source::Pem { pem, kid }) => KeySource::Pem {
+            pem: pem.clone(),
+            kid: kid.clone(),
+        },
+        None if shared.hmac => KeySource::Nothing,
+        Some(Source::Discovery) | None => KeySource::Discovery {
+            fetch_base: issuer
+                .provider_url
+                .clone()
+                .unwrap_or_else(|| issuer.name.clone()),
+            issuer: issuer.name.clone(),
+        },
+    }
+}
+
+/// A discovery source becomes the JWKS URL its document names, so issuers
+/// whose documents name one URL share its store. When the provider cannot
+/// be reached and the validator may start without keys, the source stays
+/// discovery and its own store keeps trying.
+async fn resolve_discovery(source: &mut KeySource, shared: &Shared<'_>) -> Result<(), Error> {
+    let KeySource::Discovery { issuer, fetch_base } = source else {
+        return Ok(());
+    };
+    let client = fetch::client(shared.http)?;
+    match discovery::jwks_uri(&client, issuer, fetch_base, shared.http).await {
+        Ok(url) => {
+            *source = KeySource::JwksUrl(url.to_string());
+            Ok(())
+        }
+        Err(error @ Error::Config(_)) => Err(error),
+        Err(error) if shared.start_without_keys => {
+            tracing::warn!(%error, "discovery failed; its key store keeps trying");
+            Ok(())
+        }
+        Err(error) => Err(error),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entra_endpoints_are_not_issuers() {
+        for endpoint in [
+            "https://login.microsoftonline.com/common/v2.0",
+            "https://login.microsoftonline.com/organizations/v2.0/",
+            "https://login.microsoftonline.com/common",
+        ] {
+            assert!(
+                entra_multi_tenant_endpoint(endpoint).is_some(),
+                "{endpoint}"
+            );
+        }
+        assert_eq!(
+            entra_multi_tenant_endpoint(
+                "https://login.microsoftonline.com/8eaef023-2b34-4da1-9baa-8bc8c9d6a490/v2.0"
+            ),
+            None
+        );
+    }
+}

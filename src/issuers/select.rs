@@ -1,0 +1,155 @@
+//! Which trusted issuer a token belongs to, chosen by its unverified
+//! `iss` before the signature is checked: the choice only decides whose
+//! keys, audiences and rules apply, and every one of them is then checked
+//! on the verified token.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde::Deserialize;
+
+use crate::claims::{Audience, ClaimChecks};
+use crate::error::Error;
+use crate::jwks::OpenKeyStore;
+use crate::validator::Rule;
+
+/// One trusted issuer as the pipeline uses it.
+pub(crate) struct IssuerEntry {
+    pub claims: ClaimChecks,
+    /// Shared by every issuer with the same JWKS URL.
+    pub keys: Arc<OpenKeyStore>,
+    pub required_typ: Option<Box<str>>,
+    pub required_claims: Box<[Box<str>]>,
+    pub rules: Box<[Rule]>,
+}
+
+/// The trusted issuers and how to find one by `iss` in constant time.
+pub(crate) struct IssuerTable {
+    entries: Box<[IssuerEntry]>,
+    /// Exact issuers by name.
+    exact: HashMap<Box<str>, usize>,
+    /// Templated (multi-tenant) issuers, tried in order after `exact`.
+    templates: Box<[usize]>,
+}
+
+/// The members selection reads from the unverified claims.
+#[derive(Deserialize)]
+struct Peek<'a> {
+    #[serde(borrow)]
+    iss: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    tid: Option<Cow<'a, str>>,
+}
+
+impl IssuerTable {
+    /// `entries` must be non-empty, with distinct issuers (the builder
+    /// sees to both).
+    pub fn new(entries: Vec<IssuerEntry>) -> Self {
+        let mut exact = HashMap::new();
+        let mut templates = Vec::new();
+        for (index, entry) in entries.iter().enumerate() {
+            match &entry.claims.issuer {
+                crate::claims::IssuerName::Exact(name) => {
+                    exact.insert(name.clone(), index);
+                }
+                crate::claims::IssuerName::Template { .. } => templates.push(index),
+            }
+        }
+        IssuerTable {
+            entries: entries.into(),
+            exact,
+            templates: templates.into(),
+        }
+    }
+
+    /// The first configured issuer.
+    pub fn first(&self) -> &IssuerEntry {
+        &self.entries[0]
+    }
+
+    pub fn get(&self, index: usize) -> &IssuerEntry {
+        &self.entries[index]
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &IssuerEntry> {
+        self.entries.iter()
+    }
+
+    /// Every key store once, even when issuers share it.
+    pub fn stores(&self) -> Vec<&Arc<OpenKeyStore>> {
+        let mut stores: Vec<&Arc<OpenKeyStore>> = Vec::new();
+        for entry in self.entries.iter() {
+            if !stores.iter().any(|s| Arc::ptr_eq(s, &entry.keys)) {
+                stores.push(&entry.keys);
+            }
+        }
+        stores
+    }
+
+    /// One exact issuer: its `iss` is checked after the signature, as
+    /// always, and selection has nothing to read.
+    fn is_single(&self) -> bool {
+        self.entries.len() == 1 && self.templates.is_empty()
+    }
+
+    /// The issuer whose rules apply to a token with these claims
+    /// (`payload`, not yet verified). `graph_hint`: the header carries
+    /// Microsoft Graph's `nonce`. Refuses a token naming no trusted issuer,
+    /// and a multi-tenant token of a tenant that is not allowed, before any
+    /// key is looked up.
+    #[inline]
+    pub fn select(&self, payload: &[u8], graph_hint: bool) -> Result<usize, Error> {
+        if self.is_single() {
+            return Ok(0);
+        }
+        let peek: Peek<'_> = serde_json::from_slice(payload)
+            .map_err(|_| Error::InvalidClaim(crate::claims::wrong_type_claim(payload)))?;
+        let iss = peek
+            .iss
+            .as_deref()
+            .ok_or_else(|| Error::MissingClaim("iss".into()))?;
+        if let Some(&index) = self.exact.get(iss) {
+            return Ok(index);
+        }
+        for &index in self.templates.iter() {
+            let claims = &self.entries[index].claims;
+            if claims.issuer.fits(iss) {
+                claims.check_tenant(peek.tid.as_deref())?;
+                return Ok(index);
+            }
+        }
+        Err(unknown_issuer(payload, graph_hint))
+    }
+
+    /// For a single issuer, whose `iss` selection skipped: whether the
+    /// token names it, asked only before fetching keys for an unknown
+    /// `kid`, so a token of another issuer never causes a fetch.
+    #[cold]
+    pub fn names_issuer(&self, index: usize, payload: &[u8]) -> bool {
+        serde_json::from_slice::<Peek<'_>>(payload)
+            .ok()
+            .and_then(|peek| peek.iss)
+            .is_some_and(|iss| self.entries[index].claims.issuer.fits(&iss))
+    }
+}
+
+/// No trusted issuer: a token for Microsoft Graph says so (its `iss` is
+/// Entra's, but of Graph's v1 kind, which the API may not trust at all).
+#[cold]
+fn unknown_issuer(payload: &[u8], graph_hint: bool) -> Error {
+    #[derive(Deserialize)]
+    struct Aud<'a> {
+        #[serde(borrow)]
+        aud: Option<Audience<'a>>,
+    }
+    let graph_aud = serde_json::from_slice::<Aud<'_>>(payload)
+        .ok()
+        .and_then(|a| a.aud)
+        .is_some_and(|aud| crate::claims::is_microsoft_graph(&aud));
+    if graph_hint || graph_aud {
+        Error::MicrosoftGraphToken
+    } else {
+        Error::InvalidIssuer
+    }
+}
