@@ -31,6 +31,7 @@ fn cookies() {
     let at = [TokenSource::cookie("at")];
     for (cookie, want) in [
         ("at=abc", "abc"),
+        ("at=ab==", "ab=="),
         ("theme=dark; at=a.b-c", "a.b-c"),
         ("theme=dark;at=abc;x=y", "abc"),
         (" at = abc ", "abc"),
@@ -104,6 +105,7 @@ fn query_parameter() {
     let q = [TokenSource::insecure_query_parameter()];
     for (uri, want) in [
         ("/?access_token=abc", "abc"),
+        ("/?access_token=ab==", "ab=="),
         ("/p?x=1&access_token=a.b&y=2", "a.b"),
         ("/?access_token=a%2Eb%2Bc%3D", "a.b+c="),
         ("/?access%5Ftoken=abc", "abc"),
