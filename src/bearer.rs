@@ -3,6 +3,8 @@
 //!
 //! Nothing here verifies anything; a value that is not `Bearer <token68>`
 //! is either another scheme (no bearer credentials) or a malformed request.
+//! The default token source; the others (cookie, custom header, query
+//! parameter) are in `token_source`, which reuses the token68 check.
 
 use http::HeaderMap;
 use http::header::AUTHORIZATION;
@@ -84,7 +86,7 @@ fn trim_spaces(value: &[u8]) -> &[u8] {
 }
 
 /// `token` as a `&str` when it is token68, else `None`.
-fn token68_str(token: &[u8]) -> Option<&str> {
+pub(crate) fn token68_str(token: &[u8]) -> Option<&str> {
     if !is_token68(token) {
         return None;
     }

@@ -52,6 +52,14 @@ pub enum Error {
     /// broken syntax, non-visible characters).
     #[error("malformed Authorization header: {0}")]
     InvalidRequest(&'static str),
+    /// The request carries its token in a way RFC 6750 does not allow or
+    /// that cannot be read, outside the `Authorization` header's own syntax
+    /// (that is [`InvalidRequest`](Self::InvalidRequest)): by more than one
+    /// method (RFC 6750 §2), in several cookies, headers or query
+    /// parameters of the configured name, or not as token68. See
+    /// [`TokenSource`](crate::TokenSource).
+    #[error("malformed request: {0}")]
+    MalformedRequest(&'static str),
     /// The token is longer than the configured limit.
     #[error("token too large")]
     TokenTooLarge,
@@ -187,7 +195,7 @@ impl Error {
     pub fn kind(&self) -> ErrorKind {
         match self {
             Error::MissingToken => ErrorKind::MissingToken,
-            Error::InvalidRequest(_) => ErrorKind::InvalidRequest,
+            Error::InvalidRequest(_) | Error::MalformedRequest(_) => ErrorKind::InvalidRequest,
             Error::KeysUnavailable { .. } => ErrorKind::Unavailable,
             Error::InsufficientScope { .. } => ErrorKind::InsufficientScope,
             Error::Fetch { .. } | Error::InvalidKey(_) | Error::Config(_) => ErrorKind::Config,

@@ -13,10 +13,10 @@ use serde::de::DeserializeOwned;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::bearer::bearer_token;
 use crate::claims::{Claims, StandardClaims};
 use crate::error::Error;
 use crate::rejection::{DefaultRejection, RejectionHandler, rejection_parts};
+use crate::token_source::{Sources, TokenSource};
 use crate::validator::{Outcome, UnknownKid, Validator};
 
 /// Marks a request the layer let through without credentials
@@ -35,9 +35,12 @@ pub(crate) struct AnonymousRealm(pub(crate) Arc<str>);
 /// verified [`Claims<C>`] into the request extensions. Made by
 /// [`Validator::layer`].
 ///
-/// A request without a token gets `401` with a bare `WWW-Authenticate:
-/// Bearer` challenge, a refused token `401` with `error="invalid_token"`
-/// and the rule that failed, a malformed `Authorization` header `400
+/// The token comes from `Authorization: Bearer` unless
+/// [`token_sources`](Self::token_sources) says otherwise (a cookie, a
+/// custom header, the query parameter). A request without a token gets
+/// `401` with a bare `WWW-Authenticate: Bearer` challenge, a refused token
+/// `401` with `error="invalid_token"` and the rule that failed, a
+/// malformed `Authorization` header or a token sent two ways `400
 /// invalid_request` (RFC 6750 §3.1), and `503` with `Retry-After` while no
 /// signing keys can be loaded. A refused request never reaches the inner
 /// service.
@@ -88,6 +91,7 @@ pub(crate) struct AnonymousRealm(pub(crate) Arc<str>);
 /// ```
 pub struct OidcBearerLayer<C = StandardClaims, R = DefaultRejection> {
     validator: Validator,
+    sources: Sources,
     realm: Option<Arc<str>>,
     anonymous: bool,
     rejection: R,
@@ -98,6 +102,7 @@ impl<C, R: Clone> Clone for OidcBearerLayer<C, R> {
     fn clone(&self) -> Self {
         OidcBearerLayer {
             validator: self.validator.clone(),
+            sources: self.sources.clone(),
             realm: self.realm.clone(),
             anonymous: self.anonymous,
             rejection: self.rejection.clone(),
@@ -110,6 +115,7 @@ impl<C> OidcBearerLayer<C> {
     pub(crate) fn new(validator: Validator) -> Self {
         OidcBearerLayer {
             validator,
+            sources: Sources::default(),
             realm: None,
             anonymous: false,
             rejection: DefaultRejection,
@@ -125,9 +131,80 @@ impl<C, R> OidcBearerLayer<C, R> {
         self
     }
 
+    /// Where to read the token: this one source instead of the default
+    /// `Authorization: Bearer` header. See [`TokenSource`].
+    ///
+    /// ```
+    /// # async fn doc(validator: oidc_bearer::Validator) {
+    /// use oidc_bearer::{StandardClaims, TokenSource};
+    ///
+    /// let layer = validator
+    ///     .layer::<StandardClaims>()
+    ///     .token_source(TokenSource::cookie("access_token"));
+    /// # }
+    /// ```
+    pub fn token_source(self, source: TokenSource) -> Self {
+        self.token_sources([source])
+    }
+
+    /// Where to read the token: every source of the list, on every
+    /// request. A token found in two of them is refused with `400
+    /// invalid_request` (RFC 6750 §2: one method per request); the order
+    /// decides which source's error is reported first. Listing
+    /// [`TokenSource::insecure_query_parameter`] logs a warning here, once.
+    /// See [`TokenSource`].
+    ///
+    /// ```
+    /// # async fn doc(validator: oidc_bearer::Validator) {
+    /// use oidc_bearer::{StandardClaims, TokenSource};
+    ///
+    /// let layer = validator
+    ///     .layer::<StandardClaims>()
+    ///     .token_sources([TokenSource::authorization_header(), TokenSource::cookie("at")]);
+    /// # }
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// On an empty list: no request could carry a token.
+    pub fn token_sources(mut self, sources: impl IntoIterator<Item = TokenSource>) -> Self {
+        self.sources = Sources::new(sources);
+        self
+    }
+
+    /// The RFC 9728 `bearer_methods_supported` values of the configured
+    /// sources, each once in the configured order: `"header"` for the
+    /// `Authorization` header, `"query"` for the query parameter. Cookies
+    /// and custom headers are no RFC 6750 method and add nothing, so a
+    /// cookie-only layer returns an empty list, which RFC 9728 reads as "no
+    /// bearer method" (right: a client cannot be told to use a cookie).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), oidc_bearer::Error> {
+    /// # let provider = oidc_bearer_testkit::TestIssuer::start().await;
+    /// # let validator = oidc_bearer::Validator::builder()
+    /// #     .issuer(&provider.issuer).audience("my-api").jwks_url(&provider.jwks_url)
+    /// #     .build().await?;
+    /// use oidc_bearer::{StandardClaims, TokenSource};
+    ///
+    /// let layer = validator.layer::<StandardClaims>();
+    /// assert_eq!(layer.bearer_methods(), ["header"]);
+    /// let layer = layer.token_sources([
+    ///     TokenSource::cookie("at"),
+    ///     TokenSource::insecure_query_parameter(),
+    /// ]);
+    /// assert_eq!(layer.bearer_methods(), ["query"]);
+    /// # Ok(()) }
+    /// ```
+    pub fn bearer_methods(&self) -> Vec<&'static str> {
+        self.sources.bearer_methods()
+    }
+
     /// Let requests without any credentials through, without claims
     /// (handlers take `Option<Claims<C>>`). A token that is present but bad,
-    /// or a malformed `Authorization` header, is still refused.
+    /// or a malformed request (an unreadable `Authorization` header, a
+    /// token sent two ways), is still refused.
     pub fn allow_anonymous(mut self) -> Self {
         self.anonymous = true;
         self
@@ -139,6 +216,7 @@ impl<C, R> OidcBearerLayer<C, R> {
     pub fn on_rejection<R2>(self, rejection: R2) -> OidcBearerLayer<C, R2> {
         OidcBearerLayer {
             validator: self.validator,
+            sources: self.sources,
             realm: self.realm,
             anonymous: self.anonymous,
             rejection,
@@ -154,6 +232,7 @@ impl<S, C, R: Clone> Layer<S> for OidcBearerLayer<C, R> {
         OidcBearer {
             inner,
             validator: self.validator.clone(),
+            sources: self.sources.clone(),
             realm: self.realm.clone(),
             anonymous: self.anonymous,
             rejection: self.rejection.clone(),
@@ -168,6 +247,7 @@ impl<S, C, R: Clone> Layer<S> for OidcBearerLayer<C, R> {
 pub struct OidcBearer<S, C = StandardClaims, R = DefaultRejection> {
     inner: S,
     validator: Validator,
+    sources: Sources,
     realm: Option<Arc<str>>,
     anonymous: bool,
     rejection: R,
@@ -179,6 +259,7 @@ impl<S: Clone, C, R: Clone> Clone for OidcBearer<S, C, R> {
         OidcBearer {
             inner: self.inner.clone(),
             validator: self.validator.clone(),
+            sources: self.sources.clone(),
             realm: self.realm.clone(),
             anonymous: self.anonymous,
             rejection: self.rejection.clone(),
@@ -202,7 +283,8 @@ where
     }
 
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
-        let token = match bearer_token(req.headers(), self.validator.max_token_len()) {
+        let max_len = self.validator.max_token_len();
+        let token = match self.sources.token(req.headers(), req.uri(), max_len) {
             Ok(Some(token)) => token,
             Ok(None) if self.anonymous => {
                 req.extensions_mut().insert(Anonymous);
@@ -214,7 +296,7 @@ where
             Ok(None) => return self.reject(&Error::MissingToken),
             Err(error) => return self.reject(&error),
         };
-        match self.validator.check::<C>(token, UnknownKid::Wait) {
+        match self.validator.check::<C>(&token, UnknownKid::Wait) {
             Outcome::Verified(claims) => {
                 req.extensions_mut().insert(claims);
                 self.forward(req)
@@ -224,7 +306,7 @@ where
                 // Rare slow path (rotation, or a forged kid): the one place
                 // a future is boxed.
                 let validator = self.validator.clone();
-                let token = token.to_owned();
+                let token = token.into_owned();
                 let wait = Box::pin(async move { validator.verify_after(&token, wait).await });
                 let clone = self.inner.clone();
                 ResponseFuture {

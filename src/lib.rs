@@ -86,6 +86,7 @@ mod extract;
 mod layer;
 mod rejection;
 mod token;
+mod token_source;
 mod validator;
 
 // Configuration, and the keys behind the validator.
@@ -113,4 +114,5 @@ pub use keys::{KeySet, SkippedKey};
 pub use layer::{Anonymous, OidcBearer, OidcBearerLayer, ResponseFuture};
 pub use providers::{AzureClaims, EntraId, EntraTokenVersion, Keycloak, KeycloakClaims};
 pub use rejection::{DefaultRejection, ProblemJson, RejectionHandler, rejection_parts};
+pub use token_source::TokenSource;
 pub use validator::Validator;
