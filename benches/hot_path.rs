@@ -9,6 +9,8 @@
 //! - `cached`: the same token again, through the layer and through
 //!   `Validator::verify` (default cache).
 //! - `keyset`: key lookup with 1, 10, 100 and 1,000 keys in the set.
+//! - `issuers`: an RS256 token of one issuer verified by a validator
+//!   trusting 1, 2 and 100 issuers (cache off): selection by `iss`.
 //! - `contention`: verification from 1 and 2 threads at once while the
 //!   validator refreshes its JWKS from a loopback provider every ~5 ms.
 //! - `reject`: garbage, an expired token, an unknown `kid` during the
@@ -42,7 +44,7 @@ use axum::http::{HeaderValue, Request, StatusCode};
 use axum::routing::get;
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, BenchmarkId, Criterion, Throughput};
-use oidc_bearer::{Claims, Error, ErrorKind, KeySet, Validator};
+use oidc_bearer::{Claims, Error, ErrorKind, Issuer, KeySet, Validator};
 use oidc_bearer_testkit::{
     KeyKind, MockProvider, Reply, TestKey, TokenBuilder, b64url_decode, jwks, now, standard_claims,
 };
@@ -317,6 +319,44 @@ fn verify(c: &mut Ctx, rt: &Runtime, fx: &Fixture) {
                 .expect("valid"),
         );
     });
+    group.finish();
+}
+
+/// The issuer selection: the same token (of issuer `t42`) verified by
+/// validators trusting only it, it and one other, and 100 issuers, all
+/// sharing the fixture's JWKS URL (one key store). Cache off.
+fn issuers(c: &mut Ctx, rt: &Runtime, fx: &Fixture) {
+    let name = |n: usize| format!("{}/t{n}", fx.issuer);
+    let rsa = fx.cases.iter().find(|c| c.alg == "RS256").expect("RS256");
+    let token = TokenBuilder::new()
+        .header("typ", "JWT")
+        .claims(standard_claims(&name(42), AUDIENCE))
+        .claim("azp", "bench-spa")
+        .sign_with(&rsa.key, "RS256");
+    let trusting = |names: Vec<String>| {
+        let builder = names.into_iter().fold(Validator::builder(), |b, n| {
+            b.trust(Issuer::new(n).audience(AUDIENCE).jwks_url(&fx.jwks_url))
+        });
+        rt.block_on(builder.token_cache_size(0).build())
+            .expect("validator builds")
+    };
+    let validators = [
+        ("1", trusting(vec![name(42)])),
+        ("2", trusting(vec![name(7), name(42)])),
+        ("100", trusting((0..100).map(name).collect())),
+    ];
+    let mut group = c.group("issuers");
+    for (count, validator) in &validators {
+        rt.block_on(validator.verify::<ApiClaims>(&token))
+            .unwrap_or_else(|e| panic!("{count} issuers: {e}"));
+        group.run_async(format!("RS256/{count}"), rt, || async {
+            let claims = validator
+                .verify::<ApiClaims>(black_box(&token))
+                .await
+                .expect("valid");
+            black_box(claims);
+        });
+    }
     group.finish();
 }
 
@@ -657,6 +697,7 @@ fn main() {
     layer(&mut ctx, &rt, &fx);
     cached(&mut ctx, &rt, &fx);
     keyset(&mut ctx, &rt, &fx);
+    issuers(&mut ctx, &rt, &fx);
     reject(&mut ctx, &rt, &fx);
     drop(fx);
     if let Some(criterion) = &mut ctx.criterion {

@@ -142,6 +142,18 @@ def hot_path(m):
             targets.append((f"keyset {what}: 1,000 keys ≤ 1.05 × 1 key",
                             verdict(q <= 1.05, f"{q:.3f} ×")))
 
+    print("\n### issuers (RS256, cache off)\n")
+    print("| issuers trusted | verify | / 1 issuer |")
+    print("|--:|--:|--:|")
+    one = g("issuers", "RS256", "1")
+    for n in ["1", "2", "100"]:
+        t = g("issuers", "RS256", n)
+        print(f"| {n} | {fmt(t)} | {r(ratio(t, one), 3)} |")
+    for base, label in [("1", "1 issuer"), ("2", "2 issuers")]:
+        q = ratio(g("issuers", "RS256", "100"), g("issuers", "RS256", base))
+        if q is not None:
+            targets.append((f"issuers: 100 ≤ 1.02 × {label}", verdict(q <= 1.02, f"{q:.3f} ×")))
+
     print("\n### contention (refresh every ~5 ms)\n")
     print("| path | 1 thread: time per verify | 2 threads: time per 2 verifies | throughput 2 / 1 |")
     print("|---|--:|--:|--:|")

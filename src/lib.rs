@@ -52,6 +52,30 @@
 //! `error="insufficient_scope"` and the `scope` to ask for; see [`Require`]
 //! and [`AuthorizeLayer`].
 //!
+//! # Entra ID, Keycloak, several issuers
+//!
+//! [`EntraId`] and [`Keycloak`] configure a provider as it really issues
+//! tokens (tenants and v1/v2 issuers, realms and internal addresses);
+//! [`AzureClaims`] and [`KeycloakClaims`] read their claims. A validator
+//! trusts as many issuers as you [`trust`](ValidatorBuilder::trust), each
+//! with its own keys, audiences and rules:
+//!
+//! ```no_run
+//! use oidc_bearer::{EntraId, EntraTokenVersion, Keycloak, Validator};
+//!
+//! # async fn run() -> Result<(), oidc_bearer::Error> {
+//! let validator = Validator::builder()
+//!     .trust(
+//!         EntraId::tenant("8eaef023-2b34-4da1-9baa-8bc8c9d6a490")
+//!             .audience("api://orders")
+//!             .token_version(EntraTokenVersion::V1AndV2),
+//!     )
+//!     .trust(Keycloak::realm("https://auth.example.com", "shop").audience("orders-api"))
+//!     .build()
+//!     .await?;
+//! # Ok(()) }
+//! ```
+//!
 //! Without tower, call [`Validator::verify`] (or the synchronous
 //! [`Validator::try_verify`]) with the token.
 //!
@@ -74,15 +98,16 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
-// The request path: layer → bearer (the token) → validator: cache, token
-// (compact JWS, JOSE header), keys, claims → rejection or extract; then,
-// per route, authz.
+// The request path: layer → token_source, bearer (the token) → validator:
+// cache, token (compact JWS, JOSE header), issuers (selection by `iss`),
+// keys, claims → rejection or extract; then, per route, authz.
 mod authz;
 mod bearer;
 mod cache;
 mod claims;
 #[cfg(feature = "axum")]
 mod extract;
+mod issuers;
 mod layer;
 mod rejection;
 mod token;
@@ -96,9 +121,9 @@ mod clock;
 mod discovery;
 mod error;
 mod fetch;
-mod issuers;
 mod jwks;
 mod keys;
+// Provider presets and claims types, on top of `issuers`.
 mod providers;
 
 pub use authz::{Authorize, AuthorizeFuture, AuthorizeLayer, Grants, Require};

@@ -480,8 +480,8 @@ impl Validator {
     #[cold]
     fn unknown_kid(&self, header: &Header<'_>, issuer: usize, payload: &[u8]) -> Failure {
         let issuers = &self.inner.issuers;
-        if !issuers.names_issuer(issuer, payload) {
-            return Failure::Rejected(Error::InvalidIssuer);
+        if let Err(error) = issuers.check_named(issuer, payload, header.nonce) {
+            return Failure::Rejected(error);
         }
         match &header.kid {
             Some(kid) if issuers.get(issuer).keys.is_remote() => Failure::UnknownKid {

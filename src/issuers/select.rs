@@ -122,15 +122,19 @@ impl IssuerTable {
         Err(unknown_issuer(payload, graph_hint))
     }
 
-    /// For a single issuer, whose `iss` selection skipped: whether the
-    /// token names it, asked only before fetching keys for an unknown
-    /// `kid`, so a token of another issuer never causes a fetch.
+    /// For a single issuer, whose `iss` selection skipped: refuses a token
+    /// that does not name it, asked only before fetching keys for an
+    /// unknown `kid`, so a token of another issuer never causes a fetch.
     #[cold]
-    pub fn names_issuer(&self, index: usize, payload: &[u8]) -> bool {
-        serde_json::from_slice::<Peek<'_>>(payload)
+    pub fn check_named(&self, index: usize, payload: &[u8], graph_hint: bool) -> Result<(), Error> {
+        let named = serde_json::from_slice::<Peek<'_>>(payload)
             .ok()
             .and_then(|peek| peek.iss)
-            .is_some_and(|iss| self.entries[index].claims.issuer.fits(&iss))
+            .is_some_and(|iss| self.entries[index].claims.issuer.fits(&iss));
+        match named {
+            true => Ok(()),
+            false => Err(unknown_issuer(payload, graph_hint)),
+        }
     }
 }
 
