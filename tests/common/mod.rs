@@ -122,3 +122,85 @@ pub async fn fetch_oneshot(app: &Router, path: &str, authorization: &[&str]) -> 
         String::from_utf8_lossy(&body).into_owned(),
     )
 }
+
+// ---------------------------------------------------------------------------
+// Provider presets and several issuers (tests/presets.rs, tests/multi_issuer.rs)
+// ---------------------------------------------------------------------------
+
+/// Runs a test body under a 30 s bound: a hung fetch or server fails the
+/// test instead of stalling the run.
+pub async fn bounded<F: std::future::Future>(body: F) -> F::Output {
+    tokio::time::timeout(Duration::from_secs(30), body)
+        .await
+        .expect("the test finished within 30 s")
+}
+
+/// Serves `GET /me` behind `validator`'s layer with claims type `C`; the
+/// handler answers the claims it received, as JSON.
+pub async fn protected<C>(validator: &Validator) -> Api
+where
+    C: serde::Serialize + serde::de::DeserializeOwned + Clone + Send + Sync + 'static,
+{
+    async fn echo<C: serde::Serialize + Send + Sync + 'static>(
+        claims: oidc_bearer::Claims<C>,
+    ) -> axum::Json<serde_json::Value> {
+        axum::Json(serde_json::to_value(&*claims).unwrap())
+    }
+    serve(
+        Router::new()
+            .route("/me", axum::routing::get(echo::<C>))
+            .route_layer(validator.layer::<C>()),
+    )
+    .await
+}
+
+/// `GET /me` with `token` as the bearer credential.
+pub async fn call(api: &Api, token: &str) -> Answer {
+    fetch(api, "/me", &[&bearer(token)]).await
+}
+
+/// The JSON body of a 200 answer.
+pub fn accepted(answer: &Answer) -> serde_json::Value {
+    assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
+    serde_json::from_str(&answer.body).unwrap()
+}
+
+/// Asserts a 401 `invalid_token` whose `error_description` contains
+/// `description`.
+pub fn assert_refused(answer: &Answer, description: &str) {
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{answer:?}");
+    let challenge = answer.challenge.as_deref().unwrap_or_default();
+    assert!(
+        challenge.contains("error=\"invalid_token\"")
+            && challenge.contains(&format!("error_description=\"{description}")),
+        "expected {description:?}: {answer:?}"
+    );
+}
+
+/// One key as Microsoft publishes it: RSA with `x5c` and `x5t`, `use:
+/// sig`, no `alg`, bound to `issuer` (exact or with `{tenantid}`).
+pub fn microsoft_jwk(key: &oidc_bearer_testkit::TestKey, issuer: &str) -> serde_json::Value {
+    let mut jwk = key.public_jwk_with_x5c();
+    let members = jwk.as_object_mut().unwrap();
+    members.remove("alg");
+    members.insert("use".into(), "sig".into());
+    members.insert("x5t".into(), key.x5t().into());
+    members.insert("issuer".into(), issuer.into());
+    jwk
+}
+
+/// Keycloak's `certs`: an `RSA-OAEP` encryption key first, then the RS256
+/// signing key.
+pub fn keycloak_certs(
+    sig: &oidc_bearer_testkit::TestKey,
+    enc: &oidc_bearer_testkit::TestKey,
+) -> serde_json::Value {
+    let jwk = |key: &oidc_bearer_testkit::TestKey, use_: &str, alg: &str| {
+        let mut jwk = key.public_jwk_with_x5c();
+        let members = jwk.as_object_mut().unwrap();
+        members.insert("use".into(), use_.into());
+        members.insert("alg".into(), alg.into());
+        jwk
+    };
+    serde_json::json!({ "keys": [jwk(enc, "enc", "RSA-OAEP"), jwk(sig, "sig", "RS256")] })
+}
