@@ -16,7 +16,7 @@
 //!   `AZURE_ALLOWED_TENANTS=<tid>,<tid>`.
 //! - `AZURE_CLIENT_ID`: the API's client id (the `aud` of v2 tokens).
 //! - `AZURE_APP_ID_URI`: the App ID URI (the `aud` of v1 tokens), e.g.
-//!   `api://orders`; default `api://<AZURE_CLIENT_ID>` when v1 is accepted.
+//!   `api://orders`; default `api://<AZURE_CLIENT_ID>`.
 //! - `AZURE_TOKEN_VERSION`: `1`, `2` or `both` (default `2`): what the API's
 //!   manifest says in `accessTokenAcceptedVersion` (null means 1).
 //! - `AZURE_CLAIMS_MAPPING=1`: the app has a claims-mapping policy, so its
@@ -72,11 +72,21 @@ async fn admin(claims: Claims<AzureClaims>) -> Json<serde_json::Value> {
     Json(serde_json::json!({ "done_by": claims.client_id() }))
 }
 
+/// Which tenants' tokens the API takes.
+enum Tenancy {
+    One(String),
+    /// Multi-tenant, with the allow-list (empty: any tenant).
+    Any(Vec<String>),
+}
+
 /// The configuration read from the environment.
 struct Config {
-    entra: EntraId,
-    tenants: String,
-    audiences: Vec<String>,
+    tenancy: Tenancy,
+    client_id: String,
+    app_id_uri: String,
+    version: EntraTokenVersion,
+    claims_mapping: bool,
+    instance: Option<String>,
     listen: String,
 }
 
@@ -89,22 +99,6 @@ fn var(name: &str) -> Option<String> {
 
 fn config() -> Result<Config, Usage> {
     let multi = var("AZURE_MULTI_TENANT").is_some_and(|v| v == "1");
-    let mut entra = match (var("AZURE_TENANT_ID"), multi) {
-        (Some(_), true) => {
-            return Err(Usage(
-                "set either AZURE_TENANT_ID or AZURE_MULTI_TENANT=1, not both".into(),
-            ));
-        }
-        (Some(tenant), false) => EntraId::tenant(tenant.trim()),
-        (None, true) => EntraId::multi_tenant(),
-        (None, false) => {
-            return Err(Usage(
-                "set AZURE_TENANT_ID to the Directory (tenant) ID, a GUID \
-                 (or AZURE_MULTI_TENANT=1 for a multi-tenant API)"
-                    .into(),
-            ));
-        }
-    };
     let allowed: Vec<String> = var("AZURE_ALLOWED_TENANTS")
         .map(|list| {
             list.split(',')
@@ -114,20 +108,28 @@ fn config() -> Result<Config, Usage> {
                 .collect()
         })
         .unwrap_or_default();
-    let tenants = match (multi, allowed.is_empty()) {
-        (false, true) => var("AZURE_TENANT_ID").unwrap_or_default(),
-        (false, false) => {
+    let tenancy = match (var("AZURE_TENANT_ID"), multi) {
+        (Some(_), true) => {
             return Err(Usage(
-                "AZURE_ALLOWED_TENANTS needs AZURE_MULTI_TENANT=1 (and no AZURE_TENANT_ID)".into(),
+                "set either AZURE_TENANT_ID or AZURE_MULTI_TENANT=1, not both".into(),
             ));
         }
-        (true, true) => "any tenant".into(),
-        (true, false) => {
-            entra = entra.allowed_tenants(allowed.iter().cloned());
-            allowed.join(", ")
+        (Some(_), false) if !allowed.is_empty() => {
+            return Err(Usage(
+                "AZURE_ALLOWED_TENANTS needs AZURE_MULTI_TENANT=1 instead of AZURE_TENANT_ID"
+                    .into(),
+            ));
+        }
+        (Some(tenant), false) => Tenancy::One(tenant.trim().to_owned()),
+        (None, true) => Tenancy::Any(allowed),
+        (None, false) => {
+            return Err(Usage(
+                "set AZURE_TENANT_ID to the Directory (tenant) ID, a GUID \
+                 (or AZURE_MULTI_TENANT=1 for a multi-tenant API)"
+                    .into(),
+            ));
         }
     };
-
     let client_id = var("AZURE_CLIENT_ID")
         .ok_or_else(|| Usage("set AZURE_CLIENT_ID to the API's Application (client) ID".into()))?;
     let version = match var("AZURE_TOKEN_VERSION").as_deref() {
@@ -140,27 +142,14 @@ fn config() -> Result<Config, Usage> {
             )));
         }
     };
-    let mut audiences = vec![client_id.clone()];
-    match var("AZURE_APP_ID_URI") {
-        Some(uri) => audiences.push(uri),
-        // Entra's default App ID URI, which v1 tokens carry as `aud`.
-        None if version != EntraTokenVersion::V2 => audiences.push(format!("api://{client_id}")),
-        None => {}
-    }
-    for audience in &audiences {
-        entra = entra.audience(audience);
-    }
-    entra = entra.token_version(version);
-    if var("AZURE_CLAIMS_MAPPING").is_some_and(|v| v == "1") {
-        entra = entra.claims_mapping_app_id(&client_id);
-    }
-    if let Some(instance) = var("AZURE_INSTANCE") {
-        entra = entra.instance(instance);
-    }
     Ok(Config {
-        entra,
-        tenants,
-        audiences,
+        tenancy,
+        // Entra's default App ID URI; v1 tokens carry it as `aud`.
+        app_id_uri: var("AZURE_APP_ID_URI").unwrap_or_else(|| format!("api://{client_id}")),
+        client_id,
+        version,
+        claims_mapping: var("AZURE_CLAIMS_MAPPING").is_some_and(|v| v == "1"),
+        instance: var("AZURE_INSTANCE"),
         listen: var("LISTEN").unwrap_or_else(|| "127.0.0.1:3000".into()),
     })
 }
@@ -189,7 +178,39 @@ async fn main() -> ExitCode {
 }
 
 async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
-    let validator = Validator::builder().trust(config.entra).build().await?;
+    let Config {
+        tenancy,
+        client_id,
+        app_id_uri,
+        version,
+        ..
+    } = config;
+    let tenants = match &tenancy {
+        Tenancy::One(tenant_id) => tenant_id.clone(),
+        Tenancy::Any(allowed) if allowed.is_empty() => "any".into(),
+        Tenancy::Any(allowed) => allowed.join(", "),
+    };
+    let mut entra = match tenancy {
+        Tenancy::One(tenant_id) => EntraId::tenant(tenant_id),
+        Tenancy::Any(allowed) if allowed.is_empty() => EntraId::multi_tenant(),
+        Tenancy::Any(allowed) => EntraId::multi_tenant().allowed_tenants(allowed),
+    };
+    if config.claims_mapping {
+        entra = entra.claims_mapping_app_id(&client_id);
+    }
+    if let Some(instance) = &config.instance {
+        entra = entra.instance(instance);
+    }
+
+    let validator = Validator::builder()
+        .trust(
+            entra
+                .audience(&client_id) // v2 tokens carry the client id
+                .audience(&app_id_uri) // v1 tokens, the App ID URI
+                .token_version(version),
+        )
+        .build()
+        .await?;
     let read = Require::scope("Orders.Read");
     let admin_role = Require::role("Orders.Admin");
     let app = Router::new()
@@ -210,8 +231,8 @@ async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     for issuer in validator.issuers() {
         println!("  issuer    {issuer}");
     }
-    println!("  audience  {}", config.audiences.join(", "));
-    println!("  tenants   {}", config.tenants);
+    println!("  audience  {client_id}, {app_id_uri}");
+    println!("  tenants   {tenants}");
     println!("  keys      {:?}", validator.health().kids);
     println!("listening on http://{addr}");
     println!("  curl -H \"Authorization: Bearer $TOKEN\" http://{addr}/me");

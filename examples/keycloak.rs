@@ -76,9 +76,11 @@ async fn admin(claims: Claims<KeycloakClaims>) -> Json<serde_json::Value> {
 
 /// The configuration read from the environment.
 struct Config {
-    keycloak: Keycloak,
-    fetched_from: String,
-    accepted: Vec<String>,
+    url: String,
+    realm: String,
+    internal_url: Option<String>,
+    audience: Option<String>,
+    azp_client: Option<String>,
     listen: String,
 }
 
@@ -99,36 +101,21 @@ fn config() -> Result<Config, Usage> {
     })?;
     let realm = var("KEYCLOAK_REALM")
         .ok_or_else(|| Usage("set KEYCLOAK_REALM to the realm's name".into()))?;
-    let mut keycloak = Keycloak::realm(&url, &realm);
-    let fetched_from = match var("KEYCLOAK_INTERNAL_URL") {
-        Some(internal) => {
-            keycloak = keycloak.internal_url(&internal);
-            internal
-        }
-        None => url,
-    };
     let audience = var("API_AUDIENCE");
-    let azp = var("KEYCLOAK_AZP_CLIENT");
-    if audience.is_none() && azp.is_none() {
+    let azp_client = var("KEYCLOAK_AZP_CLIENT");
+    if audience.is_none() && azp_client.is_none() {
         return Err(Usage(
             "set API_AUDIENCE to the API's client id (put in aud by an Audience mapper), \
              or KEYCLOAK_AZP_CLIENT to the client whose tokens to accept without one"
                 .into(),
         ));
     }
-    let mut accepted = Vec::new();
-    if let Some(audience) = audience {
-        accepted.push(format!("aud contains {audience}"));
-        keycloak = keycloak.audience(audience);
-    }
-    if let Some(client) = azp {
-        accepted.push(format!("azp is {client} (aud present)"));
-        keycloak = keycloak.allow_azp_as_audience(client);
-    }
     Ok(Config {
-        keycloak,
-        fetched_from,
-        accepted,
+        url,
+        realm,
+        internal_url: var("KEYCLOAK_INTERNAL_URL"),
+        audience,
+        azp_client,
         listen: var("LISTEN").unwrap_or_else(|| "127.0.0.1:3000".into()),
     })
 }
@@ -157,7 +144,26 @@ async fn main() -> ExitCode {
 }
 
 async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
-    let validator = Validator::builder().trust(config.keycloak).build().await?;
+    let Config {
+        url,
+        realm,
+        internal_url,
+        audience,
+        azp_client,
+        listen,
+    } = config;
+
+    let mut keycloak = Keycloak::realm(&url, &realm);
+    if let Some(internal) = &internal_url {
+        keycloak = keycloak.internal_url(internal); // keys from here; tokens still name `url`
+    }
+    if let Some(audience) = &audience {
+        keycloak = keycloak.audience(audience); // put in `aud` by an Audience mapper
+    }
+    if let Some(client) = &azp_client {
+        keycloak = keycloak.allow_azp_as_audience(client); // until there is such a mapper
+    }
+    let validator = Validator::builder().trust(keycloak).build().await?;
     let reader = Require::realm_role("orders-reader");
     let admin_role = Require::client_role(API_CLIENT, "admin");
     let app = Router::new()
@@ -172,17 +178,24 @@ async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
         )
         .route_layer(validator.layer::<KeycloakClaims>().realm(REALM));
 
-    let listener = tokio::net::TcpListener::bind(&config.listen).await?;
+    let listener = tokio::net::TcpListener::bind(&listen).await?;
     let addr = listener.local_addr()?;
     println!("trusting Keycloak tokens:");
     for issuer in validator.issuers() {
         println!("  issuer    {issuer}");
     }
-    println!("  accepted  {}", config.accepted.join(", or "));
+    let mut accepted = Vec::new();
+    if let Some(audience) = &audience {
+        accepted.push(format!("aud contains {audience}"));
+    }
+    if let Some(client) = &azp_client {
+        accepted.push(format!("azp is {client} (with an aud)"));
+    }
+    println!("  accepted  {}", accepted.join(", or "));
+    let keys_from = internal_url.as_deref().unwrap_or(&url);
     println!(
-        "  keys      {:?} (from {})",
-        validator.health().kids,
-        config.fetched_from
+        "  keys      {:?} (from {keys_from})",
+        validator.health().kids
     );
     println!("listening on http://{addr}");
     println!("  curl -H \"Authorization: Bearer $TOKEN\" http://{addr}/me");

@@ -628,3 +628,39 @@ fn keycloak_example_says_which_variable_is_missing() {
     );
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+// ------------------------------------------------------------------ README
+
+/// The README's API-side snippets are excerpts of the examples, which
+/// compile: a block opening with `// examples/<name>.rs` must appear in
+/// that file word for word (whitespace aside).
+#[test]
+fn readme_snippets_are_copied_from_the_examples() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let words = |text: &str| text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut checked = Vec::new();
+    for block in readme.split("```rust,ignore\n").skip(1) {
+        let block = block.split("```").next().unwrap_or_default();
+        let Some((first, rest)) = block.split_once('\n') else {
+            continue;
+        };
+        let Some(file) = first.strip_prefix("// ") else {
+            continue;
+        };
+        if !file.starts_with("examples/") {
+            continue;
+        }
+        let source = std::fs::read_to_string(root.join(file)).unwrap();
+        assert!(
+            words(&source).contains(&words(rest)),
+            "the README block marked {file} is not in {file} any more: copy it again"
+        );
+        checked.push(file.to_owned());
+    }
+    assert_eq!(
+        checked,
+        ["examples/azure_ad.rs", "examples/keycloak.rs"],
+        "README blocks checked"
+    );
+}
