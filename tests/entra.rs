@@ -30,15 +30,7 @@ fn v2_issuer(tenant: &str) -> String {
 /// The tenant's JWKS as Microsoft publishes it: RSA with `x5c` and `x5t`,
 /// no `alg`, and the templated v2 issuer on every key.
 fn entra_jwks(key: &TestKey) -> Vec<u8> {
-    let mut jwk = key.public_jwk_with_x5c();
-    let members = jwk.as_object_mut().unwrap();
-    members.remove("alg");
-    members.insert("use".into(), json!("sig"));
-    members.insert("x5t".into(), json!(key.x5t()));
-    members.insert(
-        "issuer".into(),
-        json!("https://login.microsoftonline.com/{tenantid}/v2.0"),
-    );
+    let jwk = common::microsoft_jwk(key, "https://login.microsoftonline.com/{tenantid}/v2.0");
     serde_json::to_vec(&json!({ "keys": [jwk] })).unwrap()
 }
 

@@ -14,6 +14,8 @@ use std::time::Duration;
 use oidc_bearer_testkit::{KeyKind, MockProvider, Reply, TestKey, TokenBuilder, now};
 use serde_json::{Value, json};
 
+mod common;
+
 /// Every wait on a child is bounded by this.
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -263,15 +265,8 @@ const GRAPH: &str = "00000003-0000-0000-c000-000000000000";
 /// Serves Microsoft's keys layout at `{instance}/{tenant}/discovery/v2.0/keys`:
 /// `x5c`, `x5t`, no `alg`, and the templated issuer on the key.
 fn serve_entra_keys(provider: &MockProvider, tenant: &str, key: &TestKey) {
-    let mut jwk = key.public_jwk_with_x5c();
-    let members = jwk.as_object_mut().unwrap();
-    members.remove("alg");
-    members.insert("use".into(), json!("sig"));
-    members.insert("x5t".into(), json!(key.x5t()));
-    members.insert(
-        "issuer".into(),
-        json!(format!("{}/{{tenantid}}/v2.0", provider.base_url())),
-    );
+    let issuer = format!("{}/{{tenantid}}/v2.0", provider.base_url());
+    let jwk = common::microsoft_jwk(key, &issuer);
     provider.set(
         &format!("/{tenant}/discovery/v2.0/keys"),
         Reply::json(&json!({ "keys": [jwk] })),
