@@ -253,6 +253,34 @@ impl ValidatorBuilder {
         self
     }
 
+    /// Fetch discovery and JWKS documents with this client: a corporate
+    /// proxy, a private CA, another TLS backend. The crate's limits still
+    /// apply to every request: the [`http_timeout`](Self::http_timeout)
+    /// (per request), the [`max_document_size`](Self::max_document_size),
+    /// the `https` policy, and redirects — a response that arrives from
+    /// another host or over plain `http` after the client followed a
+    /// redirect is refused (build the client with
+    /// `redirect::Policy::none()` to not follow any). It is the same
+    /// `reqwest` as [`oidc_bearer::reqwest`](crate::reqwest).
+    ///
+    /// ```
+    /// use oidc_bearer::{Validator, reqwest};
+    ///
+    /// # fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// let client = reqwest::Client::builder()
+    ///     .proxy(reqwest::Proxy::https("http://proxy.internal:3128")?)
+    ///     .build()?;
+    /// let builder = Validator::builder()
+    ///     .issuer("https://login.example.com/realms/demo")
+    ///     .audience("my-api")
+    ///     .http_client(client);
+    /// # Ok(()) }
+    /// ```
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.http.client = Some(client);
+        self
+    }
+
     /// Allow plain `http` URLs on non-loopback hosts. Keys fetched over
     /// http can be swapped by anyone on the network path.
     pub fn allow_insecure_http(mut self) -> Self {

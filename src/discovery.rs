@@ -39,7 +39,7 @@ pub(crate) async fn jwks_uri(
         url: url.to_string(),
         reason,
     };
-    let Fetched::Body { body, .. } = fetch::get(client, &url, options.max_body, None).await? else {
+    let Fetched::Body { body, .. } = fetch::get(client, &url, options, None).await? else {
         return Err(fail("unexpected 304".into()));
     };
     let doc: Document = serde_json::from_slice(fetch::json_text(&body))

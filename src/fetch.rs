@@ -16,6 +16,9 @@ pub(crate) struct HttpOptions {
     pub timeout: Duration,
     pub max_body: usize,
     pub allow_insecure_http: bool,
+    /// The application's own client (proxy, private roots, its TLS), used
+    /// instead of the crate's; the limits above still apply per request.
+    pub client: Option<reqwest::Client>,
 }
 
 impl Default for HttpOptions {
@@ -24,6 +27,7 @@ impl Default for HttpOptions {
             timeout: Duration::from_secs(5),
             max_body: 1024 * 1024,
             allow_insecure_http: false,
+            client: None,
         }
     }
 }
@@ -59,19 +63,19 @@ pub(crate) fn check_url(url: &str, allow_insecure_http: bool) -> Result<reqwest:
     }
 }
 
-/// The HTTP client: timeout, no redirects to another host or to plain http.
+/// The HTTP client: the application's, or one with the timeout and no
+/// redirects to another host or to plain http.
 pub(crate) fn client(options: &HttpOptions) -> Result<reqwest::Client, Error> {
+    if let Some(client) = &options.client {
+        return Ok(client.clone());
+    }
     let policy = reqwest::redirect::Policy::custom(|attempt| {
         let first = &attempt.previous()[0];
         let next = attempt.url();
         if attempt.previous().len() > 5 {
             attempt.error("too many redirects")
-        } else if next.host_str() != first.host_str()
-            || next.port_or_known_default() != first.port_or_known_default()
-        {
-            attempt.error("redirect to another host refused")
-        } else if first.scheme() == "https" && next.scheme() != "https" {
-            attempt.error("redirect from https to http refused")
+        } else if let Some(reason) = redirect_refused(first, next) {
+            attempt.error(reason)
         } else {
             attempt.follow()
         }
@@ -97,22 +101,32 @@ pub(crate) enum Fetched {
     },
 }
 
-/// GETs `url` with the size limit, optionally conditional on `etag`.
+/// GETs `url` with the timeout and size limit, optionally conditional on
+/// `etag`.
 pub(crate) async fn get(
     client: &reqwest::Client,
     url: &reqwest::Url,
-    max_body: usize,
+    options: &HttpOptions,
     etag: Option<&str>,
 ) -> Result<Fetched, Error> {
+    let max_body = options.max_body;
     let fail = |reason: String| Error::Fetch {
         url: url.to_string(),
         reason,
     };
-    let mut request = client.get(url.clone());
+    // Per request as well as on the crate's client: an application's
+    // client may have no timeout at all.
+    let mut request = client.get(url.clone()).timeout(options.timeout);
     if let Some(etag) = etag {
         request = request.header(IF_NONE_MATCH, etag);
     }
     let mut response = request.send().await.map_err(|e| fail(describe(&e)))?;
+    // The crate's client refuses these redirects before following them;
+    // an application's client follows its own policy, so its answer is
+    // refused here instead.
+    if let Some(reason) = redirect_refused(url, response.url()) {
+        return Err(fail(reason.into()));
+    }
     let max_age = response
         .headers()
         .get(CACHE_CONTROL)
@@ -148,6 +162,20 @@ pub(crate) async fn get(
         max_age,
         etag: new_etag,
     })
+}
+
+/// Why a response that ended at `last` (after redirects) must not be used
+/// for a request of `first`: another host or port, or https downgraded.
+fn redirect_refused(first: &reqwest::Url, last: &reqwest::Url) -> Option<&'static str> {
+    if last.host_str() != first.host_str()
+        || last.port_or_known_default() != first.port_or_known_default()
+    {
+        Some("redirect to another host refused")
+    } else if first.scheme() == "https" && last.scheme() != "https" {
+        Some("redirect from https to http refused")
+    } else {
+        None
+    }
 }
 
 /// The JSON text of a document as servers really send it: without the

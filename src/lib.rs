@@ -95,6 +95,7 @@
 //! - Keys are parsed once per fetch and shared through a lock-free
 //!   snapshot; requests never take a lock.
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
@@ -141,3 +142,7 @@ pub use providers::{AzureClaims, EntraId, EntraTokenVersion, Keycloak, KeycloakC
 pub use rejection::{DefaultRejection, ProblemJson, RejectionHandler, rejection_parts};
 pub use token_source::TokenSource;
 pub use validator::Validator;
+
+/// The HTTP client crate the validator fetches keys with, for
+/// [`ValidatorBuilder::http_client`]: the same version, whatever yours is.
+pub use reqwest;

@@ -110,8 +110,7 @@ impl Remote {
     /// must never replace keys that work.
     pub async fn download(&self, etag: Option<String>) -> Result<Downloaded, Error> {
         let url = self.jwks_url().await?;
-        let fetched =
-            fetch::get(&self.client, &url, self.options.max_body, etag.as_deref()).await?;
+        let fetched = fetch::get(&self.client, &url, &self.options, etag.as_deref()).await?;
         match fetched {
             Fetched::NotModified { max_age } => Ok(Downloaded {
                 url,
