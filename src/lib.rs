@@ -123,6 +123,7 @@ mod error;
 mod fetch;
 mod jwks;
 mod keys;
+mod metadata;
 // Provider presets and claims types, on top of `issuers`.
 mod providers;
 
@@ -137,6 +138,7 @@ pub use issuers::{IntoIssuers, Issuer};
 pub use jwks::{Health, HealthStatus};
 pub use keys::{KeySet, SkippedKey};
 pub use layer::{Anonymous, OidcBearer, OidcBearerLayer, ResponseFuture};
+pub use metadata::{ResourceMetadata, ResourceMetadataService, WELL_KNOWN_PATH};
 pub use providers::{AzureClaims, EntraId, EntraTokenVersion, Keycloak, KeycloakClaims};
 pub use rejection::{DefaultRejection, ProblemJson, RejectionHandler, rejection_parts};
 pub use token_source::TokenSource;
