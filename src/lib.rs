@@ -127,7 +127,9 @@ mod metadata;
 // Provider presets and claims types, on top of `issuers`.
 mod providers;
 
-pub use authz::{Authorize, AuthorizeFuture, AuthorizeLayer, Grants, Require};
+pub use authz::{
+    Authorize, AuthorizeFuture, AuthorizeLayer, Grants, Require, StepUp, StepUpLayer, StepUpService,
+};
 pub use builder::ValidatorBuilder;
 pub use claims::{Claims, KeycloakAccess, StandardClaims, numeric_date};
 pub use clock::{Clock, ManualClock, SystemClock};

@@ -362,6 +362,24 @@ pin_project! {
     }
 }
 
+impl<F, B> AuthorizeFuture<F, B> {
+    /// The inner service's future: the request was let through.
+    pub(super) fn inner(future: F) -> Self {
+        AuthorizeFuture {
+            state: State::Inner { future },
+        }
+    }
+
+    /// A refusal, ready.
+    pub(super) fn refused(response: Response<B>) -> Self {
+        AuthorizeFuture {
+            state: State::Refused {
+                response: Some(response),
+            },
+        }
+    }
+}
+
 impl<F, B, E> Future for AuthorizeFuture<F, B>
 where
     F: Future<Output = Result<Response<B>, E>>,
