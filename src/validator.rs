@@ -286,29 +286,8 @@ impl Validator {
         self.inner.resource.as_ref()
     }
 
-    /// The issuers a client can sign in at, for RFC 9728's
-    /// `authorization_servers`: exact issuers as they are, a multi-tenant
-    /// one once per allowed tenant, none for one open to any tenant (see
-    /// [`ResourceMetadata`](crate::ResourceMetadata)).
-    pub(crate) fn authorization_servers(&self) -> Vec<String> {
-        let mut servers: Vec<String> = Vec::new();
-        for entry in self.inner.issuers.iter() {
-            let checks = &entry.claims;
-            let names: Vec<String> = match (&checks.issuer, &checks.tenants) {
-                (crate::claims::IssuerName::Exact(name), _) => vec![name.to_string()],
-                (crate::claims::IssuerName::Template { prefix, suffix }, Some(tenants)) => tenants
-                    .iter()
-                    .map(|tid| format!("{prefix}{tid}{suffix}"))
-                    .collect(),
-                (crate::claims::IssuerName::Template { .. }, None) => Vec::new(),
-            };
-            for name in names {
-                if !servers.contains(&name) {
-                    servers.push(name);
-                }
-            }
-        }
-        servers
+    pub(crate) fn issuer_table(&self) -> &IssuerTable {
+        &self.inner.issuers
     }
 
     /// Now, by the validator's clock.

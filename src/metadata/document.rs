@@ -110,7 +110,7 @@ impl<C, R> OidcBearerLayer<C, R> {
         );
         ResourceMetadata {
             resource: resource.uri.clone(),
-            authorization_servers: self.validator().authorization_servers(),
+            authorization_servers: super::authorization_servers(self.validator()),
             scopes_supported: Vec::new(),
             bearer_methods_supported: self.bearer_methods(),
             resource_name: None,

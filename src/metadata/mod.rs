@@ -21,7 +21,9 @@ use std::sync::Arc;
 use http::header::WWW_AUTHENTICATE;
 use http::{HeaderValue, response::Parts};
 
+use crate::claims::IssuerName;
 use crate::error::Error;
+use crate::validator::Validator;
 
 pub use document::{ResourceMetadata, ResourceMetadataService};
 
@@ -81,6 +83,31 @@ impl Resource {
             metadata_path: metadata_path.into(),
         })
     }
+}
+
+/// The issuers a client can sign in at, for RFC 9728's
+/// `authorization_servers`: exact issuers as they are, a multi-tenant
+/// one once per allowed tenant, none for one open to any tenant (see
+/// [`ResourceMetadata`](crate::ResourceMetadata)).
+pub(crate) fn authorization_servers(validator: &Validator) -> Vec<String> {
+    let mut servers: Vec<String> = Vec::new();
+    for entry in validator.issuer_table().iter() {
+        let checks = &entry.claims;
+        let names: Vec<String> = match (&checks.issuer, &checks.tenants) {
+            (IssuerName::Exact(name), _) => vec![name.to_string()],
+            (IssuerName::Template { prefix, suffix }, Some(tenants)) => tenants
+                .iter()
+                .map(|tid| format!("{prefix}{tid}{suffix}"))
+                .collect(),
+            (IssuerName::Template { .. }, None) => Vec::new(),
+        };
+        for name in names {
+            if !servers.contains(&name) {
+                servers.push(name);
+            }
+        }
+    }
+    servers
 }
 
 fn strip_config(error: Error) -> String {
