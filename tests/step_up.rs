@@ -110,19 +110,13 @@ async fn auth_time_must_be_within_max_age_plus_leeway() {
         let answer = fetch(&api, "/fresh", &[&bearer(&token(&issuer, None, Some(age)))]).await;
         assert_eq!(answer.status, 200, "signed in {age} s ago");
     }
-    let too_old = format!(
-        "Bearer realm=\"bank\", error=\"insufficient_user_authentication\", \
+    let too_old = "Bearer realm=\"bank\", error=\"insufficient_user_authentication\", \
          error_description=\"insufficient user authentication: authentication too old \
-         (max_age 300 s)\", max_age=\"300\""
-    );
+         (max_age 300 s)\", max_age=\"300\"";
     for age in [Some(380), Some(86_400), None] {
         let answer = fetch(&api, "/fresh", &[&bearer(&token(&issuer, Some(MFA), age))]).await;
         assert_eq!(answer.status, 401, "auth_time {age:?}");
-        assert_eq!(
-            answer.challenge.as_deref(),
-            Some(too_old.as_str()),
-            "{age:?}"
-        );
+        assert_eq!(answer.challenge.as_deref(), Some(too_old), "{age:?}");
     }
 }
 
