@@ -371,3 +371,33 @@ async fn bad_resources_fail_at_build() {
         assert!(error.to_string().contains("resource"), "{bad}: {error}");
     }
 }
+
+#[tokio::test]
+async fn anonymous_refusals_inside_the_layer_name_the_document_too() {
+    let issuer = TestIssuer::start().await;
+    let (listener, base) = bind().await;
+    let validator = validator(&issuer, &base).await;
+    async fn needs_claims(_: oidc_bearer::Claims<StandardClaims>) -> &'static str {
+        "claims"
+    }
+    let app = Router::new()
+        .route("/extractor", get(needs_claims))
+        .route(
+            "/require",
+            get(|| async { "scoped" })
+                .route_layer(Require::scope("read").layer::<StandardClaims>()),
+        )
+        .route_layer(validator.layer::<StandardClaims>().allow_anonymous());
+    let api = start(listener, app);
+    let expected =
+        format!("Bearer resource_metadata=\"{base}/.well-known/oauth-protected-resource\"");
+    for path in ["/extractor", "/require"] {
+        let answer = fetch(&api, path, &[]).await;
+        assert_eq!(answer.status, 401, "{path}");
+        assert_eq!(
+            answer.challenge.as_deref(),
+            Some(expected.as_str()),
+            "{path}"
+        );
+    }
+}

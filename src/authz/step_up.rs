@@ -418,3 +418,65 @@ where
         AuthorizeFuture::refused(self.layer.refuse(&error))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claims(json: &str) -> StandardClaims {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn acr_is_compared_exactly_and_required() {
+        let step_up = StepUp::acr_values(["mfa", "hwk"]);
+        assert!(step_up.check(&claims(r#"{"acr":"hwk"}"#), 0, 0).is_ok());
+        for refused in [r#"{"acr":"MFA"}"#, r#"{"acr":""}"#, r#"{}"#] {
+            let error = step_up.check(&claims(refused), 0, 0).unwrap_err();
+            assert!(
+                matches!(&error, Error::InsufficientUserAuthentication { acr_values: Some(v), max_age: None, .. } if v == "mfa hwk"),
+                "{refused}: {error:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn max_age_counts_the_leeway_and_needs_auth_time() {
+        let step_up = StepUp::max_age(Duration::from_secs(100));
+        let signed_in = claims(r#"{"auth_time":1000}"#);
+        assert!(step_up.check(&signed_in, 1_100, 0).is_ok());
+        assert!(step_up.check(&signed_in, 1_101, 0).is_err());
+        assert!(step_up.check(&signed_in, 1_160, 60).is_ok());
+        assert!(step_up.check(&signed_in, 1_161, 60).is_err());
+        assert!(step_up.check(&claims("{}"), 0, 60).is_err());
+        // A float NumericDate, as some providers send.
+        assert!(
+            step_up
+                .check(&claims(r#"{"auth_time":1000.7}"#), 1_100, 0)
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn and_keeps_both_and_the_challenge_names_both() {
+        let step_up = StepUp::acr_values(["mfa"]).and(StepUp::max_age(Duration::from_secs(60)));
+        let error = step_up
+            .check(&claims(r#"{"acr":"pwd","auth_time":0}"#), 0, 0)
+            .unwrap_err();
+        assert_eq!(error.status(), 401);
+        assert_eq!(error.error_code(), Some("insufficient_user_authentication"));
+        let challenge = error.www_authenticate(Some("r")).unwrap();
+        assert!(
+            challenge
+                .to_str()
+                .unwrap()
+                .ends_with(r#"acr_values="mfa", max_age="60""#)
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "cannot be an acr value")]
+    fn an_acr_value_with_a_quote_is_refused() {
+        let _ = StepUp::acr_values(["a\"b"]);
+    }
+}
