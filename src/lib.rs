@@ -52,6 +52,18 @@
 //! `error="insufficient_scope"` and the `scope` to ask for; see [`Require`]
 //! and [`AuthorizeLayer`].
 //!
+//! A route that needs a stronger or fresher sign-in (RFC 9470) takes a
+//! [`StepUp`]: `acr` among given values, `auth_time` within a `max_age`;
+//! a token that falls short gets `401` with
+//! `error="insufficient_user_authentication"` and the `acr_values` or
+//! `max_age` to sign in with.
+//!
+//! Name the API's URL with [`ValidatorBuilder::resource`] and every
+//! challenge carries `resource_metadata="…"` (RFC 9728), pointing at the
+//! [`ResourceMetadata`] document that
+//! [`OidcBearerLayer::resource_metadata`] makes and serves: how MCP
+//! clients find the authorization server (`examples/mcp_server.rs`).
+//!
 //! # Entra ID, Keycloak, several issuers
 //!
 //! [`EntraId`] and [`Keycloak`] configure a provider as it really issues
