@@ -20,6 +20,12 @@
 //
 // Development interactions are on: GET /auth redirects to /interaction/:uid,
 // whose login form accepts any login and password, then a consent form.
+//
+// Step-up (RFC 9470, tests/oidc_provider_step_up.rs): the login form posted
+// to /interaction/:uid?acr=<value> signs the user in with that
+// authentication context class (standing for "with MFA", "password only"),
+// and access tokens from the authorization code (or a refresh token) carry
+// the sign-in's `acr` and `auth_time`.
 
 import { generateKeyPairSync } from 'node:crypto';
 import { createServer } from 'node:http';
@@ -62,6 +68,9 @@ const SPA_REDIRECT_URI = 'http://127.0.0.1:9/callback';
 const SPA_ORIGIN = process.env.SPA_ORIGIN ? new URL(process.env.SPA_ORIGIN).origin : undefined;
 const SPA_REDIRECT_URIS = [SPA_REDIRECT_URI, ...(SPA_ORIGIN ? [`${SPA_ORIGIN}/`] : [])];
 // --- end examples/spa ---
+
+// Authentication context classes the login form can sign in with.
+const ACR_VALUES = ['urn:test:pwd', 'urn:test:mfa'];
 
 let generation = 0;
 
@@ -109,6 +118,15 @@ function configuration(keys) {
         && client.redirectUris.some((uri) => new URL(uri).origin === origin);
     },
     jwks: { keys },
+    acrValues: ACR_VALUES,
+    // RFC 9470 §4: the resource needs `acr` and `auth_time` in the access
+    // token itself; oidc-provider keeps them on the code and refresh token.
+    async extraTokenClaims(ctx, token) {
+      const entities = ctx?.oidc?.entities;
+      const source = entities?.AuthorizationCode ?? entities?.RefreshToken;
+      if (token.kind !== 'AccessToken' || !source) return undefined;
+      return { acr: source.acr, auth_time: source.authTime };
+    },
     cookies: { keys: ['e2e-only-cookie-signing-key'] },
     features: {
       devInteractions: { enabled: true },
@@ -158,10 +176,26 @@ const hits = new Map();
 let issuer;
 let keys = newKeys();
 let handler;
+let provider;
 
 function startProvider() {
-  const provider = new Provider(issuer, configuration(keys));
+  provider = new Provider(issuer, configuration(keys));
   handler = provider.callback();
+}
+
+// The login form of devInteractions, with the `acr` of the query: what a
+// real login page does after a password only, or after a second factor.
+async function loginWithAcr(req, res, acr) {
+  if (!ACR_VALUES.includes(acr)) return json(res, 400, { error: `unknown acr ${acr}` });
+  let body = '';
+  for await (const chunk of req) body += chunk;
+  const form = new URLSearchParams(body);
+  if (form.get('prompt') !== 'login' || !form.get('login')) {
+    return json(res, 400, { error: 'expected the login form' });
+  }
+  return provider.interactionFinished(req, res, {
+    login: { accountId: form.get('login'), acr },
+  }, { mergeWithLastSubmission: false });
 }
 
 function json(res, status, body) {
@@ -194,6 +228,11 @@ const server = createServer((req, res) => {
     return;
   }
   hits.set(url.pathname, (hits.get(url.pathname) ?? 0) + 1);
+  if (req.method === 'POST' && url.pathname.startsWith('/interaction/') && url.searchParams.has('acr')) {
+    loginWithAcr(req, res, url.searchParams.get('acr'))
+      .catch((err) => json(res, 500, { error: String(err) }));
+    return;
+  }
   handler(req, res);
 });
 

@@ -63,6 +63,7 @@ pub struct ValidatorBuilder {
     policy: RefreshPolicy,
     start_without_keys: bool,
     cache_size: usize,
+    resource: Option<String>,
 }
 
 impl Default for ValidatorBuilder {
@@ -79,6 +80,7 @@ impl Default for ValidatorBuilder {
             policy: RefreshPolicy::default(),
             start_without_keys: false,
             cache_size: 10_000,
+            resource: None,
         }
     }
 }
@@ -342,6 +344,25 @@ impl ValidatorBuilder {
         self
     }
 
+    /// The resource identifier of the API this validator protects (RFC
+    /// 9728 §1.2: a URL, usually the API's own, such as
+    /// `https://api.example.com/mcp`). With it, every challenge of the
+    /// layer carries `resource_metadata="…"` (RFC 9728 §5.1), pointing at
+    /// `https://api.example.com/.well-known/oauth-protected-resource/mcp`
+    /// (§3.1), and [`OidcBearerLayer::resource_metadata`](crate::OidcBearerLayer::resource_metadata)
+    /// makes the document to serve there.
+    ///
+    /// Kept byte for byte: a client checks that the document's `resource`
+    /// equals the URL it called (§3.3). `build()` refuses a fragment, a
+    /// query, user information and plain `http` on a host that is not
+    /// loopback (unless [`allow_insecure_http`](Self::allow_insecure_http)).
+    /// It is not an audience: add it with [`audience`](Self::audience) too
+    /// when the authorization server puts it in `aud` (RFC 8707).
+    pub fn resource(mut self, uri: impl Into<String>) -> Self {
+        self.resource = Some(uri.into());
+        self
+    }
+
     /// Checks the configuration, loads the keys and returns the validator.
     ///
     /// # Errors
@@ -391,6 +412,11 @@ impl ValidatorBuilder {
         }
         // Before any fetch: a configuration mistake is reported as such.
         let hmac = self.hmac_secret.as_deref().map(HmacKeys::new).transpose()?;
+        let resource = self
+            .resource
+            .as_deref()
+            .map(|uri| crate::metadata::Resource::parse(uri, self.http.allow_insecure_http))
+            .transpose()?;
         let leeway = i64::try_from(self.leeway.as_secs()).unwrap_or(i64::MAX);
         let shared = Shared {
             http: &self.http,
@@ -407,6 +433,7 @@ impl ValidatorBuilder {
             clock: self.clock,
             hmac,
             cache: (self.cache_size > 0).then(|| TokenCache::new(self.cache_size)),
+            resource,
         }))
     }
 }

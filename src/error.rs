@@ -169,6 +169,24 @@ pub enum Error {
     /// says what to change.
     #[error("configuration error: {0}")]
     Config(String),
+    /// The token is valid, but the sign-in behind it is not strong enough
+    /// or not recent enough for the route (see
+    /// [`StepUp`](crate::StepUp)): 401 with
+    /// `error="insufficient_user_authentication"` and the `acr_values`
+    /// and/or `max_age` the client should ask the authorization server for
+    /// (RFC 9470 §3).
+    #[error("insufficient user authentication: {required}")]
+    InsufficientUserAuthentication {
+        /// What failed, for people: `authentication context class not
+        /// accepted`, `authentication too old (max_age 300 s)`, ….
+        required: String,
+        /// The `acr_values` attribute: the acceptable `acr` values,
+        /// space-separated, in order of preference (RFC 9470 §3).
+        acr_values: Option<String>,
+        /// The `max_age` attribute: the largest acceptable time since the
+        /// user last authenticated, in seconds (RFC 9470 §3).
+        max_age: Option<u64>,
+    },
 }
 
 /// What kind of failure an [`Error`] is, for `match` without caring about
@@ -188,6 +206,9 @@ pub enum ErrorKind {
     Unavailable,
     /// Configuration or key loading, reported by `build()`.
     Config,
+    /// The sign-in is too weak or too old: 401
+    /// `insufficient_user_authentication` (RFC 9470).
+    InsufficientUserAuthentication,
 }
 
 impl Error {
@@ -199,6 +220,9 @@ impl Error {
             Error::KeysUnavailable { .. } => ErrorKind::Unavailable,
             Error::InsufficientScope { .. } => ErrorKind::InsufficientScope,
             Error::Fetch { .. } | Error::InvalidKey(_) | Error::Config(_) => ErrorKind::Config,
+            Error::InsufficientUserAuthentication { .. } => {
+                ErrorKind::InsufficientUserAuthentication
+            }
             _ => ErrorKind::InvalidToken,
         }
     }
@@ -206,7 +230,9 @@ impl Error {
     /// The HTTP status RFC 6750 §3.1 gives this error.
     pub fn status(&self) -> StatusCode {
         match self.kind() {
-            ErrorKind::MissingToken | ErrorKind::InvalidToken => StatusCode::UNAUTHORIZED,
+            ErrorKind::MissingToken
+            | ErrorKind::InvalidToken
+            | ErrorKind::InsufficientUserAuthentication => StatusCode::UNAUTHORIZED,
             ErrorKind::InvalidRequest => StatusCode::BAD_REQUEST,
             ErrorKind::InsufficientScope => StatusCode::FORBIDDEN,
             ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -220,6 +246,7 @@ impl Error {
             ErrorKind::InvalidRequest => Some("invalid_request"),
             ErrorKind::InvalidToken => Some("invalid_token"),
             ErrorKind::InsufficientScope => Some("insufficient_scope"),
+            ErrorKind::InsufficientUserAuthentication => Some("insufficient_user_authentication"),
             _ => None,
         }
     }
@@ -299,9 +326,37 @@ impl Error {
                     value.push('"');
                 }
             }
+            ErrorKind::InsufficientUserAuthentication => {
+                value.push_str(sep);
+                push_step_up_challenge(&mut value, self);
+            }
             ErrorKind::Unavailable | ErrorKind::Config => return None,
         }
         HeaderValue::from_str(&value).ok()
+    }
+}
+
+/// `error="insufficient_user_authentication"`, its description, and the
+/// RFC 9470 §3 attributes: `acr_values` quoted, `max_age` quoted as the
+/// RFC's own examples write it.
+fn push_step_up_challenge(value: &mut String, error: &Error) {
+    value.push_str("error=\"insufficient_user_authentication\", error_description=\"");
+    value.push_str(&error.description());
+    value.push('"');
+    if let Error::InsufficientUserAuthentication {
+        acr_values,
+        max_age,
+        ..
+    } = error
+    {
+        if let Some(acr_values) = acr_values.as_deref().filter(|v| !v.is_empty()) {
+            value.push_str(", acr_values=\"");
+            value.extend(rfc6750_chars(acr_values));
+            value.push('"');
+        }
+        if let Some(max_age) = max_age {
+            value.push_str(&format!(", max_age=\"{max_age}\""));
+        }
     }
 }
 

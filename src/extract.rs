@@ -13,6 +13,7 @@ use http::request::Parts;
 use crate::claims::Claims;
 use crate::error::Error;
 use crate::layer::{Anonymous, AnonymousRealm};
+use crate::metadata::{ResourceMetadataUrl, with_resource_metadata};
 use crate::rejection::rejection_parts;
 
 /// Why `Claims<C>` could not be extracted: the rejection of the
@@ -30,6 +31,8 @@ pub struct ClaimsRejection {
     /// `Some` when the layer let the request through anonymously; holds the
     /// layer's realm, if any.
     anonymous: Option<Option<Arc<str>>>,
+    /// The RFC 9728 document the layer names, for the 401.
+    resource_metadata: Option<Arc<str>>,
 }
 
 impl ClaimsRejection {
@@ -43,6 +46,10 @@ impl ClaimsRejection {
         ClaimsRejection {
             claims_type: std::any::type_name::<C>(),
             anonymous,
+            resource_metadata: parts
+                .extensions
+                .get::<ResourceMetadataUrl>()
+                .map(|url| url.0.clone()),
         }
     }
 }
@@ -75,7 +82,10 @@ impl IntoResponse for ClaimsRejection {
                 // The route needs a token the client did not send: the
                 // client's problem, answered as the layer would.
                 tracing::debug!("{self}");
-                let parts = rejection_parts(&Error::MissingToken, realm.as_deref());
+                let parts = with_resource_metadata(
+                    rejection_parts(&Error::MissingToken, realm.as_deref()),
+                    self.resource_metadata.as_deref(),
+                );
                 Response::from_parts(parts, axum::body::Body::empty())
             }
             None => {

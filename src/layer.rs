@@ -15,6 +15,7 @@ use tower_service::Service;
 
 use crate::claims::{Claims, StandardClaims};
 use crate::error::Error;
+use crate::metadata::{ResourceMetadataUrl, with_resource_metadata};
 use crate::rejection::{DefaultRejection, RejectionHandler, rejection_parts};
 use crate::token_source::{Sources, TokenSource};
 use crate::validator::{Outcome, UnknownKid, Validator};
@@ -201,6 +202,10 @@ impl<C, R> OidcBearerLayer<C, R> {
         self.sources.bearer_methods()
     }
 
+    pub(crate) fn validator(&self) -> &Validator {
+        &self.validator
+    }
+
     /// Let requests without any credentials through, without claims
     /// (handlers take `Option<Claims<C>>`). A token that is present but bad,
     /// or a malformed request (an unreadable `Authorization` header, a
@@ -283,6 +288,12 @@ where
     }
 
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
+        // For the layers inside (a `Require`'s refusal names the same
+        // document); only when a resource is configured.
+        if let Some(resource) = self.validator.resource() {
+            req.extensions_mut()
+                .insert(ResourceMetadataUrl(resource.metadata_url.clone()));
+        }
         let max_len = self.validator.max_token_len();
         let token = match self.sources.token(req.headers(), req.uri(), max_len) {
             Ok(Some(token)) => token,
@@ -316,6 +327,10 @@ where
                         inner: std::mem::replace(&mut self.inner, clone),
                         rejection: self.rejection.clone(),
                         realm: self.realm.clone(),
+                        resource_metadata: self
+                            .validator
+                            .resource()
+                            .map(|r| r.metadata_url.clone()),
                     },
                 }
             }
@@ -343,7 +358,10 @@ impl<S, C, R> OidcBearer<S, C, R> {
         S: Service<Request<ReqBody>, Response = Response<ResBody>>,
         R: RejectionHandler<ResBody>,
     {
-        let parts = rejection_parts(error, self.realm.as_deref());
+        let parts = with_resource_metadata(
+            rejection_parts(error, self.realm.as_deref()),
+            self.validator.resource_metadata_url(),
+        );
         ResponseFuture {
             state: State::Reject {
                 response: Some(self.rejection.rejection(error, parts)),
@@ -381,6 +399,7 @@ pin_project! {
             inner: S,
             rejection: R,
             realm: Option<Arc<str>>,
+            resource_metadata: Option<Arc<str>>,
         },
     }
 }
@@ -408,6 +427,7 @@ where
                     inner,
                     rejection,
                     realm,
+                    resource_metadata,
                 } => {
                     let result = std::task::ready!(wait.as_mut().poll(cx));
                     let mut req = request
@@ -421,7 +441,10 @@ where
                             }
                         }
                         Err(error) => {
-                            let parts = rejection_parts(&error, realm.as_deref());
+                            let parts = with_resource_metadata(
+                                rejection_parts(&error, realm.as_deref()),
+                                resource_metadata.as_deref(),
+                            );
                             State::Reject {
                                 response: Some(rejection.rejection(&error, parts)),
                             }

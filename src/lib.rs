@@ -52,6 +52,18 @@
 //! `error="insufficient_scope"` and the `scope` to ask for; see [`Require`]
 //! and [`AuthorizeLayer`].
 //!
+//! A route that needs a stronger or fresher sign-in (RFC 9470) takes a
+//! [`StepUp`]: `acr` among given values, `auth_time` within a `max_age`;
+//! a token that falls short gets `401` with
+//! `error="insufficient_user_authentication"` and the `acr_values` or
+//! `max_age` to sign in with.
+//!
+//! Name the API's URL with [`ValidatorBuilder::resource`] and every
+//! challenge carries `resource_metadata="…"` (RFC 9728), pointing at the
+//! [`ResourceMetadata`] document that
+//! [`OidcBearerLayer::resource_metadata`] makes and serves: how MCP
+//! clients find the authorization server (`examples/mcp_server.rs`).
+//!
 //! # Entra ID, Keycloak, several issuers
 //!
 //! [`EntraId`] and [`Keycloak`] configure a provider as it really issues
@@ -124,10 +136,13 @@ mod error;
 mod fetch;
 mod jwks;
 mod keys;
+mod metadata;
 // Provider presets and claims types, on top of `issuers`.
 mod providers;
 
-pub use authz::{Authorize, AuthorizeFuture, AuthorizeLayer, Grants, Require};
+pub use authz::{
+    Authorize, AuthorizeFuture, AuthorizeLayer, Grants, Require, StepUp, StepUpLayer, StepUpService,
+};
 pub use builder::ValidatorBuilder;
 pub use claims::{Claims, KeycloakAccess, StandardClaims, numeric_date};
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -138,6 +153,7 @@ pub use issuers::{IntoIssuers, Issuer};
 pub use jwks::{Health, HealthStatus};
 pub use keys::{KeySet, SkippedKey};
 pub use layer::{Anonymous, OidcBearer, OidcBearerLayer, ResponseFuture};
+pub use metadata::{ResourceMetadata, ResourceMetadataService, WELL_KNOWN_PATH};
 pub use providers::{AzureClaims, EntraId, EntraTokenVersion, Keycloak, KeycloakClaims};
 pub use rejection::{DefaultRejection, ProblemJson, RejectionHandler, rejection_parts};
 pub use token_source::TokenSource;

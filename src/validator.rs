@@ -74,6 +74,8 @@ pub(crate) struct Config {
     pub clock: Arc<dyn Clock>,
     pub hmac: Option<HmacKeys>,
     pub cache: Option<TokenCache>,
+    /// The RFC 9728 resource this validator protects, if named.
+    pub resource: Option<crate::metadata::Resource>,
 }
 
 /// What one verification step decided.
@@ -246,6 +248,56 @@ impl Validator {
             .issuers
             .iter()
             .map(|e| e.claims.issuer.to_string())
+    }
+
+    /// The resource identifier given to
+    /// [`ValidatorBuilder::resource`], as written.
+    pub fn resource_uri(&self) -> Option<&str> {
+        self.inner.resource.as_ref().map(|r| &*r.uri)
+    }
+
+    /// The absolute URL of the resource's RFC 9728 metadata document
+    /// (§3.1), which every challenge of the layer names in
+    /// `resource_metadata` (§5.1); `None` without a
+    /// [`resource`](ValidatorBuilder::resource).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), oidc_bearer::Error> {
+    /// # let provider = oidc_bearer_testkit::TestIssuer::start().await;
+    /// let validator = oidc_bearer::Validator::builder()
+    ///     .issuer(&provider.issuer)
+    ///     .audience("my-api")
+    ///     .jwks_url(&provider.jwks_url)
+    ///     .resource("https://api.example.com/mcp")
+    ///     .build()
+    ///     .await?;
+    /// assert_eq!(
+    ///     validator.resource_metadata_url(),
+    ///     Some("https://api.example.com/.well-known/oauth-protected-resource/mcp")
+    /// );
+    /// # Ok(()) }
+    /// ```
+    pub fn resource_metadata_url(&self) -> Option<&str> {
+        self.inner.resource.as_ref().map(|r| &*r.metadata_url)
+    }
+
+    pub(crate) fn resource(&self) -> Option<&crate::metadata::Resource> {
+        self.inner.resource.as_ref()
+    }
+
+    pub(crate) fn issuer_table(&self) -> &IssuerTable {
+        &self.inner.issuers
+    }
+
+    /// Now, by the validator's clock.
+    pub(crate) fn now(&self) -> i64 {
+        self.inner.clock.now()
+    }
+
+    /// The leeway on time checks, in seconds.
+    pub(crate) fn leeway(&self) -> i64 {
+        self.inner.leeway
     }
 
     /// The longest token accepted, in bytes.

@@ -59,6 +59,20 @@ pub trait Grants {
         let _ = (client, role);
         false
     }
+
+    /// The `acr` claim (authentication context class reference, OpenID
+    /// Connect Core §2), for [`StepUp`](crate::StepUp); `None` unless
+    /// implemented, which no `acr` requirement accepts.
+    fn acr(&self) -> Option<&str> {
+        None
+    }
+
+    /// The `auth_time` claim (seconds since the epoch, OpenID Connect Core
+    /// §2), for [`StepUp`](crate::StepUp); `None` unless implemented,
+    /// which no `max_age` requirement accepts.
+    fn auth_time(&self) -> Option<i64> {
+        None
+    }
 }
 
 impl Grants for StandardClaims {
@@ -80,6 +94,14 @@ impl Grants for StandardClaims {
         self.resource_access
             .get(client)
             .is_some_and(|access| access.has_role(role))
+    }
+
+    fn acr(&self) -> Option<&str> {
+        self.acr.as_deref()
+    }
+
+    fn auth_time(&self) -> Option<i64> {
+        self.auth_time
     }
 }
 
@@ -103,6 +125,14 @@ impl<C: Grants> Grants for Claims<C> {
 
     fn has_client_role(&self, client: &str, role: &str) -> bool {
         (**self).has_client_role(client, role)
+    }
+
+    fn acr(&self) -> Option<&str> {
+        (**self).acr()
+    }
+
+    fn auth_time(&self) -> Option<i64> {
+        (**self).auth_time()
     }
 }
 

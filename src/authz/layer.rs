@@ -16,6 +16,7 @@ use super::{Grants, Require};
 use crate::claims::{Claims, StandardClaims};
 use crate::error::Error;
 use crate::layer::{Anonymous, AnonymousRealm};
+use crate::metadata::{ResourceMetadataUrl, with_resource_metadata};
 use crate::rejection::{DefaultRejection, RejectionHandler, rejection_parts};
 
 /// A tower [`Layer`] that lets a request through only when the
@@ -267,6 +268,10 @@ where
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
         let realm = self.shared.realm.as_deref();
+        let metadata = req
+            .extensions()
+            .get::<ResourceMetadataUrl>()
+            .map(|url| &*url.0);
         let response = match req.extensions().get::<Claims<C>>() {
             Some(claims) if self.shared.require.is_met_by(&**claims) => {
                 return AuthorizeFuture {
@@ -277,7 +282,7 @@ where
             }
             Some(_) => {
                 tracing::debug!(required = %self.shared.require, "insufficient scope");
-                refuse(&self.rejection, &self.shared.insufficient, realm)
+                refuse_with(&self.rejection, &self.shared.insufficient, realm, metadata)
             }
             None => self.without_claims(req.extensions()),
         };
@@ -301,7 +306,13 @@ impl<S, C, R> Authorize<S, C, R> {
                     .get::<AnonymousRealm>()
                     .map(|realm| realm.0.clone())
             });
-            return refuse(&self.rejection, &Error::MissingToken, realm.as_deref());
+            let metadata = extensions.get::<ResourceMetadataUrl>().map(|url| &*url.0);
+            return refuse_with(
+                &self.rejection,
+                &Error::MissingToken,
+                realm.as_deref(),
+                metadata,
+            );
         }
         let claims = std::any::type_name::<C>();
         let message = format!(
@@ -322,6 +333,18 @@ fn refuse<B, R: RejectionHandler<B>>(
     rejection.rejection(error, rejection_parts(error, realm))
 }
 
+/// [`refuse`], with `resource_metadata` (RFC 9728 §5.1) when the
+/// `OidcBearerLayer` in front names a resource.
+fn refuse_with<B, R: RejectionHandler<B>>(
+    rejection: &R,
+    error: &Error,
+    realm: Option<&str>,
+    metadata: Option<&str>,
+) -> Response<B> {
+    let parts = with_resource_metadata(rejection_parts(error, realm), metadata);
+    rejection.rejection(error, parts)
+}
+
 pin_project! {
     /// The response future of [`Authorize`]: the inner service's future, or
     /// the refusal, ready. Nothing is boxed.
@@ -336,6 +359,24 @@ pin_project! {
     enum State<F, B> {
         Inner { #[pin] future: F },
         Refused { response: Option<Response<B>> },
+    }
+}
+
+impl<F, B> AuthorizeFuture<F, B> {
+    /// The inner service's future: the request was let through.
+    pub(super) fn inner(future: F) -> Self {
+        AuthorizeFuture {
+            state: State::Inner { future },
+        }
+    }
+
+    /// A refusal, ready.
+    pub(super) fn refused(response: Response<B>) -> Self {
+        AuthorizeFuture {
+            state: State::Refused {
+                response: Some(response),
+            },
+        }
     }
 }
 

@@ -14,12 +14,16 @@
 //! - `grants`: [`Grants`], and its implementation for
 //!   [`StandardClaims`](crate::StandardClaims) and `Claims<C>`;
 //! - `require`: [`Require`], its checks and the 403 it refuses with;
-//! - `layer`: [`AuthorizeLayer`], [`Authorize`], [`AuthorizeFuture`].
+//! - `layer`: [`AuthorizeLayer`], [`Authorize`], [`AuthorizeFuture`];
+//! - `step_up`: [`StepUp`] (RFC 9470 `acr` and `auth_time`), its layer
+//!   and guard, refusing with `401 insufficient_user_authentication`.
 
 mod grants;
 mod layer;
 mod require;
+mod step_up;
 
 pub use grants::Grants;
 pub use layer::{Authorize, AuthorizeFuture, AuthorizeLayer};
 pub use require::Require;
+pub use step_up::{StepUp, StepUpLayer, StepUpService};

@@ -133,6 +133,19 @@ pub struct StandardClaims {
     /// E-mail address, when the provider sends it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
+    /// Authentication context class reference (OpenID Connect Core §2,
+    /// RFC 9470 §4): how strongly the user signed in, as the provider
+    /// names it (`urn:example:mfa`, Keycloak's `"1"`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acr: Option<String>,
+    /// When the user last actively authenticated, seconds since the epoch
+    /// (OpenID Connect Core §2, RFC 9470 §4).
+    #[serde(
+        default,
+        deserialize_with = "numeric_date_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub auth_time: Option<i64>,
 }
 
 impl StandardClaims {

@@ -107,6 +107,18 @@ pub struct KeycloakClaims {
     /// JWT ID.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jti: Option<String>,
+    /// Authentication context class: the realm's level of authentication
+    /// (`"1"` for a password, `"0"` for an SSO cookie, or the names mapped
+    /// in the realm's "ACR to LoA mapping"), for [`StepUp`](crate::StepUp).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acr: Option<String>,
+    /// When the user last authenticated, seconds since the epoch.
+    #[serde(
+        default,
+        deserialize_with = "date",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub auth_time: Option<i64>,
     /// Token type in the body: `"Bearer"` for access tokens (`"ID"` and
     /// `"Refresh"` for the others Keycloak issues).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -210,6 +222,14 @@ impl Grants for KeycloakClaims {
 
     fn has_client_role(&self, client: &str, role: &str) -> bool {
         KeycloakClaims::has_client_role(self, client, role)
+    }
+
+    fn acr(&self) -> Option<&str> {
+        self.acr.as_deref()
+    }
+
+    fn auth_time(&self) -> Option<i64> {
+        self.auth_time
     }
 }
 

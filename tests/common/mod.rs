@@ -41,6 +41,22 @@ impl Drop for Api {
     }
 }
 
+impl Api {
+    /// An `Api` for a server the test started itself at `base` (when the
+    /// app must know its own address, e.g. an RFC 9728 resource URL).
+    pub fn from_parts(base: String, server: tokio::task::JoinHandle<()>) -> Api {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap();
+        Api {
+            base,
+            client,
+            server,
+        }
+    }
+}
+
 /// Serves `app` on a free port of 127.0.0.1.
 pub async fn serve(app: Router) -> Api {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -1,0 +1,482 @@
+//! [`StepUp`]: how strong and how recent the user's sign-in must be for a
+//! route (RFC 9470), and [`StepUpLayer`], which refuses with `401
+//! insufficient_user_authentication`.
+
+use std::fmt::Write as _;
+use std::marker::PhantomData;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use http::{Request, Response};
+use tower_layer::Layer;
+use tower_service::Service;
+
+use super::{AuthorizeFuture, Grants};
+use crate::claims::{Claims, StandardClaims};
+use crate::error::Error;
+use crate::layer::{Anonymous, AnonymousRealm};
+use crate::metadata::with_resource_metadata;
+use crate::rejection::{DefaultRejection, RejectionHandler, rejection_parts};
+use crate::validator::Validator;
+
+/// What a route requires of the sign-in behind a token (RFC 9470
+/// "step-up authentication"): an `acr` among accepted values, an
+/// `auth_time` no older than a maximum age, or both.
+///
+/// - [`acr_values`](Self::acr_values): the token's `acr` must equal one of
+///   the values (exactly; a missing `acr` is refused);
+/// - [`max_age`](Self::max_age): `now - auth_time` must be at most the
+///   maximum age plus the validator's
+///   [`leeway`](crate::ValidatorBuilder::leeway); a missing `auth_time`
+///   counts as too old (RFC 9470 §3 cannot be met without it);
+/// - [`and`](Self::and): both.
+///
+/// A token that falls short gets `401` (not 403: the client can fix it by
+/// signing the user in again) with
+/// `WWW-Authenticate: Bearer error="insufficient_user_authentication"`,
+/// an `error_description` saying what failed, and every configured
+/// requirement as the RFC 9470 §3 attributes `acr_values="…"` and
+/// `max_age="…"`, since the new sign-in must meet all of them. The client
+/// passes them to the authorization server's `acr_values` and `max_age`
+/// request parameters (OpenID Connect Core §3.1.2.1).
+///
+/// Apply it with [`layer`](Self::layer) inside the
+/// [`OidcBearerLayer`](crate::OidcBearerLayer), or in a handler with
+/// [`StepUpLayer::authorize`].
+///
+/// ```
+/// use std::time::Duration;
+/// use oidc_bearer::{StandardClaims, StepUp};
+///
+/// let step_up = StepUp::acr_values(["urn:example:mfa", "urn:example:hwk"])
+///     .and(StepUp::max_age(Duration::from_secs(300)));
+/// let claims: StandardClaims =
+///     serde_json::from_str(r#"{"acr":"urn:example:mfa","auth_time":1000}"#).unwrap();
+/// // 250 s after sign-in, with 60 s of leeway: fine.
+/// assert!(step_up.check(&claims, 1_250, 60).is_ok());
+/// // 400 s after: too old, and the 401 says how to fix it.
+/// let error = step_up.check(&claims, 1_400, 60).unwrap_err();
+/// assert_eq!(error.status(), 401);
+/// assert_eq!(
+///     error.www_authenticate(None).unwrap(),
+///     "Bearer error=\"insufficient_user_authentication\", \
+///      error_description=\"insufficient user authentication: authentication too old (max_age 300 s)\", \
+///      acr_values=\"urn:example:mfa urn:example:hwk\", max_age=\"300\""
+/// );
+/// ```
+///
+/// # Panics
+///
+/// [`acr_values`](Self::acr_values) panics on an empty list or a value
+/// that is empty or holds a space, `"`, `\` or a non-printable character:
+/// no `acr_values` attribute could carry it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepUp {
+    acr_values: Option<Box<[Box<str>]>>,
+    max_age: Option<u64>,
+}
+
+impl StepUp {
+    /// The token's `acr` must be one of `values`, listed in order of
+    /// preference (the challenge's `acr_values` keeps that order).
+    pub fn acr_values<I: IntoIterator<Item: Into<Box<str>>>>(values: I) -> StepUp {
+        let values: Box<[Box<str>]> = values.into_iter().map(Into::into).collect();
+        assert!(
+            !values.is_empty(),
+            "oidc-bearer: StepUp::acr_values needs at least one value"
+        );
+        for value in &values {
+            assert!(
+                !value.is_empty()
+                    && value
+                        .bytes()
+                        .all(|b| matches!(b, 0x21 | 0x23..=0x5B | 0x5D..=0x7E)),
+                "oidc-bearer: {value:?} cannot be an acr value (printable ASCII without \
+                 space, quote or backslash)"
+            );
+        }
+        StepUp {
+            acr_values: Some(values),
+            max_age: None,
+        }
+    }
+
+    /// The user must have authenticated (`auth_time`) at most `max_age`
+    /// ago, whole seconds (RFC 9470 `max_age`).
+    pub fn max_age(max_age: Duration) -> StepUp {
+        StepUp {
+            acr_values: None,
+            max_age: Some(max_age.as_secs()),
+        }
+    }
+
+    /// Both requirements; where both name the same thing, `other`'s wins.
+    pub fn and(self, other: StepUp) -> StepUp {
+        StepUp {
+            acr_values: other.acr_values.or(self.acr_values),
+            max_age: other.max_age.or(self.max_age),
+        }
+    }
+
+    /// `Ok` when `grants` meet the requirement at `now` (seconds since the
+    /// epoch) with `leeway` seconds of clock skew, else the
+    /// [`Error::InsufficientUserAuthentication`] the layer refuses with.
+    /// The layer and the guard pass the validator's clock and leeway.
+    pub fn check<G: Grants + ?Sized>(
+        &self,
+        grants: &G,
+        now: i64,
+        leeway: i64,
+    ) -> Result<(), Error> {
+        let acr_ok = self.acr_values.as_deref().is_none_or(|values| {
+            grants
+                .acr()
+                .is_some_and(|acr| values.iter().any(|v| **v == *acr))
+        });
+        let fresh = self.max_age.is_none_or(|max_age| {
+            let max_age = i64::try_from(max_age).unwrap_or(i64::MAX);
+            grants
+                .auth_time()
+                .is_some_and(|t| now.saturating_sub(t) <= max_age.saturating_add(leeway))
+        });
+        if acr_ok && fresh {
+            return Ok(());
+        }
+        let mut required = String::new();
+        if !acr_ok {
+            required.push_str("authentication context class (acr) not accepted");
+        }
+        if !fresh {
+            if !required.is_empty() {
+                required.push_str(" and ");
+            }
+            let _ = write!(
+                required,
+                "authentication too old (max_age {} s)",
+                self.max_age.unwrap_or_default()
+            );
+        }
+        Err(Error::InsufficientUserAuthentication {
+            required,
+            acr_values: self.acr_values.as_ref().map(|v| v.join(" ")),
+            max_age: self.max_age,
+        })
+    }
+
+    /// This requirement as a layer for routes whose
+    /// [`OidcBearerLayer`](crate::OidcBearerLayer) verifies `Claims<C>`
+    /// with `validator`, whose clock, leeway and resource metadata URL it
+    /// uses.
+    pub fn layer<C>(self, validator: &Validator) -> StepUpLayer<C> {
+        StepUpLayer {
+            shared: Arc::new(Shared {
+                step_up: self,
+                validator: validator.clone(),
+                realm: None,
+            }),
+            rejection: DefaultRejection,
+            _claims: PhantomData,
+        }
+    }
+}
+
+/// A tower [`Layer`] that lets a request through only when the sign-in
+/// behind its `Claims<C>` meets a [`StepUp`]; made by [`StepUp::layer`].
+/// Put it inside the [`OidcBearerLayer`](crate::OidcBearerLayer) with the
+/// same claims type, realm and [`RejectionHandler`], as an
+/// [`AuthorizeLayer`](crate::AuthorizeLayer):
+///
+/// - a sign-in too weak or too old: `401 insufficient_user_authentication`
+///   (see [`StepUp`]), with `resource_metadata` when the validator names a
+///   [`resource`](crate::ValidatorBuilder::resource);
+/// - no claims because the request came through anonymously: `401` with a
+///   bare challenge; no claims and no `OidcBearerLayer` in front: `500`.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let provider = oidc_bearer_testkit::TestIssuer::start().await;
+/// # let now = oidc_bearer_testkit::now() as i64;
+/// # let token = provider.builder("bank").claim("acr", "urn:example:pwd").claim("auth_time", now).sign(&provider.key);
+/// use axum::{Router, body::Body, routing::post};
+/// use http::{Request, StatusCode};
+/// use oidc_bearer::{StandardClaims, StepUp, Validator};
+/// use tower::ServiceExt;
+///
+/// let validator = Validator::builder()
+///     .issuer(&provider.issuer)
+///     .audience("bank")
+///     .jwks_url(&provider.jwks_url)
+///     .build()
+///     .await?;
+/// let app = Router::new()
+///     .route(
+///         "/transfers",
+///         post(|| async { "sent" }).route_layer(
+///             StepUp::acr_values(["urn:example:mfa"]).layer::<StandardClaims>(&validator),
+///         ),
+///     )
+///     .route_layer(validator.layer::<StandardClaims>());
+///
+/// let request = Request::post("/transfers")
+///     .header("authorization", format!("Bearer {token}"))
+///     .body(Body::empty())?;
+/// let response = app.oneshot(request).await?;
+/// assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+/// assert!(response.headers()["www-authenticate"]
+///     .to_str()?
+///     .ends_with(r#"acr_values="urn:example:mfa""#));
+/// # Ok(()) }
+/// ```
+pub struct StepUpLayer<C = StandardClaims, R = DefaultRejection> {
+    shared: Arc<Shared>,
+    rejection: R,
+    _claims: PhantomData<fn() -> C>,
+}
+
+#[derive(Debug, Clone)]
+struct Shared {
+    step_up: StepUp,
+    validator: Validator,
+    realm: Option<Arc<str>>,
+}
+
+impl<C, R: Clone> Clone for StepUpLayer<C, R> {
+    fn clone(&self) -> Self {
+        StepUpLayer {
+            shared: self.shared.clone(),
+            rejection: self.rejection.clone(),
+            _claims: PhantomData,
+        }
+    }
+}
+
+impl<C, R> StepUpLayer<C, R> {
+    /// The `realm` of the challenge: the one given to the
+    /// [`OidcBearerLayer`](crate::OidcBearerLayer).
+    pub fn realm(mut self, realm: impl AsRef<str>) -> Self {
+        Arc::make_mut(&mut self.shared).realm = Some(realm.as_ref().into());
+        self
+    }
+
+    /// Replace how refusals are turned into responses: the handler given
+    /// to [`OidcBearerLayer::on_rejection`](crate::OidcBearerLayer::on_rejection).
+    pub fn on_rejection<R2>(self, rejection: R2) -> StepUpLayer<C, R2> {
+        StepUpLayer {
+            shared: self.shared,
+            rejection,
+            _claims: PhantomData,
+        }
+    }
+
+    /// The requirement this layer applies.
+    pub fn requirement(&self) -> &StepUp {
+        &self.shared.step_up
+    }
+
+    fn check<G: Grants + ?Sized>(&self, grants: &G) -> Result<(), Error> {
+        let validator = &self.shared.validator;
+        self.shared
+            .step_up
+            .check(grants, validator.now(), validator.leeway())
+    }
+
+    fn refuse<B>(&self, error: &Error) -> Response<B>
+    where
+        R: RejectionHandler<B>,
+    {
+        self.refuse_in(error, self.shared.realm.as_deref())
+    }
+
+    fn refuse_in<B>(&self, error: &Error, realm: Option<&str>) -> Response<B>
+    where
+        R: RejectionHandler<B>,
+    {
+        let parts = with_resource_metadata(
+            rejection_parts(error, realm),
+            self.shared.validator.resource_metadata_url(),
+        );
+        self.rejection.rejection(error, parts)
+    }
+}
+
+#[cfg(feature = "axum")]
+impl<C, R: RejectionHandler<axum::body::Body>> StepUpLayer<C, R> {
+    /// The guard for a handler: `Ok` when the sign-in behind `grants`
+    /// meets the requirement, else the response the layer sends, for `?`
+    /// in a handler returning `Result<_, axum::response::Response>`. For
+    /// a decision the route cannot make up front: a transfer above some
+    /// amount needs a fresh, strong sign-in.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use axum::{extract::{Path, State}, response::Response};
+    /// use oidc_bearer::{Claims, StandardClaims, StepUpLayer};
+    ///
+    /// async fn transfer(
+    ///     State(strong): State<StepUpLayer<StandardClaims>>,
+    ///     Path(amount): Path<u64>,
+    ///     claims: Claims<StandardClaims>,
+    /// ) -> Result<String, Response> {
+    ///     if amount > 1_000 {
+    ///         strong.authorize(&claims)?;
+    ///     }
+    ///     Ok(format!("sent {amount}"))
+    /// }
+    /// # async fn doc(validator: oidc_bearer::Validator) {
+    /// let strong = oidc_bearer::StepUp::acr_values(["urn:example:mfa"])
+    ///     .and(oidc_bearer::StepUp::max_age(Duration::from_secs(300)))
+    ///     .layer::<StandardClaims>(&validator);
+    /// let _app: axum::Router = axum::Router::new()
+    ///     .route("/transfer/{amount}", axum::routing::post(transfer))
+    ///     .with_state(strong);
+    /// # }
+    /// ```
+    #[allow(
+        clippy::result_large_err,
+        reason = "axum handlers return `Result<_, Response>`; a refusal is the cold path"
+    )]
+    pub fn authorize<G: Grants + ?Sized>(
+        &self,
+        grants: &G,
+    ) -> Result<(), axum::response::Response> {
+        self.check(grants).map_err(|error| {
+            tracing::debug!(%error, "step-up required");
+            self.refuse(&error)
+        })
+    }
+}
+
+impl<S, C, R: Clone> Layer<S> for StepUpLayer<C, R> {
+    type Service = StepUpService<S, C, R>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        StepUpService {
+            inner,
+            layer: self.clone(),
+        }
+    }
+}
+
+/// The middleware [`StepUpLayer`] applies.
+pub struct StepUpService<S, C = StandardClaims, R = DefaultRejection> {
+    inner: S,
+    layer: StepUpLayer<C, R>,
+}
+
+impl<S: Clone, C, R: Clone> Clone for StepUpService<S, C, R> {
+    fn clone(&self) -> Self {
+        StepUpService {
+            inner: self.inner.clone(),
+            layer: self.layer.clone(),
+        }
+    }
+}
+
+impl<S, C, R, ReqBody, ResBody> Service<Request<ReqBody>> for StepUpService<S, C, R>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    C: Grants + Send + Sync + 'static,
+    R: RejectionHandler<ResBody>,
+{
+    type Response = Response<ResBody>;
+    type Error = S::Error;
+    type Future = AuthorizeFuture<S::Future, ResBody>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
+        let error = match req.extensions().get::<Claims<C>>() {
+            Some(claims) => match self.layer.check(&**claims) {
+                Ok(()) => return AuthorizeFuture::inner(self.inner.call(req)),
+                Err(error) => {
+                    tracing::debug!(%error, "step-up required");
+                    error
+                }
+            },
+            None if req.extensions().get::<Anonymous>().is_some() => {
+                let realm = self.layer.shared.realm.clone().or_else(|| {
+                    let realm = req.extensions().get::<AnonymousRealm>();
+                    realm.map(|realm| realm.0.clone())
+                });
+                let response = self.layer.refuse_in(&Error::MissingToken, realm.as_deref());
+                return AuthorizeFuture::refused(response);
+            }
+            None => {
+                let claims = std::any::type_name::<C>();
+                let message = format!(
+                    "StepUpLayer found no Claims<{claims}> in the request: put it inside the \
+                     OidcBearerLayer, with the same claims type"
+                );
+                tracing::error!("{message}");
+                Error::Config(message)
+            }
+        };
+        AuthorizeFuture::refused(self.layer.refuse(&error))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claims(json: &str) -> StandardClaims {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn acr_is_compared_exactly_and_required() {
+        let step_up = StepUp::acr_values(["mfa", "hwk"]);
+        assert!(step_up.check(&claims(r#"{"acr":"hwk"}"#), 0, 0).is_ok());
+        for refused in [r#"{"acr":"MFA"}"#, r#"{"acr":""}"#, r#"{}"#] {
+            let error = step_up.check(&claims(refused), 0, 0).unwrap_err();
+            assert!(
+                matches!(&error, Error::InsufficientUserAuthentication { acr_values: Some(v), max_age: None, .. } if v == "mfa hwk"),
+                "{refused}: {error:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn max_age_counts_the_leeway_and_needs_auth_time() {
+        let step_up = StepUp::max_age(Duration::from_secs(100));
+        let signed_in = claims(r#"{"auth_time":1000}"#);
+        assert!(step_up.check(&signed_in, 1_100, 0).is_ok());
+        assert!(step_up.check(&signed_in, 1_101, 0).is_err());
+        assert!(step_up.check(&signed_in, 1_160, 60).is_ok());
+        assert!(step_up.check(&signed_in, 1_161, 60).is_err());
+        assert!(step_up.check(&claims("{}"), 0, 60).is_err());
+        // A float NumericDate, as some providers send.
+        assert!(
+            step_up
+                .check(&claims(r#"{"auth_time":1000.7}"#), 1_100, 0)
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn and_keeps_both_and_the_challenge_names_both() {
+        let step_up = StepUp::acr_values(["mfa"]).and(StepUp::max_age(Duration::from_secs(60)));
+        let error = step_up
+            .check(&claims(r#"{"acr":"pwd","auth_time":0}"#), 0, 0)
+            .unwrap_err();
+        assert_eq!(error.status(), 401);
+        assert_eq!(error.error_code(), Some("insufficient_user_authentication"));
+        let challenge = error.www_authenticate(Some("r")).unwrap();
+        assert!(
+            challenge
+                .to_str()
+                .unwrap()
+                .ends_with(r#"acr_values="mfa", max_age="60""#)
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "cannot be an acr value")]
+    fn an_acr_value_with_a_quote_is_refused() {
+        let _ = StepUp::acr_values(["a\"b"]);
+    }
+}

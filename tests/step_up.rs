@@ -1,0 +1,218 @@
+//! RFC 9470 step-up authentication through the layer, over HTTP on
+//! 127.0.0.1: `acr` among accepted values, `auth_time` within `max_age`
+//! (plus the validator's leeway), refused with `401
+//! insufficient_user_authentication` and `acr_values` / `max_age`.
+
+use std::time::Duration;
+
+use axum::{Router, extract::State, response::Response, routing::get};
+use oidc_bearer::{Claims, ProblemJson, StandardClaims, StepUp, StepUpLayer, Validator};
+use oidc_bearer_testkit::{TestIssuer, now};
+
+mod common;
+use common::{Api, bearer, fetch, serve, validator_for};
+
+const API: &str = "bank-api";
+const MFA: &str = "urn:test:mfa";
+
+async fn strong_transfers(
+    State(strong): State<StepUpLayer<StandardClaims>>,
+    claims: Claims<StandardClaims>,
+) -> Result<&'static str, Response> {
+    strong.authorize(&claims)?;
+    Ok("guarded")
+}
+
+/// `/acr` needs MFA, `/fresh` a sign-in at most 300 s old, `/both` both
+/// (with a problem+json body), `/guard` checks in the handler.
+async fn api(validator: &Validator) -> Api {
+    let five_minutes = Duration::from_secs(300);
+    let both = StepUp::acr_values([MFA, "urn:test:hwk"]).and(StepUp::max_age(five_minutes));
+    let app = Router::new()
+        .route(
+            "/acr",
+            get(|| async { "acr" }).route_layer(
+                StepUp::acr_values([MFA])
+                    .layer::<StandardClaims>(validator)
+                    .realm("bank"),
+            ),
+        )
+        .route(
+            "/fresh",
+            get(|| async { "fresh" }).route_layer(
+                StepUp::max_age(five_minutes)
+                    .layer::<StandardClaims>(validator)
+                    .realm("bank"),
+            ),
+        )
+        .route(
+            "/both",
+            get(|| async { "both" }).route_layer(
+                both.clone()
+                    .layer::<StandardClaims>(validator)
+                    .realm("bank")
+                    .on_rejection(ProblemJson),
+            ),
+        )
+        .route(
+            "/guard",
+            get(strong_transfers).with_state(both.layer::<StandardClaims>(validator).realm("bank")),
+        )
+        .route_layer(validator.layer::<StandardClaims>().realm("bank"));
+    serve(app).await
+}
+
+fn token(issuer: &TestIssuer, acr: Option<&str>, auth_age: Option<u64>) -> String {
+    let mut builder = issuer.builder(API);
+    if let Some(acr) = acr {
+        builder = builder.claim("acr", acr);
+    }
+    if let Some(age) = auth_age {
+        builder = builder.claim("auth_time", now() - age);
+    }
+    builder.sign(&issuer.key)
+}
+
+const ACR_DESCRIPTION: &str =
+    "insufficient user authentication: authentication context class (acr) not accepted";
+
+#[tokio::test]
+async fn acr_must_be_one_of_the_values() {
+    let issuer = TestIssuer::start().await;
+    let validator = validator_for(&issuer, API).build().await.unwrap();
+    let api = api(&validator).await;
+    let ok = fetch(&api, "/acr", &[&bearer(&token(&issuer, Some(MFA), None))]).await;
+    assert_eq!((ok.status.as_u16(), ok.body.as_str()), (200, "acr"));
+    for weak in [Some("urn:test:pwd"), Some("URN:TEST:MFA"), None] {
+        let answer = fetch(&api, "/acr", &[&bearer(&token(&issuer, weak, Some(0)))]).await;
+        assert_eq!(answer.status, 401, "{weak:?}");
+        assert_eq!(
+            answer.challenge.unwrap(),
+            format!(
+                "Bearer realm=\"bank\", error=\"insufficient_user_authentication\", \
+                 error_description=\"{ACR_DESCRIPTION}\", acr_values=\"{MFA}\""
+            )
+        );
+    }
+}
+
+#[tokio::test]
+async fn auth_time_must_be_within_max_age_plus_leeway() {
+    let issuer = TestIssuer::start().await;
+    // 60 s of leeway: 300 s of max_age accept a sign-in up to 360 s old.
+    let validator = validator_for(&issuer, API)
+        .leeway(Duration::from_secs(60))
+        .build()
+        .await
+        .unwrap();
+    let api = api(&validator).await;
+    for age in [0, 299, 340] {
+        let answer = fetch(&api, "/fresh", &[&bearer(&token(&issuer, None, Some(age)))]).await;
+        assert_eq!(answer.status, 200, "signed in {age} s ago");
+    }
+    let too_old = "Bearer realm=\"bank\", error=\"insufficient_user_authentication\", \
+         error_description=\"insufficient user authentication: authentication too old \
+         (max_age 300 s)\", max_age=\"300\"";
+    for age in [Some(380), Some(86_400), None] {
+        let answer = fetch(&api, "/fresh", &[&bearer(&token(&issuer, Some(MFA), age))]).await;
+        assert_eq!(answer.status, 401, "auth_time {age:?}");
+        assert_eq!(answer.challenge.as_deref(), Some(too_old), "{age:?}");
+    }
+}
+
+#[tokio::test]
+async fn both_requirements_name_both_and_the_custom_body_applies() {
+    let issuer = TestIssuer::start().await;
+    let validator = validator_for(&issuer, API).build().await.unwrap();
+    let api = api(&validator).await;
+    let ok = fetch(
+        &api,
+        "/both",
+        &[&bearer(&token(&issuer, Some("urn:test:hwk"), Some(5)))],
+    )
+    .await;
+    assert_eq!(ok.status, 200);
+    let answer = fetch(
+        &api,
+        "/both",
+        &[&bearer(&token(&issuer, Some("urn:test:pwd"), None))],
+    )
+    .await;
+    assert_eq!(answer.status, 401);
+    assert_eq!(
+        answer.challenge.unwrap(),
+        "Bearer realm=\"bank\", error=\"insufficient_user_authentication\", \
+         error_description=\"insufficient user authentication: authentication context class \
+         (acr) not accepted and authentication too old (max_age 300 s)\", \
+         acr_values=\"urn:test:mfa urn:test:hwk\", max_age=\"300\""
+    );
+    let body: serde_json::Value = serde_json::from_str(&answer.body).unwrap();
+    assert_eq!(body["status"], 401);
+    assert!(body["detail"].as_str().unwrap().contains("acr"));
+    // Only the age fails: the challenge still asks for everything the
+    // new sign-in must meet.
+    let old = fetch(
+        &api,
+        "/both",
+        &[&bearer(&token(&issuer, Some(MFA), Some(4000)))],
+    )
+    .await;
+    let challenge = old.challenge.unwrap();
+    assert!(
+        challenge.contains(
+            "error_description=\"insufficient user authentication: authentication too old"
+        )
+    );
+    assert!(challenge.ends_with("acr_values=\"urn:test:mfa urn:test:hwk\", max_age=\"300\""));
+}
+
+#[tokio::test]
+async fn the_guard_answers_as_the_layer() {
+    let issuer = TestIssuer::start().await;
+    let validator = validator_for(&issuer, API).build().await.unwrap();
+    let api = api(&validator).await;
+    let ok = fetch(
+        &api,
+        "/guard",
+        &[&bearer(&token(&issuer, Some(MFA), Some(1)))],
+    )
+    .await;
+    assert_eq!((ok.status.as_u16(), ok.body.as_str()), (200, "guarded"));
+    let weak = fetch(
+        &api,
+        "/guard",
+        &[&bearer(&token(&issuer, Some("urn:test:pwd"), Some(1)))],
+    )
+    .await;
+    assert_eq!(weak.status, 401);
+    assert!(
+        weak.challenge
+            .unwrap()
+            .contains("error=\"insufficient_user_authentication\"")
+    );
+    // Tokens the outer layer refuses never reach the step-up check.
+    let none = fetch(&api, "/guard", &[]).await;
+    assert_eq!(none.challenge.as_deref(), Some("Bearer realm=\"bank\""));
+}
+
+#[tokio::test]
+async fn anonymous_requests_get_a_bare_challenge() {
+    let issuer = TestIssuer::start().await;
+    let validator = validator_for(&issuer, API).build().await.unwrap();
+    let app = Router::new()
+        .route(
+            "/acr",
+            get(|| async { "acr" })
+                .route_layer(StepUp::acr_values([MFA]).layer::<StandardClaims>(&validator)),
+        )
+        .route_layer(
+            validator
+                .layer::<StandardClaims>()
+                .realm("bank")
+                .allow_anonymous(),
+        );
+    let api = serve(app).await;
+    let answer = fetch(&api, "/acr", &[]).await;
+    assert_eq!(answer.status, 401);
+    assert_eq!(answer.challenge.as_deref(), Some("Bearer realm=\"bank\""));
+}
