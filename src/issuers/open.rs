@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use super::issuer::{Issuer, Source};
 use super::select::{IssuerEntry, IssuerTable};
-use crate::claims::{ClaimChecks, IssuerName, TENANT_PLACEHOLDER, entra_v2_alias};
+use crate::claims::{ClaimChecks, IssuerName, TENANT_PLACEHOLDER, entra_v2_alias, is_guid};
 use crate::discovery;
 use crate::error::Error;
 use crate::fetch::{self, HttpOptions};
@@ -142,6 +142,22 @@ fn check(issuer: &Issuer) -> Result<IssuerName, Error> {
             "allowed_tenants() on {name:?} lists no tenant: no token could pass"
         )));
     }
+    if let Some(bad) = issuer
+        .tenants
+        .iter()
+        .flatten()
+        .find(|tenant| !is_guid(tenant))
+    {
+        return Err(Error::Config(format!(
+            "allowed_tenants() on {name:?} lists {bad:?}: tenants are listed by their \
+             Directory (tenant) ID, a GUID, as tokens carry it in `tid`, not by domain"
+        )));
+    }
+    if let Some(advice) = entra_issuer_shape(name) {
+        return Err(Error::Config(format!(
+            "{name:?} is no issuer Entra ID puts in tokens: {advice}; or use EntraId::tenant(..)"
+        )));
+    }
     if issuer.audiences.is_empty() && !issuer.skip_audience && issuer.azp_audience.is_none() {
         return Err(Error::Config(format!(
             "no audience for issuer {name:?}: call .audience(...) with your API's identifier \
@@ -175,6 +191,21 @@ fn entra_multi_tenant_endpoint(issuer: &str) -> Option<&str> {
     ["common", "organizations", "consumers"]
         .into_iter()
         .find(|endpoint| tenant.eq_ignore_ascii_case(endpoint))
+}
+
+/// What is wrong with an Entra ID issuer written by hand, when it is one
+/// of the two near misses people write: the v2 issuer without `/v2.0`, or
+/// the v1 issuer without its trailing slash.
+fn entra_issuer_shape(issuer: &str) -> Option<&'static str> {
+    if let Some(rest) = issuer.strip_prefix("https://login.microsoftonline.com/") {
+        let rest = rest.trim_end_matches('/');
+        if !rest.is_empty() && !rest.contains('/') {
+            return Some("v2 issuers end in /v2.0 (https://login.microsoftonline.com/<tid>/v2.0)");
+        }
+    }
+    let rest = issuer.strip_prefix("https://sts.windows.net/")?;
+    (!rest.is_empty() && !rest.contains('/'))
+        .then_some("v1 issuers end in a slash (https://sts.windows.net/<tid>/)")
 }
 
 fn key_source(issuer: &Issuer, shared: &Shared<'_>) -> KeySource {
@@ -241,5 +272,19 @@ mod tests {
             ),
             None
         );
+        let tid = "8eaef023-2b34-4da1-9baa-8bc8c9d6a490";
+        for near_miss in [
+            format!("https://login.microsoftonline.com/{tid}"),
+            format!("https://login.microsoftonline.com/{tid}/"),
+            format!("https://sts.windows.net/{tid}"),
+        ] {
+            assert!(entra_issuer_shape(&near_miss).is_some(), "{near_miss}");
+        }
+        for issuer in [
+            format!("https://login.microsoftonline.com/{tid}/v2.0"),
+            format!("https://sts.windows.net/{tid}/"),
+        ] {
+            assert_eq!(entra_issuer_shape(&issuer), None, "{issuer}");
+        }
     }
 }

@@ -101,7 +101,8 @@ impl EntraId {
     /// (not a domain such as `contoso.onmicrosoft.com`: tokens carry the
     /// GUID). v2 tokens unless [`token_version`](Self::token_version).
     pub fn tenant(tenant_id: impl Into<String>) -> Self {
-        Self::with(Tenants::One(tenant_id.into()))
+        // Tokens carry the GUID in lower case, in `tid` and in `iss`.
+        Self::with(Tenants::One(tenant_id.into().to_ascii_lowercase()))
     }
 
     /// A multi-tenant API (sign-in through `common` or `organizations`):
@@ -297,6 +298,8 @@ mod tests {
 
     #[test]
     fn a_domain_or_an_endpoint_is_not_a_tenant_id() {
+        let upper = EntraId::tenant(T.to_uppercase()).audience("x").into_issuers();
+        assert_eq!(upper[0].name, format!("https://login.microsoftonline.com/{T}/v2.0"));
         for tenant in ["contoso.onmicrosoft.com", "common", "Organizations", ""] {
             let issuers = EntraId::tenant(tenant).audience("x").into_issuers();
             assert!(issuers[0].invalid.is_some(), "{tenant}");

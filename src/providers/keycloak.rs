@@ -53,6 +53,11 @@ impl Keycloak {
                 "Keycloak::realm(.., {realm:?}): give the realm's name as it appears in its \
                  URLs, without slashes, spaces or escapes"
             ));
+        } else if base.contains("/realms/") {
+            issuer.invalid = Some(format!(
+                "Keycloak::realm({base:?}, ..): give the server's base URL, without \
+                 /realms/<realm> (e.g. https://auth.example.com, or .../auth before Keycloak 17)"
+            ));
         }
         Keycloak { issuer, realm }
     }

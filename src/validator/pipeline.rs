@@ -290,6 +290,11 @@ impl Validator {
     /// token of another issuer must not cost a fetch).
     #[cold]
     fn unknown_kid(&self, header: &Header<'_>, issuer: usize, payload: &[u8]) -> Failure {
+        // Microsoft Graph's `nonce`: no key of ours will ever verify it,
+        // so say why rather than fetch.
+        if header.nonce {
+            return Failure::Rejected(Error::MicrosoftGraphToken);
+        }
         let issuers = &self.inner.issuers;
         if let Err(error) = issuers.check_named(issuer, payload, header.nonce) {
             return Failure::Rejected(error);

@@ -1,5 +1,7 @@
-//! Dev-only embedded OpenID provider for `oidc-bearer`'s integration tests,
-//! demo example and benches.
+//! An in-process OpenID provider for testing APIs protected by
+//! `oidc-bearer` — your handlers, your requirements, your failure modes —
+//! without a real identity provider. The crate's own tests, demo and
+//! benches use it too.
 //!
 //! - [`TestKey`]: generated RSA-2048 / P-256 / P-384 / Ed25519 keys with their
 //!   public JWK, SPKI, PEM and a self-signed certificate (for `x5c`).
@@ -19,6 +21,50 @@
 //! issuer.rotate(KeyKind::Ed25519, "ed-2");
 //! let rotated = issuer.token("my-api");
 //! assert_ne!(token, rotated);
+//! # }
+//! ```
+//!
+//! # Testing your handler behind the layer
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! use axum::{Router, body::Body, http::Request, routing::get};
+//! use oidc_bearer::{Claims, StandardClaims, Validator};
+//! use oidc_bearer_testkit::{TestIssuer, now};
+//! use tower::ServiceExt as _;
+//!
+//! async fn me(claims: Claims<StandardClaims>) -> String {
+//!     claims.sub.clone().unwrap_or_default()
+//! }
+//!
+//! // Keys generated, discovery and JWKS served on 127.0.0.1.
+//! let issuer = TestIssuer::start().await;
+//! let validator = Validator::builder()
+//!     .issuer(&issuer.issuer)
+//!     .audience("my-api")
+//!     .build() // through discovery, as in production
+//!     .await
+//!     .unwrap();
+//! let app = Router::new()
+//!     .route("/me", get(me))
+//!     .route_layer(validator.layer::<StandardClaims>());
+//! let call = |token: String| {
+//!     let request = Request::get("/me")
+//!         .header("authorization", format!("Bearer {token}"))
+//!         .body(Body::empty())
+//!         .unwrap();
+//!     app.clone().oneshot(request)
+//! };
+//!
+//! // A valid token, then one expired an hour ago: any claims, any `exp`.
+//! assert_eq!(call(issuer.token("my-api")).await.unwrap().status(), 200);
+//! let expired = issuer
+//!     .builder("my-api")
+//!     .claim("exp", now() - 3600)
+//!     .sign(&issuer.key);
+//! assert_eq!(call(expired).await.unwrap().status(), 401);
+//! // A token for another API.
+//! assert_eq!(call(issuer.token("other-api")).await.unwrap().status(), 401);
 //! # }
 //! ```
 //!
