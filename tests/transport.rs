@@ -115,3 +115,78 @@ async fn a_discovery_url_off_loopback_over_http_fails_at_build_without_fetching(
     assert!(matches!(error, Error::Config(_)), "{error:?}");
     assert!(error.to_string().contains("allow_insecure_http"), "{error}");
 }
+
+// ------------------------------------------- the application's own client
+
+/// A validator fetching `url` with `client` instead of the crate's.
+async fn build_with_client(url: &str, client: reqwest::Client) -> Result<Validator, Error> {
+    Validator::builder()
+        .issuer("https://issuer.test")
+        .audience(AUDIENCE)
+        .jwks_url(url)
+        .http_client(client)
+        .http_timeout(std::time::Duration::from_millis(500))
+        .build()
+        .await
+}
+
+#[tokio::test]
+async fn an_application_client_fetches_the_keys_and_sends_its_own_headers() {
+    let key = TestKey::generate(KeyKind::EcP256, "k1");
+    let provider = keys_at(&key).await;
+    let client = oidc_bearer::reqwest::Client::builder()
+        .user_agent("corp-proxy-client/1.0")
+        .build()
+        .unwrap();
+
+    let validator = build_with_client(&provider.url("/keys"), client)
+        .await
+        .expect("keys fetched with the application's client");
+
+    let headers = provider.last_request_headers("/keys").unwrap();
+    assert_eq!(headers["user-agent"], "corp-proxy-client/1.0");
+    let claims = validator
+        .verify::<StandardClaims>(&token("https://issuer.test", &key))
+        .await
+        .unwrap();
+    assert_eq!(claims.sub.as_deref(), Some("user-1"));
+}
+
+#[tokio::test]
+async fn an_application_client_that_follows_any_redirect_still_gets_no_foreign_keys() {
+    let key = TestKey::generate(KeyKind::EcP256, "k1");
+    let attacker = keys_at(&key).await;
+    let provider = MockProvider::start().await;
+    provider.set("/keys", redirect(&attacker.url("/keys")));
+    // reqwest's default policy follows redirects to any host.
+    let client = oidc_bearer::reqwest::Client::new();
+
+    let error = build_with_client(&provider.url("/keys"), client)
+        .await
+        .expect_err("keys from another origin must be refused");
+
+    assert!(error.to_string().contains("redirect"), "{error}");
+}
+
+#[tokio::test]
+async fn an_application_client_without_a_timeout_still_gets_the_crates_timeout() {
+    let key = TestKey::generate(KeyKind::EcP256, "k1");
+    let provider = MockProvider::start().await;
+    provider.set(
+        "/keys",
+        Reply::jwks(&[&key]).with_delay(std::time::Duration::from_secs(30)),
+    );
+    let client = oidc_bearer::reqwest::Client::new(); // no timeout of its own
+
+    let started = std::time::Instant::now();
+    let error = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        build_with_client(&provider.url("/keys"), client),
+    )
+    .await
+    .expect("the crate's 500 ms timeout applies, not the client's none")
+    .expect_err("a hanging JWKS endpoint fails the build");
+
+    assert!(error.to_string().contains("timed out"), "{error}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+}

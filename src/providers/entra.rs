@@ -298,8 +298,13 @@ mod tests {
 
     #[test]
     fn a_domain_or_an_endpoint_is_not_a_tenant_id() {
-        let upper = EntraId::tenant(T.to_uppercase()).audience("x").into_issuers();
-        assert_eq!(upper[0].name, format!("https://login.microsoftonline.com/{T}/v2.0"));
+        let upper = EntraId::tenant(T.to_uppercase())
+            .audience("x")
+            .into_issuers();
+        assert_eq!(
+            upper[0].name,
+            format!("https://login.microsoftonline.com/{T}/v2.0")
+        );
         for tenant in ["contoso.onmicrosoft.com", "common", "Organizations", ""] {
             let issuers = EntraId::tenant(tenant).audience("x").into_issuers();
             assert!(issuers[0].invalid.is_some(), "{tenant}");
