@@ -118,6 +118,24 @@ async fn the_document_is_served_with_its_members() {
     let post = api.client.post(&url).send().await.unwrap();
     assert_eq!(post.status(), 405);
     assert_eq!(post.headers()["allow"], "GET, HEAD");
+    // A browser's CORS preflight, as an MCP client sending its own
+    // headers makes one.
+    let preflight = api
+        .client
+        .request(reqwest::Method::OPTIONS, &url)
+        .header("origin", "https://client.example")
+        .header("access-control-request-method", "GET")
+        .header("access-control-request-headers", "mcp-protocol-version")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(preflight.status(), 204);
+    assert_eq!(preflight.headers()["access-control-allow-origin"], "*");
+    assert_eq!(
+        preflight.headers()["access-control-allow-methods"],
+        "GET, HEAD"
+    );
+    assert_eq!(preflight.headers()["access-control-allow-headers"], "*");
     // The path-less form belongs to a resource without a path, not this one.
     let bare = format!("{}/.well-known/oauth-protected-resource", api.base);
     assert_eq!(api.client.get(&bare).send().await.unwrap().status(), 404);
@@ -359,6 +377,15 @@ async fn bad_resources_fail_at_build() {
         "http://api.example.com/mcp",
         "https://api.example.com/mcp#top",
         "not a url",
+        // Spellings a client's byte-for-byte comparison (RFC 9728 3.3)
+        // would never match, and paths no literal route can serve.
+        " https://api.example.com/mcp",
+        "HTTPS://API.EXAMPLE.COM/mcp",
+        "https://api.example.com:443/mcp",
+        "https://api.example.com/a/../mcp",
+        "https://api.example.com/m cp",
+        "https://api.example.com/:tenant/mcp",
+        "https://api.example.com/mcp/*rest",
     ] {
         let error = Validator::builder()
             .issuer(&issuer.issuer)
@@ -369,6 +396,32 @@ async fn bad_resources_fail_at_build() {
             .await
             .unwrap_err();
         assert!(error.to_string().contains("resource"), "{bad}: {error}");
+    }
+    // The message gives the spelling to use.
+    let error = Validator::builder()
+        .issuer(&issuer.issuer)
+        .audience("api")
+        .jwks_url(&issuer.jwks_url)
+        .resource("HTTPS://API.EXAMPLE.COM:443/mcp")
+        .build()
+        .await
+        .unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("\"https://api.example.com/mcp\""),
+        "{error}"
+    );
+    // Both spellings of a resource without a path are one identifier.
+    for fine in ["https://api.example.com", "https://api.example.com/"] {
+        Validator::builder()
+            .issuer(&issuer.issuer)
+            .audience("api")
+            .jwks_url(&issuer.jwks_url)
+            .resource(fine)
+            .build()
+            .await
+            .unwrap_or_else(|e| panic!("{fine}: {e}"));
     }
 }
 

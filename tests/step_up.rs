@@ -62,19 +62,22 @@ async fn api(validator: &Validator) -> Api {
     serve(app).await
 }
 
-fn token(issuer: &TestIssuer, acr: Option<&str>, auth_age: Option<u64>) -> String {
+/// `auth_age`: seconds since the sign-in (negative: a sign-in in the future).
+fn token(issuer: &TestIssuer, acr: Option<&str>, auth_age: Option<i64>) -> String {
     let mut builder = issuer.builder(API);
     if let Some(acr) = acr {
         builder = builder.claim("acr", acr);
     }
     if let Some(age) = auth_age {
-        builder = builder.claim("auth_time", now() - age);
+        builder = builder.claim("auth_time", now() as i64 - age);
     }
     builder.sign(&issuer.key)
 }
 
 const ACR_DESCRIPTION: &str =
     "insufficient user authentication: authentication context class (acr) not accepted";
+const NO_ACR_DESCRIPTION: &str =
+    "insufficient user authentication: no authentication context class (acr)";
 
 #[tokio::test]
 async fn acr_must_be_one_of_the_values() {
@@ -86,11 +89,15 @@ async fn acr_must_be_one_of_the_values() {
     for weak in [Some("urn:test:pwd"), Some("URN:TEST:MFA"), None] {
         let answer = fetch(&api, "/acr", &[&bearer(&token(&issuer, weak, Some(0)))]).await;
         assert_eq!(answer.status, 401, "{weak:?}");
+        let description = match weak {
+            Some(_) => ACR_DESCRIPTION,
+            None => NO_ACR_DESCRIPTION,
+        };
         assert_eq!(
             answer.challenge.unwrap(),
             format!(
                 "Bearer realm=\"bank\", error=\"insufficient_user_authentication\", \
-                 error_description=\"{ACR_DESCRIPTION}\", acr_values=\"{MFA}\""
+                 error_description=\"{description}\", acr_values=\"{MFA}\""
             )
         );
     }
@@ -110,13 +117,22 @@ async fn auth_time_must_be_within_max_age_plus_leeway() {
         let answer = fetch(&api, "/fresh", &[&bearer(&token(&issuer, None, Some(age)))]).await;
         assert_eq!(answer.status, 200, "signed in {age} s ago");
     }
-    let too_old = "Bearer realm=\"bank\", error=\"insufficient_user_authentication\", \
-         error_description=\"insufficient user authentication: authentication too old \
-         (max_age 300 s)\", max_age=\"300\"";
-    for age in [Some(380), Some(86_400), None] {
+    let challenge = |why: &str| {
+        format!(
+            "Bearer realm=\"bank\", error=\"insufficient_user_authentication\", \
+             error_description=\"insufficient user authentication: {why} (max_age 300 s)\", \
+             max_age=\"300\""
+        )
+    };
+    for age in [Some(380), Some(86_400), None, Some(-3_600)] {
         let answer = fetch(&api, "/fresh", &[&bearer(&token(&issuer, Some(MFA), age))]).await;
         assert_eq!(answer.status, 401, "auth_time {age:?}");
-        assert_eq!(answer.challenge.as_deref(), Some(too_old), "{age:?}");
+        let why = match age {
+            None => "no auth_time",
+            Some(age) if age < 0 => "auth_time in the future",
+            Some(_) => "authentication too old",
+        };
+        assert_eq!(answer.challenge, Some(challenge(why)), "{age:?}");
     }
 }
 
@@ -143,7 +159,7 @@ async fn both_requirements_name_both_and_the_custom_body_applies() {
         answer.challenge.unwrap(),
         "Bearer realm=\"bank\", error=\"insufficient_user_authentication\", \
          error_description=\"insufficient user authentication: authentication context class \
-         (acr) not accepted and authentication too old (max_age 300 s)\", \
+         (acr) not accepted and no auth_time (max_age 300 s)\", \
          acr_values=\"urn:test:mfa urn:test:hwk\", max_age=\"300\""
     );
     let body: serde_json::Value = serde_json::from_str(&answer.body).unwrap();

@@ -129,33 +129,43 @@ impl StepUp {
         now: i64,
         leeway: i64,
     ) -> Result<(), Error> {
-        let acr_ok = self.acr_values.as_deref().is_none_or(|values| {
-            grants
-                .acr()
-                .is_some_and(|acr| values.iter().any(|v| **v == *acr))
-        });
+        let acr = grants.acr();
+        let acr_ok = self
+            .acr_values
+            .as_deref()
+            .is_none_or(|values| acr.is_some_and(|acr| values.iter().any(|v| **v == *acr)));
+        let auth_time = grants.auth_time();
+        // A sign-in in the future (beyond the leeway) is no sign-in to
+        // count from: as stale as none.
         let fresh = self.max_age.is_none_or(|max_age| {
             let max_age = i64::try_from(max_age).unwrap_or(i64::MAX);
-            grants
-                .auth_time()
-                .is_some_and(|t| now.saturating_sub(t) <= max_age.saturating_add(leeway))
+            auth_time.is_some_and(|t| {
+                now.saturating_sub(t) <= max_age.saturating_add(leeway)
+                    && t <= now.saturating_add(leeway)
+            })
         });
         if acr_ok && fresh {
             return Ok(());
         }
         let mut required = String::new();
         if !acr_ok {
-            required.push_str("authentication context class (acr) not accepted");
+            required.push_str(match acr {
+                None => "no authentication context class (acr)",
+                Some(_) => "authentication context class (acr) not accepted",
+            });
         }
         if !fresh {
             if !required.is_empty() {
                 required.push_str(" and ");
             }
-            let _ = write!(
-                required,
-                "authentication too old (max_age {} s)",
-                self.max_age.unwrap_or_default()
-            );
+            let max_age = self.max_age.unwrap_or_default();
+            let _ = match auth_time {
+                None => write!(required, "no auth_time (max_age {max_age} s)"),
+                Some(t) if t > now.saturating_add(leeway) => {
+                    write!(required, "auth_time in the future (max_age {max_age} s)")
+                }
+                Some(_) => write!(required, "authentication too old (max_age {max_age} s)"),
+            };
         }
         Err(Error::InsufficientUserAuthentication {
             required,
@@ -449,6 +459,15 @@ mod tests {
         assert!(step_up.check(&signed_in, 1_160, 60).is_ok());
         assert!(step_up.check(&signed_in, 1_161, 60).is_err());
         assert!(step_up.check(&claims("{}"), 0, 60).is_err());
+        // A sign-in in the future counts only within the leeway.
+        assert!(step_up.check(&signed_in, 940, 60).is_ok());
+        let future = step_up.check(&signed_in, 939, 60).unwrap_err();
+        assert!(
+            future.to_string().contains("auth_time in the future"),
+            "{future}"
+        );
+        let missing = step_up.check(&claims("{}"), 0, 60).unwrap_err();
+        assert!(missing.to_string().contains("no auth_time"), "{missing}");
         // A float NumericDate, as some providers send.
         assert!(
             step_up

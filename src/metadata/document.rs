@@ -5,7 +5,10 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use http::header::{ACCESS_CONTROL_ALLOW_ORIGIN, ALLOW, CONTENT_TYPE};
+use http::header::{
+    ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS, ACCESS_CONTROL_ALLOW_ORIGIN, ALLOW,
+    CONTENT_TYPE,
+};
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 use serde::Serialize;
 use tower_service::Service;
@@ -145,7 +148,15 @@ impl ResourceMetadata {
     /// # Ok::<(), oidc_bearer::Error>(())
     /// ```
     pub fn new(resource: impl AsRef<str>) -> Result<ResourceMetadata, Error> {
-        let location = Resource::parse(resource.as_ref(), false)?;
+        let location = Resource::parse(resource.as_ref(), false).map_err(|e| match e {
+            // This document has no `allow_insecure_http()` of its own.
+            Error::Config(message) => Error::Config(message.replace(
+                "call allow_insecure_http() if the network path is trusted",
+                "configure it with ValidatorBuilder::resource() and allow_insecure_http() \
+                 for a trusted network path",
+            )),
+            other => other,
+        })?;
         Ok(ResourceMetadata {
             resource: location.uri.clone(),
             authorization_servers: Vec::new(),
@@ -212,8 +223,8 @@ impl ResourceMetadata {
     }
 
     /// A tower service that answers `GET` and `HEAD` with this document
-    /// (`200`, `application/json`, RFC 9728 §3.2) and other methods with
-    /// `405`; mount it at [`well_known_path`](Self::well_known_path),
+    /// (`200`, `application/json`, RFC 9728 §3.2), a CORS preflight
+    /// (`OPTIONS`) with `204`, and other methods with `405`; mount it at [`well_known_path`](Self::well_known_path),
     /// outside the bearer layer (the document is public). It adds
     /// `Access-Control-Allow-Origin: *` so browser-based clients can read
     /// it: the document holds nothing secret and no credentials are sent.
@@ -281,6 +292,19 @@ impl<B> Service<Request<B>> for ResourceMetadataService {
             response
                 .headers_mut()
                 .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            response
+        } else if request.method() == Method::OPTIONS {
+            // A CORS preflight: browser clients that send headers of their
+            // own (an MCP client's `MCP-Protocol-Version`) ask first.
+            let mut response = Response::new(String::new());
+            *response.status_mut() = StatusCode::NO_CONTENT;
+            let headers = response.headers_mut();
+            headers.insert(
+                ACCESS_CONTROL_ALLOW_METHODS,
+                HeaderValue::from_static("GET, HEAD"),
+            );
+            headers.insert(ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static("*"));
+            headers.insert(ALLOW, HeaderValue::from_static("GET, HEAD, OPTIONS"));
             response
         } else {
             let mut response = Response::new(String::new());

@@ -69,6 +69,31 @@ impl Resource {
                 "resource {uri:?} needs a host and no user information"
             )));
         }
+        // Clients compare the document's `resource` with the URL they
+        // called byte for byte (§3.3), and the document's route comes from
+        // the parsed URL: a spelling the parser would change (case, a
+        // default port, dot segments, spaces) could never be matched.
+        let canonical = url.as_str();
+        let same = canonical == uri || (url.path() == "/" && canonical == format!("{uri}/"));
+        if !same {
+            return Err(Error::Config(format!(
+                "resource {uri:?} is not written as clients will compare it: write \
+                 {canonical:?} (RFC 9728 3.3 compares the resource byte for byte)"
+            )));
+        }
+        // Route patterns: a segment axum would read as a parameter or a
+        // wildcard cannot be served as a literal path.
+        if url
+            .path_segments()
+            .into_iter()
+            .flatten()
+            .any(|s| s.starts_with([':', '*']) || s.contains(['{', '}']))
+        {
+            return Err(Error::Config(format!(
+                "resource {uri:?} has a path segment starting with ':' or '*' or holding \
+                 braces, which cannot be served as a literal route"
+            )));
+        }
         // §3.1: the well-known string goes between the host and the path;
         // a path of just "/" is no path (its terminating slash is removed).
         let path = match url.path() {
