@@ -433,6 +433,7 @@ impl ValidatorBuilder {
             clock: self.clock,
             hmac,
             cache: (self.cache_size > 0).then(|| TokenCache::new(self.cache_size)),
+            counters: Default::default(),
             resource,
         }))
     }

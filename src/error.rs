@@ -189,6 +189,82 @@ pub enum Error {
     },
 }
 
+impl Error {
+    /// Every [`reason`](Self::reason), in a fixed order.
+    pub const REASONS: &'static [&'static str] = &[
+        "missing_token",
+        "invalid_request",
+        "malformed_request",
+        "token_too_large",
+        "malformed_token",
+        "unsupported_algorithm",
+        "unsupported_critical",
+        "unknown_key",
+        "ambiguous_key",
+        "algorithm_mismatch",
+        "invalid_signature",
+        "expired",
+        "not_yet_valid",
+        "issued_in_future",
+        "missing_claim",
+        "invalid_claim",
+        "invalid_issuer",
+        "tenant_not_allowed",
+        "invalid_audience",
+        "invalid_type",
+        "microsoft_graph_token",
+        "invalid_claims",
+        "insufficient_scope",
+        "rejected_by_rule",
+        "keys_unavailable",
+        "fetch",
+        "invalid_key",
+        "config",
+        "insufficient_user_authentication",
+    ];
+
+    /// A stable snake_case label for this kind of failure (`expired`,
+    /// `invalid_signature`, `unknown_key`, …), for metrics and dashboards:
+    /// the variant, without its details. See [`Metrics`](crate::Metrics).
+    pub fn reason(&self) -> &'static str {
+        Self::REASONS[self.reason_index()]
+    }
+
+    pub(crate) fn reason_index(&self) -> usize {
+        match self {
+            Error::MissingToken => 0,
+            Error::InvalidRequest(_) => 1,
+            Error::MalformedRequest(_) => 2,
+            Error::TokenTooLarge => 3,
+            Error::MalformedToken(_) => 4,
+            Error::UnsupportedAlgorithm => 5,
+            Error::UnsupportedCritical => 6,
+            Error::UnknownKey => 7,
+            Error::AmbiguousKey => 8,
+            Error::AlgorithmMismatch => 9,
+            Error::InvalidSignature => 10,
+            Error::Expired => 11,
+            Error::NotYetValid => 12,
+            Error::IssuedInFuture => 13,
+            Error::MissingClaim(_) => 14,
+            Error::InvalidClaim(_) => 15,
+            Error::InvalidIssuer => 16,
+            Error::TenantNotAllowed => 17,
+            Error::InvalidAudience => 18,
+            Error::InvalidType => 19,
+            Error::MicrosoftGraphToken => 20,
+            Error::InvalidClaims => 21,
+            Error::InsufficientScope { .. } => 22,
+            Error::Rejected(_) => 23,
+            Error::KeysUnavailable { .. } => 24,
+            Error::Fetch { .. } => 25,
+            Error::InvalidKey(_) => 26,
+            Error::Config(_) => 27,
+            Error::InsufficientUserAuthentication { .. } => 28,
+        }
+    }
+}
+
 /// What kind of failure an [`Error`] is, for `match` without caring about
 /// the details.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

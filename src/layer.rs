@@ -304,8 +304,14 @@ where
                 }
                 return self.forward(req);
             }
-            Ok(None) => return self.reject(&Error::MissingToken),
-            Err(error) => return self.reject(&error),
+            Ok(None) => {
+                self.validator.count_rejection(&Error::MissingToken);
+                return self.reject(&Error::MissingToken);
+            }
+            Err(error) => {
+                self.validator.count_rejection(&error);
+                return self.reject(&error);
+            }
         };
         match self.validator.check::<C>(&token, UnknownKid::Wait) {
             Outcome::Verified(claims) => {

@@ -137,6 +137,7 @@ mod fetch;
 mod jwks;
 mod keys;
 mod metadata;
+mod metrics;
 // Provider presets and claims types, on top of `issuers`.
 mod providers;
 
@@ -154,6 +155,7 @@ pub use jwks::{Health, HealthStatus};
 pub use keys::{KeySet, SkippedKey};
 pub use layer::{Anonymous, OidcBearer, OidcBearerLayer, ResponseFuture};
 pub use metadata::{ResourceMetadata, ResourceMetadataService, WELL_KNOWN_PATH};
+pub use metrics::Metrics;
 pub use providers::{AzureClaims, EntraId, EntraTokenVersion, Keycloak, KeycloakClaims};
 pub use rejection::{DefaultRejection, ProblemJson, RejectionHandler, rejection_parts};
 pub use token_source::TokenSource;

@@ -659,3 +659,40 @@ fn readme_snippets_are_copied_from_the_examples() {
         "README blocks checked"
     );
 }
+
+/// Runs an example that stops by itself; its stdout.
+fn stdout_of_run(name: &str) -> String {
+    let mut command = command(name, &[]);
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(command.output());
+    });
+    let output = rx
+        .recv_timeout(WAIT)
+        .unwrap_or_else(|_| panic!("{name} still running after {WAIT:?}"))
+        .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+    assert!(
+        output.status.success(),
+        "{name} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).expect("UTF-8 output")
+}
+
+#[test]
+fn prometheus_example_counts_what_the_layer_did() {
+    let text = stdout_of_run("prometheus");
+    // Two requests with one valid token (the second from the cache), one
+    // expired token, one without a token.
+    for line in [
+        "oidc_bearer_verified_total 2\n",
+        "oidc_bearer_cache_hits_total 1\n",
+        "oidc_bearer_rejected_total{reason=\"expired\"} 1\n",
+        "oidc_bearer_rejected_total{reason=\"missing_token\"} 1\n",
+        "oidc_bearer_jwks_fetches_total 1\n",
+        "oidc_bearer_jwks_fetch_failures_total 0\n",
+        "# TYPE oidc_bearer_rejected_total counter\n",
+    ] {
+        assert!(text.contains(line), "missing {line:?} in:\n{text}");
+    }
+}

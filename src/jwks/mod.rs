@@ -101,6 +101,8 @@ pub(crate) struct KeyStore {
     expired: AtomicBool,
     /// Completed fetch attempts, for [`Health::fetches`].
     fetches: AtomicU64,
+    /// Of those, the failed ones, for `Metrics`.
+    fetch_failures: AtomicU64,
     state: Mutex<State>,
     /// Changes once per finished (or abandoned) fetch, after its keys are
     /// published, under the `state` lock.
@@ -163,6 +165,7 @@ impl KeyStore {
             policy,
             expired: AtomicBool::new(false),
             fetches: AtomicU64::new(0),
+            fetch_failures: AtomicU64::new(0),
             state: Mutex::new(State::default()),
             done: tokio::sync::watch::channel(()).0,
             wake: Arc::new(tokio::sync::Notify::new()),
@@ -212,6 +215,14 @@ impl KeyStore {
 
     pub fn snapshot(&self) -> Arc<KeySet> {
         self.current.load_full()
+    }
+
+    /// Fetch attempts and failed ones so far.
+    pub fn fetch_counts(&self) -> (u64, u64) {
+        (
+            self.fetches.load(Ordering::Relaxed),
+            self.fetch_failures.load(Ordering::Relaxed),
+        )
     }
 
     pub fn is_remote(&self) -> bool {

@@ -73,6 +73,7 @@ impl KeyStore {
     /// backoff, but early enough to notice the keys going stale.
     fn failed(&self, state: &mut State, error: &Error, now: Instant) -> Duration {
         state.failures = state.failures.saturating_add(1);
+        self.fetch_failures.fetch_add(1, Ordering::Relaxed);
         state.last_error = Some(error.to_string());
         let delay = jitter(self.policy.backoff(state.failures));
         tracing::warn!(

@@ -78,6 +78,8 @@ pub(crate) struct Config {
     pub clock: Arc<dyn Clock>,
     pub hmac: Option<HmacKeys>,
     pub cache: Option<TokenCache>,
+    /// What [`Validator::metrics`] reports.
+    pub counters: crate::metrics::Counters,
     /// The RFC 9728 resource this validator protects, if named.
     pub resource: Option<crate::metadata::Resource>,
 }
@@ -190,6 +192,24 @@ impl Validator {
             .iter()
             .map(|entry| (entry.claims.issuer.to_string(), entry.keys.health()))
             .collect()
+    }
+
+    /// What this validator (and its clones) did since `build()`: tokens
+    /// verified, cache hits, refusals by reason, key fetches and their
+    /// failures. Cheap; see [`Metrics`](crate::Metrics).
+    pub fn metrics(&self) -> crate::Metrics {
+        let stores = self.inner.issuers.stores();
+        let fetches = stores
+            .iter()
+            .map(|s| s.fetch_counts())
+            .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
+        self.inner.counters.snapshot(fetches.0, fetches.1)
+    }
+
+    /// Counts a request the layer refused before the validator saw a
+    /// token (none, or an unreadable one).
+    pub(crate) fn count_rejection(&self, error: &Error) {
+        self.inner.counters.rejected(error);
     }
 
     /// Number of tokens in the verified-token cache.

@@ -91,8 +91,10 @@ impl Validator {
                 }
             }
         };
-        if let Outcome::Rejected(error) = &outcome {
-            log_rejection(error);
+        match &outcome {
+            Outcome::Verified(_) => self.inner.counters.verified(),
+            Outcome::Rejected(error) => self.rejected(error),
+            Outcome::WaitForKeys(_) => {}
         }
         outcome
     }
@@ -133,8 +135,9 @@ impl Validator {
                 Failure::Rejected(error) => error,
                 Failure::UnknownKid { .. } => Error::UnknownKey,
             });
-        if let Err(error) = &result {
-            log_rejection(error);
+        match &result {
+            Ok(_) => self.inner.counters.verified(),
+            Err(error) => self.rejected(error),
         }
         result
     }
@@ -157,6 +160,7 @@ impl Validator {
                 Ok::<_, Error>(cfg.issuers.get(issuer).keys.load()?.holds(key))
             };
             if let Some(hit) = cache.get::<C, _>(token, now, cfg.leeway, key_held)? {
+                cfg.counters.cache_hit();
                 return Ok(hit);
             }
         }
@@ -337,7 +341,15 @@ impl Validator {
     }
 }
 
-/// The reason only: never the token, never its unverified claims.
+impl Validator {
+    /// A refused token, logged (the reason only: never the token, never
+    /// its unverified claims) and counted, once.
+    fn rejected(&self, error: &Error) {
+        self.inner.counters.rejected(error);
+        log_rejection(error);
+    }
+}
+
 fn log_rejection(error: &Error) {
     tracing::debug!(reason = %error, "bearer token rejected");
 }
