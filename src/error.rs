@@ -169,6 +169,33 @@ pub enum Error {
     /// says what to change.
     #[error("configuration error: {0}")]
     Config(String),
+    // --- DPoP (RFC 9449), see `Dpop` ---
+    /// The DPoP proof is missing, malformed or does not match the request
+    /// (RFC 9449 §4.3): 401 `invalid_dpop_proof` on the `DPoP` challenge.
+    #[error("invalid DPoP proof: {0}")]
+    InvalidDpopProof(&'static str),
+    /// The proof lacks the server's current nonce (RFC 9449 §9): 401
+    /// `use_dpop_nonce` with a fresh `DPoP-Nonce` header.
+    #[error("a DPoP proof with the server's current nonce is required")]
+    UseDpopNonce,
+    /// A token bound to a key (`cnf.jkt`) was sent with the `Bearer`
+    /// scheme (RFC 9449 §7.1): 401 `invalid_token`.
+    #[error("DPoP-bound token sent with the Bearer scheme")]
+    DpopBoundToken,
+    /// A token without `cnf.jkt` was sent with the `DPoP` scheme: it is
+    /// bound to no key, so no proof can show it is the client's.
+    #[error("the token is not DPoP-bound")]
+    TokenNotDpopBound,
+    /// A bearer token was sent to a layer that requires DPoP.
+    #[error("this resource requires the DPoP scheme with a proof")]
+    DpopRequired,
+    /// The DPoP replay store could not answer; the layer fails closed
+    /// (503 with `Retry-After`) unless configured to fail open.
+    #[error("DPoP replay check unavailable: {reason}")]
+    ReplayStoreUnavailable {
+        /// Why, for logs (never shown to the client).
+        reason: String,
+    },
 }
 
 /// What kind of failure an [`Error`] is, for `match` without caring about
@@ -188,6 +215,10 @@ pub enum ErrorKind {
     Unavailable,
     /// Configuration or key loading, reported by `build()`.
     Config,
+    /// The DPoP proof is refused: 401 `invalid_dpop_proof`.
+    InvalidDpopProof,
+    /// The DPoP proof lacks the server's nonce: 401 `use_dpop_nonce`.
+    UseDpopNonce,
 }
 
 impl Error {
@@ -197,6 +228,9 @@ impl Error {
             Error::MissingToken => ErrorKind::MissingToken,
             Error::InvalidRequest(_) | Error::MalformedRequest(_) => ErrorKind::InvalidRequest,
             Error::KeysUnavailable { .. } => ErrorKind::Unavailable,
+            Error::ReplayStoreUnavailable { .. } => ErrorKind::Unavailable,
+            Error::InvalidDpopProof(_) => ErrorKind::InvalidDpopProof,
+            Error::UseDpopNonce => ErrorKind::UseDpopNonce,
             Error::InsufficientScope { .. } => ErrorKind::InsufficientScope,
             Error::Fetch { .. } | Error::InvalidKey(_) | Error::Config(_) => ErrorKind::Config,
             _ => ErrorKind::InvalidToken,
@@ -207,6 +241,7 @@ impl Error {
     pub fn status(&self) -> StatusCode {
         match self.kind() {
             ErrorKind::MissingToken | ErrorKind::InvalidToken => StatusCode::UNAUTHORIZED,
+            ErrorKind::InvalidDpopProof | ErrorKind::UseDpopNonce => StatusCode::UNAUTHORIZED,
             ErrorKind::InvalidRequest => StatusCode::BAD_REQUEST,
             ErrorKind::InsufficientScope => StatusCode::FORBIDDEN,
             ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -220,6 +255,8 @@ impl Error {
             ErrorKind::InvalidRequest => Some("invalid_request"),
             ErrorKind::InvalidToken => Some("invalid_token"),
             ErrorKind::InsufficientScope => Some("insufficient_scope"),
+            ErrorKind::InvalidDpopProof => Some("invalid_dpop_proof"),
+            ErrorKind::UseDpopNonce => Some("use_dpop_nonce"),
             _ => None,
         }
     }
@@ -231,6 +268,7 @@ impl Error {
         let text = match self {
             // Internal details (URLs, reasons) stay in logs, not in responses.
             Error::KeysUnavailable { .. } => "signing keys are not available".to_owned(),
+            Error::ReplayStoreUnavailable { .. } => "DPoP replay check unavailable".to_owned(),
             Error::Fetch { .. } | Error::InvalidKey(_) | Error::Config(_) => {
                 "server configuration error".to_owned()
             }
@@ -246,6 +284,8 @@ impl Error {
             Error::KeysUnavailable {
                 retry_after_secs, ..
             } => Some(*retry_after_secs),
+            // A store outage is usually short; the client retries soon.
+            Error::ReplayStoreUnavailable { .. } => Some(1),
             _ => None,
         }
     }
@@ -300,6 +340,16 @@ impl Error {
                 }
             }
             ErrorKind::Unavailable | ErrorKind::Config => return None,
+            // A DPoP challenge; a DPoP layer adds `algs` and the Bearer one
+            // (`OidcBearerLayer::dpop`).
+            ErrorKind::InvalidDpopProof | ErrorKind::UseDpopNonce => {
+                let value = format!(
+                    "DPoP error=\"{}\", error_description=\"{}\"",
+                    self.error_code().unwrap_or_default(),
+                    self.description()
+                );
+                return HeaderValue::from_str(&value).ok();
+            }
         }
         HeaderValue::from_str(&value).ok()
     }

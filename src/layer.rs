@@ -14,10 +14,14 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::claims::{Claims, StandardClaims};
+use crate::dpop::{self, Dpop, DpopState, Scheme};
 use crate::error::Error;
 use crate::rejection::{DefaultRejection, RejectionHandler, rejection_parts};
 use crate::token_source::{Sources, TokenSource};
 use crate::validator::{Outcome, UnknownKid, Validator};
+
+// The request path of a layer with DPoP settings.
+mod dpop_path;
 
 /// Marks a request the layer let through without credentials
 /// ([`OidcBearerLayer::allow_anonymous`]), so `Option<Claims<C>>` can tell
@@ -95,6 +99,7 @@ pub struct OidcBearerLayer<C = StandardClaims, R = DefaultRejection> {
     realm: Option<Arc<str>>,
     anonymous: bool,
     rejection: R,
+    dpop: Option<Arc<DpopState>>,
     _claims: PhantomData<fn() -> C>,
 }
 
@@ -106,6 +111,7 @@ impl<C, R: Clone> Clone for OidcBearerLayer<C, R> {
             realm: self.realm.clone(),
             anonymous: self.anonymous,
             rejection: self.rejection.clone(),
+            dpop: self.dpop.clone(),
             _claims: PhantomData,
         }
     }
@@ -119,6 +125,7 @@ impl<C> OidcBearerLayer<C> {
             realm: None,
             anonymous: false,
             rejection: DefaultRejection,
+            dpop: None,
             _claims: PhantomData,
         }
     }
@@ -210,6 +217,27 @@ impl<C, R> OidcBearerLayer<C, R> {
         self
     }
 
+    /// Accept DPoP-bound tokens with proofs (RFC 9449), or require them,
+    /// or refuse bound tokens sent as bearer tokens: see [`Dpop`], whose
+    /// documentation lists the checks, the modes and the refusals.
+    ///
+    /// ```
+    /// # async fn doc(validator: oidc_bearer::Validator) {
+    /// use oidc_bearer::{Dpop, StandardClaims};
+    ///
+    /// let layer = validator
+    ///     .layer::<StandardClaims>()
+    ///     .dpop(Dpop::required().external_url("https://api.example.com"));
+    /// # }
+    /// ```
+    pub fn dpop(mut self, settings: Dpop) -> Self {
+        self.dpop = Some(Arc::new(DpopState {
+            settings,
+            clock: self.validator.clock(),
+        }));
+        self
+    }
+
     /// Replace how rejections are turned into responses, e.g. with
     /// [`ProblemJson`](crate::ProblemJson) or a closure
     /// `Fn(&Error, Parts) -> Response<B>`.
@@ -220,6 +248,7 @@ impl<C, R> OidcBearerLayer<C, R> {
             realm: self.realm,
             anonymous: self.anonymous,
             rejection,
+            dpop: self.dpop,
             _claims: PhantomData,
         }
     }
@@ -236,6 +265,7 @@ impl<S, C, R: Clone> Layer<S> for OidcBearerLayer<C, R> {
             realm: self.realm.clone(),
             anonymous: self.anonymous,
             rejection: self.rejection.clone(),
+            dpop: self.dpop.clone(),
             _claims: PhantomData,
         }
     }
@@ -251,6 +281,7 @@ pub struct OidcBearer<S, C = StandardClaims, R = DefaultRejection> {
     realm: Option<Arc<str>>,
     anonymous: bool,
     rejection: R,
+    dpop: Option<Arc<DpopState>>,
     _claims: PhantomData<fn() -> C>,
 }
 
@@ -263,6 +294,7 @@ impl<S: Clone, C, R: Clone> Clone for OidcBearer<S, C, R> {
             realm: self.realm.clone(),
             anonymous: self.anonymous,
             rejection: self.rejection.clone(),
+            dpop: self.dpop.clone(),
             _claims: PhantomData,
         }
     }
@@ -283,6 +315,9 @@ where
     }
 
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
+        if let Some(state) = self.dpop.clone() {
+            return self.call_dpop(req, state);
+        }
         let max_len = self.validator.max_token_len();
         let token = match self.sources.token(req.headers(), req.uri(), max_len) {
             Ok(Some(token)) => token,
@@ -316,6 +351,7 @@ where
                         inner: std::mem::replace(&mut self.inner, clone),
                         rejection: self.rejection.clone(),
                         realm: self.realm.clone(),
+                        dpop: None,
                     },
                 }
             }
@@ -381,6 +417,7 @@ pin_project! {
             inner: S,
             rejection: R,
             realm: Option<Arc<str>>,
+            dpop: Option<(Arc<DpopState>, Scheme)>,
         },
     }
 }
@@ -408,6 +445,7 @@ where
                     inner,
                     rejection,
                     realm,
+                    dpop,
                 } => {
                     let result = std::task::ready!(wait.as_mut().poll(cx));
                     let mut req = request
@@ -421,7 +459,15 @@ where
                             }
                         }
                         Err(error) => {
-                            let parts = rejection_parts(&error, realm.as_deref());
+                            let parts = match dpop {
+                                Some((state, scheme)) => dpop::dpop_rejection_parts(
+                                    &error,
+                                    realm.as_deref(),
+                                    state,
+                                    *scheme,
+                                ),
+                                None => rejection_parts(&error, realm.as_deref()),
+                            };
                             State::Reject {
                                 response: Some(rejection.rejection(&error, parts)),
                             }

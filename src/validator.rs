@@ -253,6 +253,12 @@ impl Validator {
         self.inner.max_token_len
     }
 
+    /// The clock `exp`, `nbf` and `iat` are checked against, for DPoP
+    /// proofs' `iat` and nonces.
+    pub(crate) fn clock(&self) -> Arc<dyn Clock> {
+        self.inner.clock.clone()
+    }
+
     /// One verification step with the keys held now. Logs a rejection,
     /// once: no caller has anything left to log.
     pub(crate) fn check<C: DeserializeOwned + Send + Sync + 'static>(
