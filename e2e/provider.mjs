@@ -60,6 +60,11 @@ const SERVICE_CLIENTS = {
 
 const SPA_REDIRECT_URI = 'http://127.0.0.1:9/callback';
 
+// DPoP (RFC 9449, tests/oidc_provider_dpop.rs): this client's access tokens
+// are always bound to the key of the proof sent to the token endpoint
+// (`cnf.jkt`); a token request without a proof is refused.
+const DPOP_CLIENT = 'svc-dpop';
+
 // --- examples/spa and tests/browser.rs ---
 // SPA_ORIGIN (e.g. http://127.0.0.1:5173): where the single-page app of
 // examples/spa is served. Its page `${SPA_ORIGIN}/` becomes a redirect URI
@@ -103,6 +108,14 @@ function configuration(keys) {
         redirect_uris: [],
       })),
       {
+        client_id: DPOP_CLIENT,
+        client_secret: `${DPOP_CLIENT}-secret`,
+        grant_types: ['client_credentials'],
+        response_types: [],
+        redirect_uris: [],
+        dpop_bound_access_tokens: true,
+      },
+      {
         // A single-page app: public client, Authorization Code + PKCE.
         client_id: 'spa',
         token_endpoint_auth_method: 'none',
@@ -131,6 +144,9 @@ function configuration(keys) {
     features: {
       devInteractions: { enabled: true },
       clientCredentials: { enabled: true },
+      // On by default in oidc-provider 9; said here because the tests rely
+      // on it. Proofs signed with ES256 or EdDSA (its defaults).
+      dPoP: { enabled: true },
       encryption: { enabled: true },
       resourceIndicators: {
         enabled: true,

@@ -187,6 +187,33 @@ pub enum Error {
         /// user last authenticated, in seconds (RFC 9470 §3).
         max_age: Option<u64>,
     },
+    // --- DPoP (RFC 9449), see `Dpop` ---
+    /// The DPoP proof is missing, malformed or does not match the request
+    /// (RFC 9449 §4.3): 401 `invalid_dpop_proof` on the `DPoP` challenge.
+    #[error("invalid DPoP proof: {0}")]
+    InvalidDpopProof(&'static str),
+    /// The proof lacks the server's current nonce (RFC 9449 §9): 401
+    /// `use_dpop_nonce` with a fresh `DPoP-Nonce` header.
+    #[error("a DPoP proof with the server's current nonce is required")]
+    UseDpopNonce,
+    /// A token bound to a key (`cnf.jkt`) was sent with the `Bearer`
+    /// scheme (RFC 9449 §7.1): 401 `invalid_token`.
+    #[error("DPoP-bound token sent with the Bearer scheme")]
+    DpopBoundToken,
+    /// A token without `cnf.jkt` was sent with the `DPoP` scheme: it is
+    /// bound to no key, so no proof can show it is the client's.
+    #[error("the token is not DPoP-bound")]
+    TokenNotDpopBound,
+    /// A bearer token was sent to a layer that requires DPoP.
+    #[error("this resource requires the DPoP scheme with a proof")]
+    DpopRequired,
+    /// The DPoP replay store could not answer; the layer fails closed
+    /// (503 with `Retry-After`) unless configured to fail open.
+    #[error("DPoP replay check unavailable: {reason}")]
+    ReplayStoreUnavailable {
+        /// Why, for logs (never shown to the client).
+        reason: String,
+    },
 }
 
 impl Error {
@@ -221,6 +248,12 @@ impl Error {
         "invalid_key",
         "config",
         "insufficient_user_authentication",
+        "invalid_dpop_proof",
+        "use_dpop_nonce",
+        "dpop_bound_token",
+        "token_not_dpop_bound",
+        "dpop_required",
+        "replay_store_unavailable",
     ];
 
     /// A stable snake_case label for this kind of failure (`expired`,
@@ -228,6 +261,23 @@ impl Error {
     /// the variant, without its details. See [`Metrics`](crate::Metrics).
     pub fn reason(&self) -> &'static str {
         Self::REASONS[self.reason_index()]
+    }
+
+    /// True for what the validator decides about a token (and counts),
+    /// false for what is wrong with the request or a DPoP proof.
+    pub(crate) fn is_from_token_verification(&self) -> bool {
+        !matches!(
+            self,
+            Error::MissingToken
+                | Error::InvalidRequest(_)
+                | Error::MalformedRequest(_)
+                | Error::InvalidDpopProof(_)
+                | Error::UseDpopNonce
+                | Error::DpopBoundToken
+                | Error::TokenNotDpopBound
+                | Error::DpopRequired
+                | Error::ReplayStoreUnavailable { .. }
+        )
     }
 
     pub(crate) fn reason_index(&self) -> usize {
@@ -261,6 +311,12 @@ impl Error {
             Error::InvalidKey(_) => 26,
             Error::Config(_) => 27,
             Error::InsufficientUserAuthentication { .. } => 28,
+            Error::InvalidDpopProof(_) => 29,
+            Error::UseDpopNonce => 30,
+            Error::DpopBoundToken => 31,
+            Error::TokenNotDpopBound => 32,
+            Error::DpopRequired => 33,
+            Error::ReplayStoreUnavailable { .. } => 34,
         }
     }
 }
@@ -285,6 +341,10 @@ pub enum ErrorKind {
     /// The sign-in is too weak or too old: 401
     /// `insufficient_user_authentication` (RFC 9470).
     InsufficientUserAuthentication,
+    /// The DPoP proof is refused: 401 `invalid_dpop_proof`.
+    InvalidDpopProof,
+    /// The DPoP proof lacks the server's nonce: 401 `use_dpop_nonce`.
+    UseDpopNonce,
 }
 
 impl Error {
@@ -294,6 +354,9 @@ impl Error {
             Error::MissingToken => ErrorKind::MissingToken,
             Error::InvalidRequest(_) | Error::MalformedRequest(_) => ErrorKind::InvalidRequest,
             Error::KeysUnavailable { .. } => ErrorKind::Unavailable,
+            Error::ReplayStoreUnavailable { .. } => ErrorKind::Unavailable,
+            Error::InvalidDpopProof(_) => ErrorKind::InvalidDpopProof,
+            Error::UseDpopNonce => ErrorKind::UseDpopNonce,
             Error::InsufficientScope { .. } => ErrorKind::InsufficientScope,
             Error::Fetch { .. } | Error::InvalidKey(_) | Error::Config(_) => ErrorKind::Config,
             Error::InsufficientUserAuthentication { .. } => {
@@ -309,6 +372,7 @@ impl Error {
             ErrorKind::MissingToken
             | ErrorKind::InvalidToken
             | ErrorKind::InsufficientUserAuthentication => StatusCode::UNAUTHORIZED,
+            ErrorKind::InvalidDpopProof | ErrorKind::UseDpopNonce => StatusCode::UNAUTHORIZED,
             ErrorKind::InvalidRequest => StatusCode::BAD_REQUEST,
             ErrorKind::InsufficientScope => StatusCode::FORBIDDEN,
             ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -323,6 +387,8 @@ impl Error {
             ErrorKind::InvalidToken => Some("invalid_token"),
             ErrorKind::InsufficientScope => Some("insufficient_scope"),
             ErrorKind::InsufficientUserAuthentication => Some("insufficient_user_authentication"),
+            ErrorKind::InvalidDpopProof => Some("invalid_dpop_proof"),
+            ErrorKind::UseDpopNonce => Some("use_dpop_nonce"),
             _ => None,
         }
     }
@@ -334,6 +400,7 @@ impl Error {
         let text = match self {
             // Internal details (URLs, reasons) stay in logs, not in responses.
             Error::KeysUnavailable { .. } => "signing keys are not available".to_owned(),
+            Error::ReplayStoreUnavailable { .. } => "DPoP replay check unavailable".to_owned(),
             Error::Fetch { .. } | Error::InvalidKey(_) | Error::Config(_) => {
                 "server configuration error".to_owned()
             }
@@ -349,6 +416,8 @@ impl Error {
             Error::KeysUnavailable {
                 retry_after_secs, ..
             } => Some(*retry_after_secs),
+            // A store outage is usually short; the client retries soon.
+            Error::ReplayStoreUnavailable { .. } => Some(1),
             _ => None,
         }
     }
@@ -407,6 +476,16 @@ impl Error {
                 push_step_up_challenge(&mut value, self);
             }
             ErrorKind::Unavailable | ErrorKind::Config => return None,
+            // A DPoP challenge; a DPoP layer adds `algs` and the Bearer one
+            // (`OidcBearerLayer::dpop`).
+            ErrorKind::InvalidDpopProof | ErrorKind::UseDpopNonce => {
+                let value = format!(
+                    "DPoP error=\"{}\", error_description=\"{}\"",
+                    self.error_code().unwrap_or_default(),
+                    self.description()
+                );
+                return HeaderValue::from_str(&value).ok();
+            }
         }
         HeaderValue::from_str(&value).ok()
     }

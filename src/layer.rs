@@ -14,11 +14,15 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::claims::{Claims, StandardClaims};
+use crate::dpop::{self, Dpop, DpopState, Scheme};
 use crate::error::Error;
 use crate::metadata::{ResourceMetadataUrl, with_resource_metadata};
 use crate::rejection::{DefaultRejection, RejectionHandler, rejection_parts};
 use crate::token_source::{Sources, TokenSource};
 use crate::validator::{Outcome, UnknownKid, Validator};
+
+// The request path of a layer with DPoP settings.
+mod dpop_path;
 
 /// Marks a request the layer let through without credentials
 /// ([`OidcBearerLayer::allow_anonymous`]), so `Option<Claims<C>>` can tell
@@ -96,6 +100,7 @@ pub struct OidcBearerLayer<C = StandardClaims, R = DefaultRejection> {
     realm: Option<Arc<str>>,
     anonymous: bool,
     rejection: R,
+    dpop: Option<Arc<DpopState>>,
     _claims: PhantomData<fn() -> C>,
 }
 
@@ -107,6 +112,7 @@ impl<C, R: Clone> Clone for OidcBearerLayer<C, R> {
             realm: self.realm.clone(),
             anonymous: self.anonymous,
             rejection: self.rejection.clone(),
+            dpop: self.dpop.clone(),
             _claims: PhantomData,
         }
     }
@@ -120,6 +126,7 @@ impl<C> OidcBearerLayer<C> {
             realm: None,
             anonymous: false,
             rejection: DefaultRejection,
+            dpop: None,
             _claims: PhantomData,
         }
     }
@@ -215,6 +222,27 @@ impl<C, R> OidcBearerLayer<C, R> {
         self
     }
 
+    /// Accept DPoP-bound tokens with proofs (RFC 9449), or require them,
+    /// or refuse bound tokens sent as bearer tokens: see [`Dpop`], whose
+    /// documentation lists the checks, the modes and the refusals.
+    ///
+    /// ```
+    /// # async fn doc(validator: oidc_bearer::Validator) {
+    /// use oidc_bearer::{Dpop, StandardClaims};
+    ///
+    /// let layer = validator
+    ///     .layer::<StandardClaims>()
+    ///     .dpop(Dpop::required().external_url("https://api.example.com"));
+    /// # }
+    /// ```
+    pub fn dpop(mut self, settings: Dpop) -> Self {
+        self.dpop = Some(Arc::new(DpopState {
+            settings,
+            clock: self.validator.clock(),
+        }));
+        self
+    }
+
     /// Replace how rejections are turned into responses, e.g. with
     /// [`ProblemJson`](crate::ProblemJson) or a closure
     /// `Fn(&Error, Parts) -> Response<B>`.
@@ -225,6 +253,7 @@ impl<C, R> OidcBearerLayer<C, R> {
             realm: self.realm,
             anonymous: self.anonymous,
             rejection,
+            dpop: self.dpop,
             _claims: PhantomData,
         }
     }
@@ -241,6 +270,7 @@ impl<S, C, R: Clone> Layer<S> for OidcBearerLayer<C, R> {
             realm: self.realm.clone(),
             anonymous: self.anonymous,
             rejection: self.rejection.clone(),
+            dpop: self.dpop.clone(),
             _claims: PhantomData,
         }
     }
@@ -256,6 +286,7 @@ pub struct OidcBearer<S, C = StandardClaims, R = DefaultRejection> {
     realm: Option<Arc<str>>,
     anonymous: bool,
     rejection: R,
+    dpop: Option<Arc<DpopState>>,
     _claims: PhantomData<fn() -> C>,
 }
 
@@ -268,6 +299,7 @@ impl<S: Clone, C, R: Clone> Clone for OidcBearer<S, C, R> {
             realm: self.realm.clone(),
             anonymous: self.anonymous,
             rejection: self.rejection.clone(),
+            dpop: self.dpop.clone(),
             _claims: PhantomData,
         }
     }
@@ -293,6 +325,9 @@ where
         if let Some(resource) = self.validator.resource() {
             req.extensions_mut()
                 .insert(ResourceMetadataUrl(resource.metadata_url.clone()));
+        }
+        if let Some(state) = self.dpop.clone() {
+            return self.call_dpop(req, state);
         }
         let max_len = self.validator.max_token_len();
         let token = match self.sources.token(req.headers(), req.uri(), max_len) {
@@ -337,6 +372,7 @@ where
                             .validator
                             .resource()
                             .map(|r| r.metadata_url.clone()),
+                        dpop: None,
                     },
                 }
             }
@@ -406,6 +442,7 @@ pin_project! {
             rejection: R,
             realm: Option<Arc<str>>,
             resource_metadata: Option<Arc<str>>,
+            dpop: Option<(Arc<DpopState>, Scheme)>,
         },
     }
 }
@@ -434,6 +471,7 @@ where
                     rejection,
                     realm,
                     resource_metadata,
+                    dpop,
                 } => {
                     let result = std::task::ready!(wait.as_mut().poll(cx));
                     let mut req = request
@@ -447,10 +485,16 @@ where
                             }
                         }
                         Err(error) => {
-                            let parts = with_resource_metadata(
-                                rejection_parts(&error, realm.as_deref()),
-                                resource_metadata.as_deref(),
-                            );
+                            let parts = match dpop {
+                                Some((state, scheme)) => dpop::dpop_rejection_parts(
+                                    &error,
+                                    realm.as_deref(),
+                                    state,
+                                    *scheme,
+                                ),
+                                None => rejection_parts(&error, realm.as_deref()),
+                            };
+                            let parts = with_resource_metadata(parts, resource_metadata.as_deref());
                             State::Reject {
                                 response: Some(rejection.rejection(&error, parts)),
                             }

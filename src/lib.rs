@@ -118,6 +118,7 @@ mod authz;
 mod bearer;
 mod cache;
 mod claims;
+mod dpop;
 #[cfg(feature = "axum")]
 mod extract;
 mod issuers;
@@ -141,12 +142,19 @@ mod metrics;
 // Provider presets and claims types, on top of `issuers`.
 mod providers;
 
+pub use algorithm::Algorithm;
 pub use authz::{
     Authorize, AuthorizeFuture, AuthorizeLayer, Grants, Require, StepUp, StepUpLayer, StepUpService,
 };
 pub use builder::ValidatorBuilder;
 pub use claims::{Claims, KeycloakAccess, StandardClaims, numeric_date};
 pub use clock::{Clock, ManualClock, SystemClock};
+#[cfg(feature = "redis")]
+pub use dpop::RedisReplayStore;
+pub use dpop::{
+    Dpop, DpopMode, MemoryReplayStore, Nonces, ProofId, ReplayStore, Seen, StoreError, StoreFuture,
+    jwk_thumbprint,
+};
 pub use error::{Error, ErrorKind};
 #[cfg(feature = "axum")]
 pub use extract::ClaimsRejection;

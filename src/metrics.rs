@@ -127,11 +127,20 @@ const SHARDS: usize = 8;
 
 /// One shard, on cache lines of its own.
 #[repr(align(128))]
-#[derive(Default)]
 struct Shard {
     verified: AtomicU64,
     cache_hits: AtomicU64,
     rejected: [AtomicU64; Error::REASONS.len()],
+}
+
+impl Default for Shard {
+    fn default() -> Self {
+        Shard {
+            verified: AtomicU64::new(0),
+            cache_hits: AtomicU64::new(0),
+            rejected: std::array::from_fn(|_| AtomicU64::new(0)),
+        }
+    }
 }
 
 /// The live counters behind [`Metrics`].

@@ -140,6 +140,38 @@ pub(super) fn parse(jwk: Jwk) -> Result<ParsedJwk, String> {
     Ok(ParsedJwk { key, thumbprints })
 }
 
+/// The public key of a JWK's own members (`kty`, `crv`, `n`, `e`, `x`,
+/// `y`), without any certificate: for the `jwk` of a DPoP proof, which is
+/// a bare key the client made. The same rules as a JWKS key.
+pub(super) fn members_key(
+    kty: &str,
+    crv: Option<&str>,
+    members: [Option<&str>; 4],
+) -> Result<PublicKey, String> {
+    let [n, e, x, y] = members.map(|m| m.map(str::to_owned));
+    let jwk = Jwk {
+        kty: Some(kty.to_owned()),
+        use_: None,
+        key_ops: None,
+        alg: None,
+        kid: None,
+        crv: crv.map(str::to_owned),
+        n,
+        e,
+        x,
+        y,
+        x5c: None,
+        x5t: None,
+        issuer: None,
+    };
+    match kty {
+        "RSA" => rsa(&jwk, None),
+        "EC" => ec(&jwk, None),
+        "OKP" => okp(&jwk, None),
+        other => Err(format!("key type {other:?} is not supported")),
+    }
+}
+
 /// Takes the certificate's key when the JWK members are absent (if it is
 /// of the JWK's type), and insists the two agree when both are there.
 fn with_certificate(

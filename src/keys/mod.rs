@@ -14,6 +14,7 @@ mod ed25519;
 mod hmac;
 mod jwk;
 mod pem;
+mod proof_key;
 mod public_key;
 mod set;
 mod spki;
@@ -21,5 +22,6 @@ mod verifying;
 mod x509;
 
 pub(crate) use hmac::HmacKeys;
+pub(crate) use proof_key::{JwkMembers, proof_key};
 pub use set::{KeySet, SkippedKey};
 pub(crate) use verifying::VerifyingKey;

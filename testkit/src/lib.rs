@@ -87,7 +87,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 pub use issuer::{DEMO_REALM_PATH, TestIssuer};
 pub use key::{KeyKind, TestKey, jwks};
 pub use provider::{MockProvider, Reply, discovery_document};
-pub use token::{TokenBuilder, standard_claims};
+pub use token::{TokenBuilder, ath, dpop_proof, standard_claims};
 
 /// base64url without padding (RFC 7515 §2), as used in JWS and JWK.
 pub fn b64url(bytes: &[u8]) -> String {

@@ -202,3 +202,44 @@ pub fn standard_claims(issuer: &str, audience: &str) -> Value {
         "scope": "read write",
     })
 }
+
+/// A DPoP proof (RFC 9449 §4.2) for `htm` and `htu`, to sign with `key`:
+/// header `typ: dpop+jwt` and `jwk` (the key's public JWK without `kid`
+/// and `use`), no `kid`; claims `jti` (random), `htm`, `htu`, `iat` (now)
+/// and, for an access token, `ath` (base64url SHA-256 of it). Change any
+/// of them with [`TokenBuilder::claim`] or [`TokenBuilder::header`], then
+/// [`sign`](TokenBuilder::sign) with the same key.
+///
+/// ```
+/// use oidc_bearer_testkit::{KeyKind, TestKey, dpop_proof};
+/// let key = TestKey::generate(KeyKind::EcP256, "client");
+/// let proof = dpop_proof(&key, "GET", "https://api.example.com/me", Some("token")).sign(&key);
+/// assert_eq!(proof.split('.').count(), 3);
+/// ```
+pub fn dpop_proof(key: &TestKey, htm: &str, htu: &str, access_token: Option<&str>) -> TokenBuilder {
+    let mut jwk = key.public_jwk();
+    if let Some(members) = jwk.as_object_mut() {
+        members.remove("kid");
+        members.remove("use");
+    }
+    let mut jti = [0u8; 16];
+    aws_lc_rs::rand::fill(&mut jti).expect("system random");
+    let mut proof = TokenBuilder::new()
+        .header("typ", "dpop+jwt")
+        .header("jwk", jwk)
+        .without_kid()
+        .claim("jti", crate::b64url(&jti))
+        .claim("htm", htm)
+        .claim("htu", htu)
+        .claim("iat", crate::now());
+    if let Some(token) = access_token {
+        proof = proof.claim("ath", ath(token));
+    }
+    proof
+}
+
+/// base64url(SHA-256(`access_token`)): a proof's `ath` (RFC 9449 §4.2).
+pub fn ath(access_token: &str) -> String {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, access_token.as_bytes());
+    crate::b64url(digest.as_ref())
+}

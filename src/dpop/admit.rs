@@ -1,0 +1,347 @@
+//! From a request to a decision, for a layer with DPoP settings: which
+//! scheme the token came with, the proof, the token, the binding, the
+//! replay check; and the challenges of a refusal.
+
+use std::borrow::Cow;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use http::header::{AUTHORIZATION, RETRY_AFTER, WWW_AUTHENTICATE};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Uri};
+use serde::de::DeserializeOwned;
+
+use super::Dpop;
+use super::DpopMode;
+use super::proof::{self, CheckedProof, Target};
+use super::replay::{ProofId, Seen, StoreFuture};
+use crate::bearer::token68_str;
+use crate::claims::Claims;
+use crate::clock::Clock;
+use crate::error::{Error, ErrorKind};
+use crate::token_source::Sources;
+use crate::validator::{Outcome, UnknownKid, Validator};
+
+/// The `DPoP` request header (RFC 9449 §4.1).
+pub(crate) const DPOP: HeaderName = HeaderName::from_static("dpop");
+/// The `DPoP-Nonce` response header (RFC 9449 §8.1).
+pub(crate) const DPOP_NONCE: HeaderName = HeaderName::from_static("dpop-nonce");
+
+/// A layer's DPoP settings and the validator's clock.
+pub(crate) struct DpopState {
+    pub settings: Dpop,
+    pub clock: Arc<dyn Clock>,
+}
+
+/// The scheme a request presented its token with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Scheme {
+    Bearer,
+    Dpop,
+}
+
+/// A verification that waits: for a key refetch, or a network replay store.
+pub(crate) type Pending<C> = Pin<Box<dyn Future<Output = Result<Claims<C>, Error>> + Send>>;
+
+/// What the layer does with a request.
+pub(crate) enum Admission<C> {
+    Verified(Claims<C>),
+    /// No credentials at all.
+    Anonymous,
+    Rejected(Error, Scheme),
+    Pending(Pending<C>, Scheme),
+}
+
+/// Decides on a request's credentials.
+pub(crate) fn admit<C: DeserializeOwned + Send + Sync + 'static>(
+    state: &Arc<DpopState>,
+    validator: &Validator,
+    sources: &Sources,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+) -> Admission<C> {
+    let settings = &state.settings;
+    let max_len = validator.max_token_len();
+    let dpop_token = match settings.mode {
+        DpopMode::BearerOnly => Ok(None),
+        _ => dpop_token(headers, max_len),
+    };
+    let dpop_token = match dpop_token {
+        Ok(token) => token,
+        Err(error) => return Admission::Rejected(error, Scheme::Dpop),
+    };
+    // Every configured source is read even then: a token sent two ways is
+    // a malformed request (RFC 6750 §2).
+    let other = match sources.token(headers, uri, max_len) {
+        Ok(token) => token,
+        Err(error) => return Admission::Rejected(error, Scheme::Bearer),
+    };
+    match (dpop_token, other) {
+        (Some(_), Some(_)) => Admission::Rejected(
+            Error::MalformedRequest(
+                "the token was sent by more than one method (RFC 6750 section 2 allows one)",
+            ),
+            Scheme::Dpop,
+        ),
+        (Some(token), None) => with_proof(state, validator, token, method, uri, headers),
+        (None, Some(token)) => as_bearer(state, validator, token),
+        (None, None) => Admission::Anonymous,
+    }
+}
+
+/// A token presented as a bearer token: accepted unless it is bound.
+fn as_bearer<C: DeserializeOwned + Send + Sync + 'static>(
+    state: &Arc<DpopState>,
+    validator: &Validator,
+    token: Cow<'_, str>,
+) -> Admission<C> {
+    if state.settings.mode == DpopMode::DpopRequired {
+        return Admission::Rejected(Error::DpopRequired, Scheme::Bearer);
+    }
+    match validator.check::<C>(&token, UnknownKid::Wait) {
+        Outcome::Verified(claims) => match unbound(&token, claims) {
+            Ok(claims) => Admission::Verified(claims),
+            Err(error) => Admission::Rejected(error, Scheme::Bearer),
+        },
+        Outcome::Rejected(error) => Admission::Rejected(error, Scheme::Bearer),
+        Outcome::WaitForKeys(wait) => {
+            let (validator, token) = (validator.clone(), token.into_owned());
+            let pending = async move {
+                let claims = validator.verify_after::<C>(&token, wait).await?;
+                unbound(&token, claims)
+            };
+            Admission::Pending(Box::pin(pending), Scheme::Bearer)
+        }
+    }
+}
+
+/// RFC 9449 §7.1: a bound token is never a bearer token.
+fn unbound<C>(token: &str, claims: Claims<C>) -> Result<Claims<C>, Error> {
+    match proof::token_jkt(token)? {
+        Some(_) => Err(Error::DpopBoundToken),
+        None => Ok(claims),
+    }
+}
+
+/// A token presented with the `DPoP` scheme: the proof first (cheap
+/// refusals before the token's signature), then the token, the binding,
+/// and the replay check last, so only proofs that pass everything else
+/// take a place in the store.
+fn with_proof<C: DeserializeOwned + Send + Sync + 'static>(
+    state: &Arc<DpopState>,
+    validator: &Validator,
+    token: &str,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+) -> Admission<C> {
+    let reject = |error| Admission::Rejected(error, Scheme::Dpop);
+    // 1. Exactly one `DPoP` header.
+    let mut proofs = headers.get_all(DPOP).iter();
+    let (Some(proof), None) = (proofs.next(), proofs.next()) else {
+        return reject(Error::InvalidDpopProof(
+            "exactly one DPoP header must carry the proof",
+        ));
+    };
+    let Ok(proof) = proof.to_str() else {
+        return reject(Error::InvalidDpopProof("the proof is not a compact JWS"));
+    };
+    let Some(htu) = state.settings.origin.request_uri(uri, headers) else {
+        return reject(Error::InvalidDpopProof(
+            "the request has no Host to compare htu with",
+        ));
+    };
+    let now = state.clock.now();
+    let target = Target {
+        method: method.as_str(),
+        htu: &htu,
+        access_token: token,
+    };
+    let checked = match proof::check(proof, &target, &state.settings, now) {
+        Ok(checked) => checked,
+        Err(error) => return reject(error),
+    };
+    match validator.check::<C>(token, UnknownKid::Wait) {
+        Outcome::Verified(claims) => bound(state, token, checked, claims, now),
+        Outcome::Rejected(error) => reject(error),
+        Outcome::WaitForKeys(wait) => {
+            let (validator, token, state) = (validator.clone(), token.to_owned(), state.clone());
+            let pending = async move {
+                let claims = validator.verify_after::<C>(&token, wait).await?;
+                match bound(&state, &token, checked, claims, now) {
+                    Admission::Verified(claims) => Ok(claims),
+                    Admission::Rejected(error, _) => Err(error),
+                    Admission::Pending(pending, _) => pending.await,
+                    Admission::Anonymous => Err(Error::MissingToken),
+                }
+            };
+            Admission::Pending(Box::pin(pending), Scheme::Dpop)
+        }
+    }
+}
+
+/// RFC 9449 §4.3 check 12 (the token's `cnf.jkt` is the proof key's
+/// thumbprint), then the `jti` replay check.
+fn bound<C: Send + Sync + 'static>(
+    state: &Arc<DpopState>,
+    token: &str,
+    checked: CheckedProof,
+    claims: Claims<C>,
+    now: i64,
+) -> Admission<C> {
+    let reject = |error| Admission::Rejected(error, Scheme::Dpop);
+    match proof::token_jkt(token) {
+        Ok(Some(jkt)) if proof::jkt_matches(&jkt, &checked.jkt) => {}
+        Ok(Some(_)) => {
+            return reject(Error::InvalidDpopProof(
+                "the proof key is not the key the token is bound to",
+            ));
+        }
+        Ok(None) => return reject(Error::TokenNotDpopBound),
+        Err(error) => return reject(error),
+    }
+    let settings = &state.settings;
+    let id = ProofId::new(&checked.jkt, &checked.jti);
+    let fail_open = settings.fail_open;
+    match settings
+        .store
+        .check_and_insert(id, now, settings.replay_ttl())
+    {
+        StoreFuture::Ready(seen) => match replay_decision(seen, fail_open) {
+            Ok(()) => Admission::Verified(claims),
+            Err(error) => reject(error),
+        },
+        StoreFuture::Pending(seen) => {
+            let pending = async move {
+                replay_decision(seen.await, fail_open)?;
+                Ok(claims)
+            };
+            Admission::Pending(Box::pin(pending), Scheme::Dpop)
+        }
+    }
+}
+
+fn replay_decision(seen: Result<Seen, super::StoreError>, fail_open: bool) -> Result<(), Error> {
+    match seen {
+        Ok(Seen::First) => Ok(()),
+        Ok(Seen::Again) => Err(Error::InvalidDpopProof(
+            "the proof was used before (its jti was seen)",
+        )),
+        Err(error) if fail_open => {
+            tracing::warn!(%error, "DPoP replay check skipped: the replay store failed");
+            Ok(())
+        }
+        Err(error) => {
+            tracing::warn!(%error, "DPoP proof refused: the replay store failed");
+            Err(Error::ReplayStoreUnavailable {
+                reason: error.to_string(),
+            })
+        }
+    }
+}
+
+/// The token of `Authorization: DPoP <token68>` (RFC 9449 §7.1), `None`
+/// for another scheme.
+fn dpop_token(headers: &HeaderMap, max_len: usize) -> Result<Option<&str>, Error> {
+    let mut values = headers.get_all(AUTHORIZATION).iter();
+    let (Some(value), None) = (values.next(), values.next()) else {
+        // None, or several: the bearer source says which.
+        return Ok(None);
+    };
+    let bytes = value.as_bytes();
+    let Some((scheme, rest)) = bytes.split_at_checked(5) else {
+        return Ok(None);
+    };
+    if !scheme.eq_ignore_ascii_case(b"dpop ") {
+        if scheme.eq_ignore_ascii_case(b"dpop\t") || bytes.eq_ignore_ascii_case(b"dpop") {
+            return Err(Error::InvalidRequest("DPoP scheme without a token"));
+        }
+        return Ok(None);
+    }
+    let token = rest.trim_ascii();
+    if token.len() > max_len {
+        return Err(Error::TokenTooLarge);
+    }
+    if token.is_empty() {
+        return Err(Error::InvalidRequest("DPoP scheme without a token"));
+    }
+    token68_str(token)
+        .map(Some)
+        .ok_or(Error::InvalidRequest("DPoP token is not token68"))
+}
+
+/// Status and headers for a refusal by a layer with DPoP settings: the
+/// challenges of every accepted scheme (one `WWW-Authenticate` field
+/// each), the error on the scheme the request used, `algs` on the DPoP
+/// one, a fresh `DPoP-Nonce` when nonces are on, `Retry-After` on a 503.
+pub(crate) fn dpop_rejection_parts(
+    error: &Error,
+    realm: Option<&str>,
+    state: &DpopState,
+    scheme: Scheme,
+) -> http::response::Parts {
+    let settings = &state.settings;
+    let (mut parts, ()) = http::Response::new(()).into_parts();
+    parts.status = error.status();
+    let dpop_error = matches!(
+        error.kind(),
+        ErrorKind::InvalidDpopProof | ErrorKind::UseDpopNonce
+    ) || matches!(error, Error::TokenNotDpopBound | Error::DpopRequired);
+    let on_dpop = dpop_error || scheme == Scheme::Dpop;
+    let described = !matches!(
+        error.kind(),
+        ErrorKind::MissingToken | ErrorKind::Unavailable
+    );
+    let bearer = settings.mode != DpopMode::DpopRequired;
+    let dpop = settings.mode != DpopMode::BearerOnly;
+    if bearer {
+        let challenge = match (described && !(on_dpop && dpop), realm) {
+            (true, _) => error.www_authenticate(realm),
+            (false, realm) => Error::MissingToken.www_authenticate(realm),
+        };
+        if let Some(challenge) = challenge {
+            parts.headers.append(WWW_AUTHENTICATE, challenge);
+        }
+    }
+    if dpop {
+        let mut value = String::from("DPoP");
+        let mut sep = " ";
+        if let Some(realm) = realm {
+            value.push_str(sep);
+            value.push_str("realm=\"");
+            value.extend(
+                realm
+                    .chars()
+                    .filter(|c| matches!(*c, ' ' | '!' | '#'..='[' | ']'..='~')),
+            );
+            value.push('"');
+            sep = ", ";
+        }
+        value.push_str(sep);
+        value.push_str("algs=\"");
+        value.push_str(&settings.algs_value());
+        value.push('"');
+        if described && (on_dpop || !bearer) {
+            value.push_str(", error=\"");
+            value.push_str(error.error_code().unwrap_or("invalid_token"));
+            value.push_str("\", error_description=\"");
+            value.push_str(&error.description());
+            value.push('"');
+        }
+        if let Ok(challenge) = HeaderValue::from_str(&value) {
+            parts.headers.append(WWW_AUTHENTICATE, challenge);
+        }
+        if let Some(nonces) = &settings.nonces
+            && let Ok(nonce) = HeaderValue::from_str(&nonces.current(state.clock.now()))
+        {
+            parts.headers.insert(DPOP_NONCE, nonce);
+        }
+    }
+    if let Some(seconds) = error.retry_after_secs() {
+        parts
+            .headers
+            .insert(RETRY_AFTER, HeaderValue::from(seconds));
+    }
+    parts
+}

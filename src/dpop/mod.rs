@@ -1,0 +1,276 @@
+//! DPoP (RFC 9449): sender-constrained access tokens.
+//!
+//! An authorization server that supports DPoP binds an access token to a
+//! key of the client: the token's `cnf.jkt` is the RFC 7638 thumbprint of
+//! that key. The client then sends `Authorization: DPoP <token>` with a
+//! `DPoP` header holding a *proof*: a JWT it signed for this one request
+//! with that key (`htm` the method, `htu` the URI, `iat`, a unique `jti`,
+//! `ath` the hash of the token). A stolen token is useless without the
+//! key.
+//!
+//! Turn it on per layer with [`OidcBearerLayer::dpop`](crate::OidcBearerLayer::dpop):
+//!
+//! ```
+//! # async fn doc(validator: oidc_bearer::Validator) {
+//! use oidc_bearer::{Dpop, StandardClaims};
+//!
+//! let layer = validator
+//!     .layer::<StandardClaims>()
+//!     // DPoP-bound tokens with proofs, and plain bearer tokens.
+//!     .dpop(Dpop::allowed().external_url("https://api.example.com"));
+//! # }
+//! ```
+//!
+//! See [`Dpop`] for the modes, the checks and the refusals.
+
+mod admit;
+mod htu;
+mod nonce;
+mod proof;
+#[cfg(feature = "redis")]
+mod redis_store;
+mod replay;
+mod thumbprint;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+pub(crate) use admit::{Admission, DpopState, Scheme, admit, dpop_rejection_parts};
+pub use nonce::Nonces;
+#[cfg(feature = "redis")]
+pub use redis_store::RedisReplayStore;
+pub use replay::{MemoryReplayStore, ProofId, ReplayStore, Seen, StoreError, StoreFuture};
+pub use thumbprint::jwk_thumbprint;
+
+use crate::algorithm::Algorithm;
+
+/// Which authorization schemes a layer accepts; see the table of [`Dpop`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DpopMode {
+    /// `Bearer` only; a token bound to a key (`cnf.jkt`) is refused.
+    BearerOnly,
+    /// `Bearer` for unbound tokens, `DPoP` with a proof for bound ones.
+    BearerOrDpop,
+    /// `DPoP` with a proof only.
+    DpopRequired,
+}
+
+/// DPoP settings for a layer ([`OidcBearerLayer::dpop`](crate::OidcBearerLayer::dpop)).
+///
+/// Defaults: every asymmetric algorithm the crate verifies, proofs up to
+/// 60 s old plus 60 s of leeway either way, `htu` rebuilt from the
+/// request's `Host` with `https`, the in-process [`MemoryReplayStore`],
+/// failing closed, no nonces.
+///
+/// # Modes
+///
+/// | [`DpopMode`] | `Bearer` token | `Bearer` token with `cnf.jkt` | `DPoP` token + proof |
+/// |---|---|---|---|
+/// | [`BearerOnly`](DpopMode::BearerOnly) | accepted | refused | no credentials (another scheme) |
+/// | [`BearerOrDpop`](DpopMode::BearerOrDpop) | accepted | refused | checked |
+/// | [`DpopRequired`](DpopMode::DpopRequired) | refused | refused | checked |
+///
+/// A layer without `.dpop(...)` is today's layer: Bearer only, and it does
+/// not look for `cnf` at all (RFC 9449 §7.2 describes such a DPoP-unaware
+/// resource, which would accept a bound token as a bearer token). Say
+/// [`Dpop::bearer_only`] to refuse bound tokens there too.
+///
+/// A token *without* `cnf.jkt` sent with the `DPoP` scheme is refused
+/// (`invalid_token`, "the token is not DPoP-bound"): RFC 9449 §4.3 check
+/// 12 has the resource confirm that the proof's key is the key the token is
+/// bound to, and an unbound token is bound to no key, so that check cannot
+/// pass. Accepting it would also hide from the client that its
+/// authorization server did not bind the token, which is the whole point
+/// of DPoP.
+///
+/// # What is checked
+///
+/// Every check of RFC 9449 §4.3: one `DPoP` header; a compact JWS; `typ`
+/// `dpop+jwt`; `alg` from [`algs`](Dpop::algs) (asymmetric only); a `jwk`
+/// with public members only; its signature with that `jwk`; `htm` equal to
+/// the method; `htu` equal to the request URI without query and fragment,
+/// after RFC 3986 normalisation (see [`external_url`](Dpop::external_url));
+/// `iat` within the [acceptance window](Dpop::acceptance_window) and the
+/// [leeway](Dpop::leeway); `ath` equal to base64url(SHA-256(token)); the
+/// token's `cnf.jkt` equal to the thumbprint of the proof's `jwk`; and the
+/// `jti` not seen before within the window ([`ReplayStore`]). With
+/// [`nonces`](Dpop::nonces), a proof must also carry the server's current
+/// nonce (RFC 9449 §9).
+///
+/// The proof's key verifies the proof and nothing else; the token is
+/// verified with the issuer's keys as always, and may come from the
+/// verified-token cache. The proof is checked on every request.
+///
+/// # Refusals
+///
+/// `401` with `WWW-Authenticate: DPoP algs="ES256 …", error="invalid_dpop_proof",
+/// error_description="…"` for a bad proof, `error="use_dpop_nonce"` and a
+/// `DPoP-Nonce` header for a missing or old nonce. With
+/// [`DpopMode::BearerOrDpop`] both challenges are sent, one
+/// `WWW-Authenticate` field per scheme, the error on the scheme the request
+/// used. A replay store that cannot answer gives `503` with `Retry-After`
+/// and the challenges (fail closed), unless
+/// [`allow_replays_when_store_fails`](Dpop::allow_replays_when_store_fails).
+#[derive(Clone)]
+pub struct Dpop {
+    pub(crate) mode: DpopMode,
+    pub(crate) algs: Vec<Algorithm>,
+    window: Duration,
+    leeway: Duration,
+    pub(crate) origin: htu::Origin,
+    pub(crate) store: Arc<dyn ReplayStore>,
+    pub(crate) fail_open: bool,
+    pub(crate) nonces: Option<Nonces>,
+    pub(crate) max_proof_len: usize,
+}
+
+impl std::fmt::Debug for Dpop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Dpop")
+            .field("mode", &self.mode)
+            .field("algs", &self.algs)
+            .field("window", &self.window)
+            .field("leeway", &self.leeway)
+            .field("origin", &self.origin)
+            .field("fail_open", &self.fail_open)
+            .field("nonces", &self.nonces)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Dpop {
+    /// The settings for `mode`, with the defaults above.
+    pub fn new(mode: DpopMode) -> Self {
+        Dpop {
+            mode,
+            algs: vec![
+                Algorithm::ES256,
+                Algorithm::ES384,
+                Algorithm::EdDSA,
+                Algorithm::PS256,
+                Algorithm::PS384,
+                Algorithm::PS512,
+                Algorithm::RS256,
+                Algorithm::RS384,
+                Algorithm::RS512,
+            ],
+            window: Duration::from_secs(60),
+            leeway: Duration::from_secs(60),
+            origin: htu::Origin::FromRequest { scheme: "https" },
+            store: Arc::new(MemoryReplayStore::default()),
+            fail_open: false,
+            nonces: None,
+            max_proof_len: 8 * 1024,
+        }
+    }
+
+    /// [`DpopMode::BearerOnly`]: bearer tokens, and DPoP-bound tokens refused.
+    pub fn bearer_only() -> Self {
+        Self::new(DpopMode::BearerOnly)
+    }
+
+    /// [`DpopMode::BearerOrDpop`]: bearer tokens and DPoP with proofs.
+    pub fn allowed() -> Self {
+        Self::new(DpopMode::BearerOrDpop)
+    }
+
+    /// [`DpopMode::DpopRequired`]: DPoP with proofs only.
+    pub fn required() -> Self {
+        Self::new(DpopMode::DpopRequired)
+    }
+
+    /// The algorithms a proof may be signed with, in the order the
+    /// challenge's `algs` lists them. HMAC algorithms are dropped: a proof
+    /// is signed with an asymmetric key (RFC 9449 §4.2).
+    pub fn algs(mut self, algs: impl IntoIterator<Item = Algorithm>) -> Self {
+        self.algs = algs.into_iter().filter(|a| !a.is_hmac()).collect();
+        self
+    }
+
+    /// How old a proof's `iat` may be (default 60 s); the `jti` of an
+    /// accepted proof is remembered for this window plus twice the leeway.
+    pub fn acceptance_window(mut self, window: Duration) -> Self {
+        self.window = window;
+        self
+    }
+
+    /// Clock skew tolerated on the proof's `iat`, either way (default 60 s).
+    pub fn leeway(mut self, leeway: Duration) -> Self {
+        self.leeway = leeway;
+        self
+    }
+
+    /// The URL clients reach this API at, when it is not what the request
+    /// says: behind a reverse proxy or a gateway that terminates TLS or
+    /// rewrites the host. The proof's `htu` is compared with this URL
+    /// followed by the request's path (so give any prefix the proxy strips:
+    /// `https://example.com/api`). Without it, `htu` is compared with
+    /// `https://{Host}{path}`.
+    ///
+    /// # Panics
+    ///
+    /// When `url` is not an absolute `http` or `https` URL: a
+    /// configuration mistake.
+    pub fn external_url(mut self, url: impl AsRef<str>) -> Self {
+        let url = url.as_ref();
+        let normal = htu::normalize(url)
+            .unwrap_or_else(|| panic!("Dpop::external_url({url:?}): not an absolute http(s) URL"));
+        self.origin = htu::Origin::Fixed(normal.trim_end_matches('/').to_owned());
+        self
+    }
+
+    /// Rebuild the request URI as `http://{Host}{path}` instead of
+    /// `https://…`: for an API served over plain HTTP (on loopback, in
+    /// tests). Behind a proxy use [`external_url`](Self::external_url).
+    pub fn plain_http(mut self) -> Self {
+        self.origin = htu::Origin::FromRequest { scheme: "http" };
+        self
+    }
+
+    /// Where accepted proofs' `jti`s are remembered (default: a
+    /// [`MemoryReplayStore`] of 100,000 proofs, about 6.4 MB). Several
+    /// instances of an API need a shared one.
+    pub fn replay_store(mut self, store: impl ReplayStore) -> Self {
+        self.store = Arc::new(store);
+        self
+    }
+
+    /// When the replay store cannot answer (a Redis outage, a full
+    /// in-process store), accept the proof without the replay check
+    /// instead of answering 503. Replays go unnoticed meanwhile.
+    pub fn allow_replays_when_store_fails(mut self) -> Self {
+        self.fail_open = true;
+        self
+    }
+
+    /// Issue nonces (RFC 9449 §9) and require the current one in proofs.
+    pub fn nonces(mut self, nonces: Nonces) -> Self {
+        self.nonces = Some(nonces);
+        self
+    }
+
+    pub(crate) fn window_secs(&self) -> i64 {
+        i64::try_from(self.window.as_secs()).unwrap_or(i64::MAX)
+    }
+
+    pub(crate) fn leeway_secs(&self) -> i64 {
+        i64::try_from(self.leeway.as_secs()).unwrap_or(i64::MAX)
+    }
+
+    /// How long a `jti` is remembered: as long as its proof could pass the
+    /// `iat` check (`iat` up to `now + leeway`, accepted until
+    /// `iat + window + leeway`), plus a second for rounding.
+    pub(crate) fn replay_ttl(&self) -> u64 {
+        self.window
+            .as_secs()
+            .saturating_add(self.leeway.as_secs().saturating_mul(2))
+            .saturating_add(1)
+    }
+
+    /// The challenge's `algs` value.
+    pub(crate) fn algs_value(&self) -> String {
+        let names: Vec<&str> = self.algs.iter().map(|a| a.name()).collect();
+        names.join(" ")
+    }
+}

@@ -1,0 +1,229 @@
+//! The checks of RFC 9449 §4.3 on one DPoP proof, in the RFC's order,
+//! except the two that need the verified access token (the `cnf.jkt`
+//! binding and the `jti` replay check), which `admit` makes after it.
+//!
+//! The proof's `jwk` verifies the proof and nothing else: the access
+//! token is only ever verified with the issuer's keys.
+
+use aws_lc_rs::digest::{SHA256, digest};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Deserialize;
+use serde::de::IgnoredAny;
+
+use super::Dpop;
+use super::thumbprint::thumbprint;
+use crate::algorithm::Algorithm;
+use crate::error::Error;
+use crate::keys::{JwkMembers, proof_key};
+use crate::token;
+
+/// What the request says, to compare the proof with.
+pub(crate) struct Target<'a> {
+    /// The request method, as sent (`GET`).
+    pub method: &'a str,
+    /// The request's URI, normalised (see `htu`).
+    pub htu: &'a str,
+    /// The access token presented with the proof.
+    pub access_token: &'a str,
+}
+
+/// A proof that passed every check that does not need the token's claims.
+#[derive(Debug)]
+pub(crate) struct CheckedProof {
+    /// RFC 7638 SHA-256 thumbprint of the proof's `jwk`.
+    pub jkt: [u8; 32],
+    pub jti: String,
+}
+
+#[derive(Deserialize)]
+struct ProofHeader {
+    typ: Option<String>,
+    alg: Option<String>,
+    jwk: Option<ProofJwk>,
+    crit: Option<IgnoredAny>,
+}
+
+/// The members of the proof's `jwk` that are read, and the private ones
+/// that must not be there (RFC 9449 §4.3 check 6: a public key only).
+#[derive(Deserialize)]
+struct ProofJwk {
+    kty: String,
+    crv: Option<String>,
+    n: Option<String>,
+    e: Option<String>,
+    x: Option<String>,
+    y: Option<String>,
+    d: Option<IgnoredAny>,
+    p: Option<IgnoredAny>,
+    q: Option<IgnoredAny>,
+    dp: Option<IgnoredAny>,
+    dq: Option<IgnoredAny>,
+    qi: Option<IgnoredAny>,
+    oth: Option<IgnoredAny>,
+    k: Option<IgnoredAny>,
+}
+
+impl ProofJwk {
+    fn has_private_members(&self) -> bool {
+        self.d.is_some()
+            || self.p.is_some()
+            || self.q.is_some()
+            || self.dp.is_some()
+            || self.dq.is_some()
+            || self.qi.is_some()
+            || self.oth.is_some()
+            || self.k.is_some()
+    }
+
+    fn members(&self) -> JwkMembers<'_> {
+        JwkMembers {
+            kty: &self.kty,
+            crv: self.crv.as_deref(),
+            n: self.n.as_deref(),
+            e: self.e.as_deref(),
+            x: self.x.as_deref(),
+            y: self.y.as_deref(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct ProofClaims {
+    jti: Option<String>,
+    htm: Option<String>,
+    htu: Option<String>,
+    #[serde(default, deserialize_with = "crate::claims::numeric_date_opt")]
+    iat: Option<i64>,
+    ath: Option<String>,
+    nonce: Option<String>,
+}
+
+const fn invalid(why: &'static str) -> Error {
+    Error::InvalidDpopProof(why)
+}
+
+/// Longest `jti` accepted: RFC 9449 asks for 96 bits of randomness; a
+/// UUID is 36 characters.
+const MAX_JTI: usize = 256;
+
+/// Checks `proof` against `target` at `now` (RFC 9449 §4.3 checks 2 to
+/// 11, and the nonce of §9).
+pub(crate) fn check(
+    proof: &str,
+    target: &Target<'_>,
+    settings: &Dpop,
+    now: i64,
+) -> Result<CheckedProof, Error> {
+    // 2. A well-formed compact JWS.
+    let parts = token::split(proof, settings.max_proof_len)
+        .map_err(|_| invalid("the proof is not a compact JWS"))?;
+    let header = token::decode_part(parts.header, "header")
+        .map_err(|_| invalid("the proof header is not base64url"))?;
+    let header: ProofHeader = serde_json::from_slice(&header)
+        .map_err(|_| invalid("the proof header is not a valid JOSE header"))?;
+    // 4. `typ` is `dpop+jwt`.
+    match header.typ.as_deref() {
+        Some(typ) if token::typ_matches(typ, "dpop+jwt") => {}
+        _ => return Err(invalid("the proof typ is not dpop+jwt")),
+    }
+    if header.crit.is_some() {
+        return Err(invalid("the proof has a critical header parameter"));
+    }
+    // 5. An asymmetric algorithm of the allow-list (`none` and HMAC are
+    // never in it).
+    let alg = header
+        .alg
+        .as_deref()
+        .and_then(Algorithm::from_name)
+        .filter(|alg| settings.algs.contains(alg))
+        .ok_or(invalid("the proof alg is not one of the accepted algs"))?;
+    // 6. A public key in `jwk`, nothing private.
+    let jwk = header.jwk.ok_or(invalid("the proof header has no jwk"))?;
+    if jwk.has_private_members() {
+        return Err(invalid("the proof jwk holds private key members"));
+    }
+    let members = jwk.members();
+    let key = proof_key(&members, alg)
+        .map_err(|_| invalid("the proof jwk is not a usable key for its alg"))?;
+    let jkt =
+        thumbprint(&members).ok_or(invalid("the proof jwk is not a usable key for its alg"))?;
+    // 7. The signature, with that key.
+    let signature = token::decode_part(parts.signature, "signature")
+        .map_err(|_| invalid("the proof signature is not base64url"))?;
+    key.verify_sig(parts.signing_input.as_bytes(), &signature)
+        .map_err(|_| invalid("the proof signature does not verify with its jwk"))?;
+    // 3. The required claims.
+    let claims = token::decode_part(parts.payload, "payload")
+        .map_err(|_| invalid("the proof payload is not base64url"))?;
+    let claims: ProofClaims = serde_json::from_slice(&claims)
+        .map_err(|_| invalid("the proof claims are not a JSON object of the right types"))?;
+    let (Some(jti), Some(htm), Some(htu), Some(iat)) =
+        (claims.jti, claims.htm, claims.htu, claims.iat)
+    else {
+        return Err(invalid("the proof lacks one of jti, htm, htu and iat"));
+    };
+    if jti.is_empty() || jti.len() > MAX_JTI {
+        return Err(invalid("the proof jti is empty or too long"));
+    }
+    // 8. `htm`: methods are case-sensitive (RFC 9110 §9.1).
+    if htm != target.method {
+        return Err(invalid("the proof htm is not the request method"));
+    }
+    // 9. `htu`, normalised, without query and fragment.
+    if super::htu::normalize(&htu).as_deref() != Some(target.htu) {
+        return Err(invalid("the proof htu is not the request URI"));
+    }
+    // 11. `ath`: the hash of the token presented with the proof.
+    let ath = digest(&SHA256, target.access_token.as_bytes());
+    let ath_matches = claims
+        .ath
+        .as_deref()
+        .and_then(|a| URL_SAFE_NO_PAD.decode(a).ok())
+        .is_some_and(|a| a == ath.as_ref());
+    if !ath_matches {
+        return Err(invalid("the proof ath is not the hash of the access token"));
+    }
+    // 10. The nonce, when the server issues them, else `iat` in the window.
+    if let Some(nonces) = &settings.nonces
+        && !claims
+            .nonce
+            .as_deref()
+            .is_some_and(|n| nonces.accepts(n, now))
+    {
+        return Err(Error::UseDpopNonce);
+    }
+    let (window, leeway) = (settings.window_secs(), settings.leeway_secs());
+    if iat > now.saturating_add(leeway) || iat < now.saturating_sub(window).saturating_sub(leeway) {
+        return Err(invalid("the proof iat is outside the acceptance window"));
+    }
+    Ok(CheckedProof { jkt, jti })
+}
+
+/// The `cnf.jkt` of a verified access token (RFC 9449 §6.1), if it has
+/// one. The token was verified with the issuer's key before this is read.
+pub(crate) fn token_jkt(token: &str) -> Result<Option<String>, Error> {
+    #[derive(Deserialize)]
+    struct Confirmation {
+        jkt: Option<String>,
+    }
+    #[derive(Deserialize)]
+    struct Bound {
+        cnf: Option<Confirmation>,
+    }
+    let payload = token
+        .split('.')
+        .nth(1)
+        .ok_or(Error::MalformedToken("expected three dot-separated parts"))?;
+    let payload = token::decode_part(payload, "payload is not base64url")?;
+    let bound: Bound = serde_json::from_slice(&payload).map_err(|_| Error::InvalidClaim("cnf"))?;
+    Ok(bound.cnf.and_then(|c| c.jkt))
+}
+
+/// True when `jkt` (the token's `cnf.jkt`, base64url) is the thumbprint
+/// `thumbprint`.
+pub(crate) fn jkt_matches(jkt: &str, thumbprint: &[u8; 32]) -> bool {
+    URL_SAFE_NO_PAD
+        .decode(jkt)
+        .is_ok_and(|jkt| jkt.as_slice() == thumbprint.as_slice())
+}

@@ -1,0 +1,184 @@
+//! DPoP (RFC 9449) through the layer over real HTTP on 127.0.0.1: tokens
+//! bound to a client key (`cnf.jkt`) from the test issuer, proofs signed
+//! by the client's own key: accepted once, and every proof check refusing.
+//! (Schemes, challenges, nonces, `htu` and the store: `tests/dpop_schemes.rs`.)
+
+use std::time::Duration;
+
+use oidc_bearer::{Dpop, ManualClock};
+use oidc_bearer_testkit::{KeyKind, TestIssuer, TestKey, dpop_proof, now};
+
+mod common;
+#[path = "common/dpop.rs"]
+mod support;
+use common::validator_for;
+use support::{AUDIENCE, api, client, send};
+
+#[tokio::test]
+async fn a_bound_token_with_its_proof_is_accepted_and_the_proof_only_once() {
+    let issuer = TestIssuer::start().await;
+    let validator = validator_for(&issuer, AUDIENCE).build().await.unwrap();
+    let api = api(&validator, Dpop::allowed().plain_http()).await;
+    for kind in KeyKind::ALL {
+        let client = client(&issuer, kind);
+        let proof = client.proof(&api, "GET").sign(&client.key);
+        let answer = client.get(&api, &proof).await;
+        answer.ok();
+        assert_eq!(answer.body, "user-1");
+        // The same proof again: a replay.
+        client.get(&api, &proof).await.dpop_refused(
+            "invalid_dpop_proof",
+            "invalid DPoP proof: the proof was used before",
+        );
+        // A fresh proof for the same (now cached) token: fine.
+        let fresh = client.proof(&api, "GET").sign(&client.key);
+        client.get(&api, &fresh).await.ok();
+    }
+    assert_eq!(validator.cached_tokens(), 4);
+}
+
+#[tokio::test]
+async fn every_proof_check_refuses_with_invalid_dpop_proof() {
+    let issuer = TestIssuer::start().await;
+    let clock = ManualClock::new(now() as i64);
+    let validator = validator_for(&issuer, AUDIENCE)
+        .clock(clock.clone())
+        .build()
+        .await
+        .unwrap();
+    let api = api(
+        &validator,
+        Dpop::allowed()
+            .plain_http()
+            .acceptance_window(Duration::from_secs(30))
+            .leeway(Duration::from_secs(5)),
+    )
+    .await;
+    let client = client(&issuer, KeyKind::EcP256);
+    let other_key = TestKey::generate(KeyKind::EcP256, "thief");
+    let base = client.proof(&api, "GET");
+    let t = now();
+    let mut jwk_with_d = client.key.public_jwk();
+    jwk_with_d["d"] = "c2VjcmV0".into();
+    let unsigned = base.clone().claim("jti", "unsigned").unsigned("none");
+    let mut tampered = base.clone().sign(&client.key);
+    tampered.push('A');
+    let cases: Vec<(&str, String)> = vec![
+        (
+            "the proof htm is not the request method",
+            client.proof(&api, "POST").sign(&client.key),
+        ),
+        (
+            "the proof htu is not the request URI",
+            dpop_proof(
+                &client.key,
+                "GET",
+                &format!("{}/other", api.base),
+                Some(&client.token),
+            )
+            .sign(&client.key),
+        ),
+        (
+            "the proof key is not the key the token is bound to",
+            dpop_proof(
+                &other_key,
+                "GET",
+                &format!("{}/me", api.base),
+                Some(&client.token),
+            )
+            .sign(&other_key),
+        ),
+        (
+            "the proof iat is outside the acceptance window",
+            base.clone().claim("iat", t - 40).sign(&client.key),
+        ),
+        (
+            "the proof iat is outside the acceptance window",
+            base.clone().claim("iat", t + 10).sign(&client.key),
+        ),
+        (
+            "the proof ath is not the hash",
+            base.clone().claim("ath", "AAAA").sign(&client.key),
+        ),
+        (
+            "the proof ath is not the hash",
+            base.clone().remove_claim("ath").sign(&client.key),
+        ),
+        (
+            "the proof lacks one of jti",
+            base.clone().remove_claim("jti").sign(&client.key),
+        ),
+        (
+            "the proof typ is not dpop+jwt",
+            base.clone().header("typ", "JWT").sign(&client.key),
+        ),
+        (
+            "the proof alg is not one of",
+            base.clone().sign_hmac(b"secret", "HS256"),
+        ),
+        ("the proof alg is not one of", unsigned),
+        (
+            "the proof header has no jwk",
+            base.clone().remove_header("jwk").sign(&client.key),
+        ),
+        (
+            "the proof jwk holds private key members",
+            base.clone().header("jwk", jwk_with_d).sign(&client.key),
+        ),
+        (
+            "the proof jwk is not a usable key",
+            base.clone()
+                .header("jwk", other_key.public_jwk())
+                .header("alg", "RS256")
+                .sign_with(&client.key, "ES256"),
+        ),
+        ("the proof signature does not verify", tampered),
+        ("the proof is not a compact JWS", "not-a-jws".to_owned()),
+    ];
+    for (description, proof) in &cases {
+        client.get(&api, proof).await.dpop_refused(
+            "invalid_dpop_proof",
+            &format!("invalid DPoP proof: {description}"),
+        );
+    }
+    // No DPoP header, or two.
+    let good = base.clone().sign(&client.key);
+    let auth = format!("DPoP {}", client.token);
+    for proofs in [vec![], vec![good.as_str(), good.as_str()]] {
+        send(&api, "GET", "/me", &[&auth], &proofs)
+            .await
+            .dpop_refused(
+                "invalid_dpop_proof",
+                "invalid DPoP proof: exactly one DPoP header",
+            );
+    }
+    // Within the window and the leeway either way: accepted.
+    for iat in [t - 34, t + 4] {
+        client
+            .get(
+                &api,
+                &base
+                    .clone()
+                    .claim("jti", format!("j{iat}"))
+                    .claim("iat", iat)
+                    .sign(&client.key),
+            )
+            .await
+            .ok();
+    }
+    // The validator's clock decides: 40 s later the proof of now is stale.
+    clock.advance(40);
+    client
+        .get(&api, &client.proof(&api, "GET").sign(&client.key))
+        .await
+        .dpop_refused(
+            "invalid_dpop_proof",
+            "invalid DPoP proof: the proof iat is outside",
+        );
+    // The method is compared as sent.
+    let post = client
+        .proof(&api, "POST")
+        .claim("iat", t + 40)
+        .sign(&client.key);
+    send(&api, "POST", "/me", &[&auth], &[&post]).await.ok();
+}
