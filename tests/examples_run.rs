@@ -696,3 +696,37 @@ fn prometheus_example_counts_what_the_layer_did() {
         assert!(text.contains(line), "missing {line:?} in:\n{text}");
     }
 }
+
+#[test]
+fn openapi_example_declares_the_scheme_and_the_scopes_it_enforces() {
+    let text = stdout_of_run("openapi");
+    let json_start = text.find('{').expect("the document is printed");
+    let json_end = text.rfind("\n}\n").expect("the document ends") + 2;
+    let doc: Value = serde_json::from_str(&text[json_start..json_end]).expect("JSON document");
+    let scheme = &doc["components"]["securitySchemes"]["oidc"];
+    assert_eq!(scheme["type"], "openIdConnect");
+    assert!(
+        scheme["openIdConnectUrl"]
+            .as_str()
+            .unwrap()
+            .ends_with("/.well-known/openid-configuration")
+    );
+    assert_eq!(
+        doc["paths"]["/orders"]["get"]["security"],
+        json!([{ "oidc": ["orders.read"] }])
+    );
+    assert_eq!(
+        doc["paths"]["/orders"]["post"]["security"],
+        json!([{ "oidc": ["orders.write"] }])
+    );
+    // And the router enforces what the document says.
+    assert!(
+        text.contains("GET /orders, scope \"orders.read\" -> 200 OK"),
+        "{text}"
+    );
+    assert!(
+        text.contains("GET /orders, scope \"profile\" -> 403 Forbidden")
+            && text.contains("scope=\"orders.read\""),
+        "{text}"
+    );
+}
