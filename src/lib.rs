@@ -88,6 +88,10 @@
 //! # Ok(()) }
 //! ```
 //!
+//! Short guides per task (an axum API, Entra ID, Keycloak, gRPC and other
+//! non-axum callers, testing your handlers, running behind a proxy) are in
+//! [`guide`].
+//!
 //! Without tower, call [`Validator::verify`] (or the synchronous
 //! [`Validator::try_verify`]) with the token.
 //!
@@ -141,6 +145,8 @@ mod metadata;
 mod metrics;
 // Provider presets and claims types, on top of `issuers`.
 mod providers;
+
+pub mod guide;
 
 pub use algorithm::Algorithm;
 pub use authz::{

@@ -1,0 +1,202 @@
+//! Short guides, one per task, each with code that compiles. Nothing here
+//! is an API: the modules only hold documentation.
+
+/// # Protect an axum API
+///
+/// The validator finds the provider's keys through discovery, keeps them
+/// fresh in the background, and the layer puts the verified claims into
+/// each request. Use `route_layer`, so a path no route matches stays a
+/// 404 instead of a 401.
+///
+/// ```no_run
+/// use axum::{Router, routing::get};
+/// use oidc_bearer::{Claims, Require, StandardClaims, Validator};
+///
+/// async fn orders(claims: Claims<StandardClaims>) -> String {
+///     format!("orders of {}", claims.sub.as_deref().unwrap_or("?"))
+/// }
+///
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let validator = Validator::discover("https://auth.example.com/realms/shop")
+///     .audience("orders-api")
+///     .build()
+///     .await?;
+/// let app: Router = Router::new()
+///     .route(
+///         "/orders",
+///         get(orders).route_layer(Require::scope("orders.read").layer::<StandardClaims>()),
+///     )
+///     .route_layer(validator.layer::<StandardClaims>());
+/// # Ok(()) }
+/// ```
+///
+/// A request without a token gets `401` with `WWW-Authenticate: Bearer`, a
+/// bad token `401 invalid_token` with the rule that failed, a token
+/// without the scope `403 insufficient_scope` (RFC 6750 §3.1).
+pub mod axum_api {}
+
+/// # Microsoft Entra ID
+///
+/// [`EntraId`](crate::EntraId) knows Entra's issuers (v1 and v2), keys URL
+/// and key binding; give it the tenant and the API's audiences. Handlers
+/// read [`AzureClaims`](crate::AzureClaims).
+///
+/// ```no_run
+/// use oidc_bearer::{AzureClaims, EntraId, EntraTokenVersion, Require, Validator};
+///
+/// # async fn run() -> Result<(), oidc_bearer::Error> {
+/// let validator = Validator::builder()
+///     .trust(
+///         EntraId::tenant("8eaef023-2b34-4da1-9baa-8bc8c9d6a490")
+///             .audience("6e74172b-be56-4843-9ff4-e66a39bb12e3") // client id (v2)
+///             .audience("api://orders") // App ID URI (v1)
+///             .token_version(EntraTokenVersion::V1AndV2),
+///     )
+///     .build()
+///     .await?;
+/// let layer = validator.layer::<AzureClaims>();
+/// let admins_only = Require::role("Orders.Admin").layer::<AzureClaims>();
+/// # Ok(()) }
+/// ```
+///
+/// Multi-tenant: `EntraId::multi_tenant().allowed_tenants([..])`. A token
+/// for Microsoft Graph is refused with a description that says to request
+/// a scope of this API.
+pub mod entra_id {}
+
+/// # Keycloak
+///
+/// [`Keycloak`](crate::Keycloak) builds the realm's issuer and keys URL,
+/// and fetches the keys from an internal address when the service reaches
+/// Keycloak by another name than the browser. Realm roles and client
+/// roles stay apart in [`KeycloakClaims`](crate::KeycloakClaims).
+///
+/// ```no_run
+/// use oidc_bearer::{Keycloak, KeycloakClaims, Require, Validator};
+///
+/// # async fn run() -> Result<(), oidc_bearer::Error> {
+/// let validator = Validator::builder()
+///     .trust(
+///         Keycloak::realm("https://auth.example.com", "shop")
+///             .internal_url("http://keycloak:8080")
+///             .audience("orders-api"), // put in `aud` by an Audience mapper
+///     )
+///     .allow_insecure_http() // only for the internal http address
+///     .build()
+///     .await?;
+/// let layer = validator.layer::<KeycloakClaims>();
+/// let readers = Require::realm_role("orders-reader").layer::<KeycloakClaims>();
+/// let admins = Require::client_role("orders-api", "admin").layer::<KeycloakClaims>();
+/// # Ok(()) }
+/// ```
+pub mod keycloak {}
+
+/// # A gRPC service, a queue consumer, anything without axum
+///
+/// The validator needs no HTTP types: [`Validator::verify`](crate::Validator::verify)
+/// (async, waits for a rotated key) or
+/// [`Validator::try_verify`](crate::Validator::try_verify) (synchronous,
+/// for a tonic interceptor). Map the error by its kind: the token is bad
+/// (`Unauthenticated`), not enough (`PermissionDenied`), or the keys are
+/// unavailable (`Unavailable`, retry later).
+///
+/// ```no_run
+/// use oidc_bearer::{Error, ErrorKind, StandardClaims, Validator};
+///
+/// /// What a gRPC interceptor answers, without the gRPC crate.
+/// enum Code { Unauthenticated, PermissionDenied, Unavailable }
+///
+/// fn authenticate(
+///     validator: &Validator,
+///     authorization: Option<&str>, // the `authorization` metadata
+/// ) -> Result<StandardClaims, (Code, String)> {
+///     let token = authorization
+///         .and_then(|value| value.strip_prefix("Bearer "))
+///         .ok_or((Code::Unauthenticated, "no bearer token".to_owned()))?;
+///     match validator.try_verify::<StandardClaims>(token) {
+///         Ok(claims) => Ok((*claims).clone()),
+///         Err(error) => Err((
+///             match error.kind() {
+///                 ErrorKind::Unavailable => Code::Unavailable,
+///                 ErrorKind::InsufficientScope => Code::PermissionDenied,
+///                 _ => Code::Unauthenticated,
+///             },
+///             error.to_string(), // the rule that failed; never the token
+///         )),
+///     }
+/// }
+/// ```
+pub mod without_axum {}
+
+/// # Testing your handlers
+///
+/// The `oidc-bearer-testkit` crate runs an OpenID provider in your test:
+/// keys generated, discovery and JWKS on 127.0.0.1, tokens minted with any
+/// claims, keys rotated, faults on demand. Test your real router, layer
+/// included.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use axum::{Router, body::Body, http::Request, routing::get};
+/// use oidc_bearer::{Require, StandardClaims, Validator};
+/// use oidc_bearer_testkit::TestIssuer;
+/// use tower::ServiceExt as _;
+///
+/// let issuer = TestIssuer::start().await;
+/// let validator = Validator::discover(&issuer.issuer)
+///     .audience("orders-api")
+///     .build()
+///     .await
+///     .unwrap();
+/// let app = Router::new()
+///     .route(
+///         "/orders",
+///         get(|| async { "[]" })
+///             .route_layer(Require::scope("orders.read").layer::<StandardClaims>()),
+///     )
+///     .route_layer(validator.layer::<StandardClaims>());
+///
+/// let token = issuer
+///     .builder("orders-api")
+///     .claim("scope", "profile")
+///     .sign(&issuer.key);
+/// let request = Request::get("/orders")
+///     .header("authorization", format!("Bearer {token}"))
+///     .body(Body::empty())
+///     .unwrap();
+/// let response = app.oneshot(request).await.unwrap();
+/// assert_eq!(response.status(), 403); // valid, but not enough
+/// # }
+/// ```
+pub mod testing {}
+
+/// # Running behind a proxy
+///
+/// Outbound (the service reaches the provider through a corporate proxy,
+/// or trusts a private CA): give the validator your own `reqwest` client;
+/// the crate's timeout, size limit, `https` policy and redirect rules
+/// still apply.
+///
+/// ```no_run
+/// use oidc_bearer::{Validator, reqwest};
+///
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let ca = reqwest::Certificate::from_pem(&std::fs::read("/etc/corp-ca.pem")?)?;
+/// let client = reqwest::Client::builder()
+///     .proxy(reqwest::Proxy::https("http://proxy.internal:3128")?)
+///     .add_root_certificate(ca)
+///     .build()?;
+/// let validator = Validator::discover("https://auth.example.com/realms/shop")
+///     .audience("orders-api")
+///     .http_client(client)
+///     .build()
+///     .await?;
+/// # Ok(()) }
+/// ```
+///
+/// Inbound (the API sits behind a reverse proxy): nothing to do for bearer
+/// tokens. Advertise the public URL as the resource
+/// ([`ValidatorBuilder::resource`](crate::ValidatorBuilder::resource)), so
+/// the RFC 9728 document and challenges name it, not the internal address.
+pub mod behind_a_proxy {}
