@@ -58,7 +58,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_state(validator);
 
     let listener = tokio::net::TcpListener::bind(&listen).await?;
-    println!("listening on http://{listen}  (GET /me with a bearer token, GET /healthz)");
+    println!("listening on http://{}", listener.local_addr()?);
+    println!("GET /me with a bearer token; GET /healthz without one");
     axum::serve(listener, app).await?;
     Ok(())
 }

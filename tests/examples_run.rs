@@ -730,3 +730,31 @@ fn openapi_example_declares_the_scheme_and_the_scopes_it_enforces() {
         "{text}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn protected_api_example_serves_your_own_provider() {
+    let issuer = oidc_bearer_testkit::TestIssuer::start().await;
+    let api = start(
+        "protected_api",
+        &[
+            ("OIDC_ISSUER", issuer.issuer.clone()),
+            ("OIDC_AUDIENCE", "my-api".into()),
+        ],
+    );
+    let me = format!("{}/me", api.base);
+    let ok = call("GET", &me, Some(&issuer.token("my-api"))).await;
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    assert!(ok.body.contains("\"sub\":\"user-1\""), "{}", ok.body);
+    let other = call("GET", &me, Some(&issuer.token("another-api"))).await;
+    assert_eq!(other.status, 401);
+    assert!(other.challenge.unwrap().contains("invalid audience"));
+    // The readiness endpoint needs no token; an unknown path stays 404.
+    let health = call("GET", &format!("{}/healthz", api.base), None).await;
+    assert_eq!(health.status, 200, "{}", health.body);
+    assert_eq!(
+        call("GET", &format!("{}/nope", api.base), None)
+            .await
+            .status,
+        404
+    );
+}
