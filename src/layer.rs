@@ -209,6 +209,11 @@ impl<C, R> OidcBearerLayer<C, R> {
         self.sources.bearer_methods()
     }
 
+    /// The layer's DPoP settings, if any (for the RFC 9728 document).
+    pub(crate) fn dpop_settings(&self) -> Option<&Dpop> {
+        self.dpop.as_deref().map(|state| &state.settings)
+    }
+
     pub(crate) fn validator(&self) -> &Validator {
         &self.validator
     }

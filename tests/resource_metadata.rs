@@ -454,3 +454,47 @@ async fn anonymous_refusals_inside_the_layer_name_the_document_too() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_document_names_the_layers_dpop_settings() {
+    use oidc_bearer::{Algorithm, Dpop};
+    let issuer = TestIssuer::start().await;
+    let validator = validator(&issuer, "https://api.example.com/mcp").await;
+    let document = |layer: oidc_bearer::OidcBearerLayer<StandardClaims>| {
+        serde_json::to_value(layer.resource_metadata()).unwrap()
+    };
+
+    // Without DPoP the members are absent (RFC 9728 §2: optional).
+    let plain = document(validator.layer::<StandardClaims>());
+    assert!(
+        plain.get("dpop_signing_alg_values_supported").is_none(),
+        "{plain}"
+    );
+    assert!(
+        plain.get("dpop_bound_access_tokens_required").is_none(),
+        "{plain}"
+    );
+
+    let required = document(
+        validator
+            .layer::<StandardClaims>()
+            .dpop(Dpop::required().algs([Algorithm::ES256, Algorithm::EdDSA])),
+    );
+    assert_eq!(
+        required["dpop_signing_alg_values_supported"],
+        json!(["ES256", "EdDSA"])
+    );
+    assert_eq!(required["dpop_bound_access_tokens_required"], true);
+
+    let allowed = document(validator.layer::<StandardClaims>().dpop(Dpop::allowed()));
+    assert!(
+        allowed["dpop_signing_alg_values_supported"]
+            .as_array()
+            .is_some_and(|algs| algs.iter().any(|a| a == "ES256")),
+        "{allowed}"
+    );
+    assert!(
+        allowed.get("dpop_bound_access_tokens_required").is_none(),
+        "{allowed}"
+    );
+}

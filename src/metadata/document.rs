@@ -118,8 +118,14 @@ impl<C, R> OidcBearerLayer<C, R> {
             bearer_methods_supported: self.bearer_methods(),
             resource_name: None,
             resource_documentation: None,
-            dpop_signing_alg_values_supported: Vec::new(),
-            dpop_bound_access_tokens_required: false,
+            // RFC 9728 §2: the proof algorithms the layer accepts, and
+            // whether it refuses bearer tokens (DPoP required).
+            dpop_signing_alg_values_supported: self.dpop_settings().map_or_else(Vec::new, |d| {
+                d.algs.iter().map(|alg| alg.name().to_owned()).collect()
+            }),
+            dpop_bound_access_tokens_required: self
+                .dpop_settings()
+                .is_some_and(|d| d.mode == crate::DpopMode::DpopRequired),
             location: resource.clone(),
         }
     }
