@@ -12,7 +12,7 @@ mod common;
 #[allow(dead_code)]
 #[path = "../examples/mcp_server.rs"]
 mod mcp_server;
-use common::Api;
+use common::{Api, get_json};
 
 /// The value of `name="…"` in a challenge.
 fn quoted_param<'a>(challenge: &'a str, name: &str) -> Option<&'a str> {
@@ -58,14 +58,7 @@ async fn an_mcp_client_walks_from_401_to_a_successful_call() {
     );
 
     // 2. The document, public, about exactly this server.
-    let document: Value = http
-        .get(metadata_url)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let document: Value = get_json(http, metadata_url).await;
     assert_eq!(document["resource"], server_url.as_str());
     assert_eq!(document["scopes_supported"], json!([mcp_server::SCOPE]));
     assert_eq!(document["bearer_methods_supported"], json!(["header"]));
@@ -73,16 +66,11 @@ async fn an_mcp_client_walks_from_401_to_a_successful_call() {
     assert_eq!(authorization_server, issuer.issuer);
 
     // 3. The authorization server's own metadata: where to sign in.
-    let discovery: Value = http
-        .get(format!(
-            "{authorization_server}/.well-known/openid-configuration"
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let discovery: Value = get_json(
+        http,
+        format!("{authorization_server}/.well-known/openid-configuration"),
+    )
+    .await;
     assert_eq!(discovery["issuer"], authorization_server);
 
     // 4. Signed in (a token for the resource, RFC 8707), the call works.

@@ -9,7 +9,7 @@ use oidc_bearer_testkit::{TestIssuer, now};
 use serde_json::{Value, json};
 
 mod common;
-use common::{Api, bearer, fetch};
+use common::{Api, bearer, fetch, get_json};
 
 /// A listener bound first, so the resource URL can name its port.
 async fn bind() -> (tokio::net::TcpListener, String) {
@@ -159,15 +159,11 @@ async fn a_resource_without_a_path_is_described_at_the_bare_well_known_path() {
         .route_layer(layer)
         .merge(metadata.router());
     let api = start(listener, app);
-    let document: Value = api
-        .client
-        .get(format!("{base}/.well-known/oauth-protected-resource"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let document: Value = get_json(
+        &api.client,
+        format!("{base}/.well-known/oauth-protected-resource"),
+    )
+    .await;
     // §3.3: byte for byte the resource as configured (no slash added).
     assert_eq!(document["resource"], base);
     // A cookie is no RFC 6750 method: an empty list, not a missing member.
@@ -285,29 +281,17 @@ async fn an_mcp_client_finds_the_authorization_server_from_a_bare_401() {
     let params = challenge_params(&challenge);
     let metadata_url = param(&params, "resource_metadata").expect("resource_metadata");
 
-    let document: Value = client
-        .get(metadata_url)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let document: Value = get_json(client, metadata_url).await;
     // §3.3: the document must be about the resource the client called;
     // a client refuses any other.
     assert_eq!(document["resource"], server_url.as_str());
     let authorization_server = document["authorization_servers"][0].as_str().unwrap();
 
-    let discovery: Value = client
-        .get(format!(
-            "{authorization_server}/.well-known/openid-configuration"
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let discovery: Value = get_json(
+        client,
+        format!("{authorization_server}/.well-known/openid-configuration"),
+    )
+    .await;
     assert_eq!(discovery["issuer"], authorization_server);
     assert!(discovery["jwks_uri"].is_string());
 

@@ -220,3 +220,18 @@ pub fn keycloak_certs(
     };
     serde_json::json!({ "keys": [jwk(enc, "enc", "RSA-OAEP"), jwk(sig, "sig", "RS256")] })
 }
+
+/// GETs `url` and reads the answer as JSON (a discovery or metadata
+/// document); panics, saying which URL, on any failure.
+pub async fn get_json(client: &reqwest::Client, url: impl AsRef<str>) -> serde_json::Value {
+    let url = url.as_ref();
+    let response = client
+        .get(url)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    response
+        .json()
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}: not JSON: {e}"))
+}
