@@ -1356,7 +1356,18 @@ fn unknown_kids_do_not_wait_once_the_refresh_task_is_gone() {
     let stranger = TestKey::generate(KeyKind::EcP256, "stranger");
     let forged = token_for(&issuer, &stranger, "forged");
     let valid = token_for(&issuer, &issuer.key, "alice");
+    assert_eq!(validator.health().last_error, None);
     drop(built);
+    // Said in `health()`, for readiness endpoints, not as a warning at
+    // every ordinary shutdown.
+    let health = validator.health();
+    assert!(
+        health
+            .last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("refresh task ended")),
+        "{health:?}"
+    );
 
     let other = tokio::runtime::Builder::new_current_thread()
         .enable_all()

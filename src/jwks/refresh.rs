@@ -200,10 +200,15 @@ impl Drop for TaskGone {
         };
         let mut state = store.state();
         store.settle(&mut state, FetchState::TaskGone);
-        drop(state);
-        tracing::warn!(
-            "the signing-key refresh task ended while the validator is still in use \
-             (its tokio runtime shut down?): keys will no longer be refreshed"
+        // Said where it matters, in `health()` (a validator that outlives
+        // its runtime is stale from now on), rather than as a warning at
+        // every ordinary shutdown, when tasks are dropped in no order.
+        state.last_error = Some(
+            "the signing-key refresh task ended (its tokio runtime shut down?): keys are \
+             no longer refreshed"
+                .into(),
         );
+        drop(state);
+        tracing::debug!("the signing-key refresh task ended while the validator is still in use");
     }
 }
