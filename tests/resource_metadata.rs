@@ -482,3 +482,51 @@ async fn the_document_names_the_layers_dpop_settings() {
         "{allowed}"
     );
 }
+
+#[tokio::test]
+async fn dpop_challenges_name_the_document_too() {
+    use oidc_bearer::Dpop;
+    let issuer = TestIssuer::start().await;
+    let (listener, base) = bind().await;
+    let resource = format!("{base}/mcp");
+    let validator = validator(&issuer, &resource).await;
+    let layer = validator
+        .layer::<StandardClaims>()
+        .dpop(Dpop::allowed().external_url(&base));
+    let metadata = layer.resource_metadata();
+    let app = Router::new()
+        .route("/mcp", get(|| async { "mcp" }))
+        .route_layer(layer)
+        .merge(metadata.router());
+    let api = start(listener, app);
+
+    // A DPoP token without a proof: both schemes' challenges, each with
+    // the document's URL.
+    let answer = api
+        .client
+        .get(format!("{base}/mcp"))
+        .header("authorization", format!("DPoP {}", issuer.token(&resource)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 401);
+    let challenges: Vec<&str> = answer
+        .headers()
+        .get_all("www-authenticate")
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .collect();
+    assert_eq!(challenges.len(), 2, "{challenges:?}");
+    let expected = format!("resource_metadata=\"{base}/.well-known/oauth-protected-resource/mcp\"");
+    for challenge in &challenges {
+        assert!(challenge.contains(&expected), "{challenge}");
+    }
+    assert!(
+        challenges.iter().any(|c| c.starts_with("DPoP ")),
+        "{challenges:?}"
+    );
+    assert!(
+        challenges.iter().any(|c| c.starts_with("Bearer ")),
+        "{challenges:?}"
+    );
+}
