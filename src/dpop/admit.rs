@@ -13,8 +13,8 @@ use serde::de::DeserializeOwned;
 
 use super::Dpop;
 use super::DpopMode;
-use super::proof::{self, CheckedProof, Target};
-use super::replay::{ProofId, Seen, StoreFuture};
+use super::proof::{self, Binding, CheckedProof, Target};
+use super::replay::{Seen, StoreFuture};
 use crate::bearer::token68_str;
 use crate::claims::Claims;
 use crate::clock::Clock;
@@ -118,9 +118,9 @@ fn as_bearer<C: DeserializeOwned + Send + Sync + 'static>(
 
 /// RFC 9449 §7.1: a bound token is never a bearer token.
 fn unbound<C>(token: &str, claims: Claims<C>) -> Result<Claims<C>, Error> {
-    match proof::token_jkt(token)? {
-        Some(_) => Err(Error::DpopBoundToken),
-        None => Ok(claims),
+    match proof::token_binding(token)? {
+        Binding::Key(_) => Err(Error::DpopBoundToken),
+        Binding::Unbound => Ok(claims),
     }
 }
 
@@ -191,18 +191,18 @@ fn bound<C: Send + Sync + 'static>(
     now: i64,
 ) -> Admission<C> {
     let reject = |error| Admission::Rejected(error, Scheme::Dpop);
-    match proof::token_jkt(token) {
-        Ok(Some(jkt)) if proof::jkt_matches(&jkt, &checked.jkt) => {}
-        Ok(Some(_)) => {
+    match proof::token_binding(token) {
+        Ok(binding) if binding.is(&checked.jkt) => {}
+        Ok(Binding::Key(_)) => {
             return reject(Error::InvalidDpopProof(
                 "the proof key is not the key the token is bound to",
             ));
         }
-        Ok(None) => return reject(Error::TokenNotDpopBound),
+        Ok(Binding::Unbound) => return reject(Error::TokenNotDpopBound),
         Err(error) => return reject(error),
     }
     let settings = &state.settings;
-    let id = ProofId::new(&checked.jkt, &checked.jti);
+    let id = checked.id;
     let fail_open = settings.fail_open;
     match settings
         .store

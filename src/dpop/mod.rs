@@ -123,6 +123,7 @@ pub struct Dpop {
     pub(crate) fail_open: bool,
     pub(crate) nonces: Option<Nonces>,
     pub(crate) max_proof_len: usize,
+    pub(crate) proof_keys: Arc<proof::ProofKeys>,
 }
 
 impl std::fmt::Debug for Dpop {
@@ -162,6 +163,7 @@ impl Dpop {
             fail_open: false,
             nonces: None,
             max_proof_len: 8 * 1024,
+            proof_keys: Arc::new(proof::ProofKeys::new()),
         }
     }
 
