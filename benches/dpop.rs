@@ -284,6 +284,105 @@ fn main() {
     });
     layer.finish();
     c.final_summary();
+    paired(
+        &rt,
+        &fx,
+        (&rsa, message, &signature),
+        (&ec, pmessage, &psignature),
+    );
+}
+
+/// The ratios measured in alternation, so that a shared machine's load,
+/// which moves between criterion's groups, weighs on both sides alike:
+/// rounds of 100 bare checks (token + proof), 100 requests without the
+/// layer, 100 DPoP requests uncached and 100 cached; the median of the
+/// per-round ratios is printed.
+fn paired(
+    rt: &Runtime,
+    fx: &Fixture,
+    token: (&ParsedPublicKey, &str, &[u8]),
+    proof: (&ParsedPublicKey, &str, &[u8]),
+) {
+    const ROUNDS: usize = 41;
+    const N: usize = 100;
+    let uncached = fx.validator(rt, 0);
+    let cached = fx.validator(rt, 10_000);
+    let auth = HeaderValue::from_str(&format!("DPoP {}", fx.token)).expect("header");
+    let bare = || Router::new().route("/orders", get(ok));
+    // The control: today's bearer request, against the token's bare check.
+    let plain = fx.validator(rt, 0);
+    let unbound = TokenBuilder::new()
+        .header("typ", "at+jwt")
+        .claims(standard_claims(&fx.issuer, AUDIENCE))
+        .sign(&fx.rsa);
+    let bearer_auth = HeaderValue::from_str(&format!("Bearer {unbound}")).expect("header");
+    let bearer = || {
+        Router::new()
+            .route("/orders", get(ok))
+            .layer(plain.layer::<StandardClaims>())
+    };
+    let (mut work, mut hit, mut control) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..ROUNDS {
+        let start = Instant::now();
+        for _ in 0..N {
+            token
+                .0
+                .verify_sig(black_box(token.1.as_bytes()), black_box(token.2))
+                .expect("valid");
+            proof
+                .0
+                .verify_sig(black_box(proof.1.as_bytes()), black_box(proof.2))
+                .expect("valid");
+        }
+        let floor = start.elapsed().as_secs_f64();
+        let start = Instant::now();
+        for _ in 0..N {
+            proof
+                .0
+                .verify_sig(black_box(proof.1.as_bytes()), black_box(proof.2))
+                .expect("valid");
+        }
+        let proof_floor = start.elapsed().as_secs_f64();
+        let start = Instant::now();
+        for _ in 0..N {
+            token
+                .0
+                .verify_sig(black_box(token.1.as_bytes()), black_box(token.2))
+                .expect("valid");
+        }
+        let token_floor = start.elapsed().as_secs_f64();
+        let plain = time_requests(rt, N as u64, &bearer, &bearer_auth, &fx.proofs[..N]);
+        let none = time_requests(rt, N as u64, &bare, &auth, &fx.proofs[..N]).as_secs_f64();
+        let dpop = time_requests(
+            rt,
+            N as u64,
+            &|| dpop_router(&uncached),
+            &auth,
+            &fx.proofs[..N],
+        );
+        let dpop_hit = time_requests(
+            rt,
+            N as u64,
+            &|| dpop_router(&cached),
+            &auth,
+            &fx.proofs[..N],
+        );
+        work.push((dpop.as_secs_f64() - none) / floor);
+        hit.push((dpop_hit.as_secs_f64() - none) / proof_floor);
+        control.push((plain.as_secs_f64() - none) / token_floor);
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    println!(
+        "paired, median of {ROUNDS} rounds: DPoP auth work (cache off) = {:.3} x (token + proof bare checks); \
+         with the token cached = {:.3} x (proof bare check); control: bearer auth work (cache \
+         off) = {:.3} x (token bare check)",
+        median(&mut work),
+        median(&mut hit),
+        median(&mut control)
+    );
 }
 
 fn callgrind_main(n: usize) {
