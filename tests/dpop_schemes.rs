@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use axum::{Router, routing::get};
 use oidc_bearer::{
-    Dpop, ManualClock, MemoryReplayStore, Nonces, ProblemJson, StandardClaims, Validator,
-    jwk_thumbprint,
+    Clock as _, Dpop, ManualClock, MemoryReplayStore, Nonces, ProblemJson, StandardClaims,
+    Validator, jwk_thumbprint,
 };
 use oidc_bearer_testkit::{KeyKind, TestIssuer, TestKey, dpop_proof, now};
 use reqwest::StatusCode;
@@ -253,7 +253,6 @@ async fn nonces_are_issued_required_and_rotated() {
         .get(&api, &with_nonce(&fresh, clock.now()))
         .await
         .ok();
-    use oidc_bearer::Clock as _;
 }
 
 #[tokio::test]

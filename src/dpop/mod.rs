@@ -231,7 +231,7 @@ impl Dpop {
     }
 
     /// Where accepted proofs' `jti`s are remembered (default: a
-    /// [`MemoryReplayStore`] of 100,000 proofs, about 6.4 MB). Several
+    /// [`MemoryReplayStore`] of 100,000 proofs, at most about 9 MB). Several
     /// instances of an API need a shared one.
     pub fn replay_store(mut self, store: impl ReplayStore) -> Self {
         self.store = Arc::new(store);
