@@ -160,7 +160,11 @@ fn with_proof<C: DeserializeOwned + Send + Sync + 'static>(
     };
     let checked = match proof::check(proof, &target, &state.settings, now) {
         Ok(checked) => checked,
-        Err(error) => return reject(error),
+        Err(error) => {
+            // The reason only: never the proof or the token.
+            tracing::debug!(reason = %error, "DPoP proof rejected");
+            return reject(error);
+        }
     };
     match validator.check::<C>(token, UnknownKid::Wait) {
         Outcome::Verified(claims) => bound(state, token, checked, claims, now),
@@ -190,7 +194,10 @@ fn bound<C: Send + Sync + 'static>(
     claims: Claims<C>,
     now: i64,
 ) -> Admission<C> {
-    let reject = |error| Admission::Rejected(error, Scheme::Dpop);
+    let reject = |error: Error| {
+        tracing::debug!(reason = %error, "DPoP proof rejected");
+        Admission::Rejected(error, Scheme::Dpop)
+    };
     match proof::token_binding(token) {
         Ok(binding) if binding.is(&checked.jkt) => {}
         Ok(Binding::Key(_)) => {
@@ -250,12 +257,17 @@ fn dpop_token(headers: &HeaderMap, max_len: usize) -> Result<Option<&str>, Error
         return Ok(None);
     };
     let bytes = value.as_bytes();
+    if bytes.eq_ignore_ascii_case(b"dpop") {
+        return Err(Error::InvalidRequest("DPoP scheme without a token"));
+    }
     let Some((scheme, rest)) = bytes.split_at_checked(5) else {
         return Ok(None);
     };
     if !scheme.eq_ignore_ascii_case(b"dpop ") {
-        if scheme.eq_ignore_ascii_case(b"dpop\t") || bytes.eq_ignore_ascii_case(b"dpop") {
-            return Err(Error::InvalidRequest("DPoP scheme without a token"));
+        if scheme.eq_ignore_ascii_case(b"dpop\t") {
+            return Err(Error::InvalidRequest(
+                "the DPoP scheme and its token must be separated by a space, not a tab",
+            ));
         }
         return Ok(None);
     }

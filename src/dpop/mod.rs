@@ -185,8 +185,23 @@ impl Dpop {
     /// The algorithms a proof may be signed with, in the order the
     /// challenge's `algs` lists them. HMAC algorithms are dropped: a proof
     /// is signed with an asymmetric key (RFC 9449 §4.2).
+    ///
+    /// # Panics
+    ///
+    /// When no asymmetric algorithm is left: no proof could ever pass.
     pub fn algs(mut self, algs: impl IntoIterator<Item = Algorithm>) -> Self {
-        self.algs = algs.into_iter().filter(|a| !a.is_hmac()).collect();
+        let mut list: Vec<Algorithm> = Vec::new();
+        for alg in algs {
+            if !alg.is_hmac() && !list.contains(&alg) {
+                list.push(alg);
+            }
+        }
+        assert!(
+            !list.is_empty(),
+            "Dpop::algs: no asymmetric algorithm given; proofs are signed with ES256, EdDSA, \
+             RS256, PS256, ... never with HMAC"
+        );
+        self.algs = list;
         self
     }
 
