@@ -181,7 +181,29 @@ fn callgrind(n: usize, rt: &Runtime, cases: &mut [Case<'_>]) {
     let _ = rt;
 }
 
+/// With `OIDC_BEARER_DPOP_PROFILE=PASSES`: only DPoP requests with the
+/// token cached, PASSES times over the proofs, for `perf record`.
+fn profile(passes: usize) {
+    let rt = runtime();
+    let fx = Fixture::start(&rt);
+    let cached = fx.validator(&rt, 10_000);
+    let auth = HeaderValue::from_str(&format!("DPoP {}", fx.token)).expect("header");
+    for _ in 0..passes {
+        let n = fx.proofs.len() as u64;
+        black_box(time_requests(
+            &rt,
+            n,
+            &|| dpop_router(&cached),
+            &auth,
+            &fx.proofs,
+        ));
+    }
+}
+
 fn main() {
+    if let Ok(passes) = std::env::var("OIDC_BEARER_DPOP_PROFILE") {
+        return profile(passes.parse().expect("a pass count"));
+    }
     if let Some(n) = std::env::var("OIDC_BEARER_CALLGRIND")
         .ok()
         .map(|n| n.parse::<usize>().expect("a run count"))
