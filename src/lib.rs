@@ -91,6 +91,16 @@
 //! Short guides per task (an axum API, Entra ID, Keycloak, gRPC and other
 //! non-axum callers, testing your handlers, running behind a proxy) are in
 //! [`guide`].
+
+//! # DPoP
+//!
+//! Tokens bound to the client's key (RFC 9449, `cnf.jkt`) are checked with
+//! their proof on every request once the layer has
+//! [`dpop`](OidcBearerLayer::dpop) settings: `Dpop::allowed()` (Bearer or
+//! DPoP) or `Dpop::required()`. See [`Dpop`] for the checks, the modes and
+//! the refusals (`invalid_dpop_proof`, `use_dpop_nonce`), and
+//! [`ReplayStore`] for where proofs' `jti`s are kept (in memory, or Redis
+//! with the `redis` feature).
 //!
 //! Without tower, call [`Validator::verify`] (or the synchronous
 //! [`Validator::try_verify`]) with the token.

@@ -123,7 +123,9 @@ struct RawHeader<'a> {
 /// A string member, borrowed unless it holds escapes. (`Cow`'s own
 /// `Deserialize` always copies, `#[serde(borrow)]` notwithstanding, once
 /// it sits inside an `Option`.)
-fn borrowed_str<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Cow<'de, str>>, D::Error> {
+pub(crate) fn borrowed_str<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Cow<'de, str>>, D::Error> {
     struct Visit;
     impl<'de> serde::de::Visitor<'de> for Visit {
         type Value = Option<Cow<'de, str>>;

@@ -182,3 +182,37 @@ async fn every_proof_check_refuses_with_invalid_dpop_proof() {
         .sign(&client.key);
     send(&api, "POST", "/me", &[&auth], &[&post]).await.ok();
 }
+
+#[tokio::test]
+async fn a_token_of_a_rotated_key_waits_for_the_refetch_then_its_proof_is_checked() {
+    let mut issuer = TestIssuer::start().await;
+    let validator = validator_for(&issuer, AUDIENCE)
+        .kid_refetch_cooldown(Duration::from_millis(10))
+        .build()
+        .await
+        .unwrap();
+    let api = api(&validator, Dpop::allowed().plain_http()).await;
+    issuer.rotate(KeyKind::EcP256, "rotated");
+    // The token's kid is new to the validator: the layer's slow path.
+    let client = client(&issuer, KeyKind::Ed25519);
+    let proof = client.proof(&api, "GET").sign(&client.key);
+    let answer = client.get(&api, &proof).await;
+    answer.ok();
+    assert!(validator.keys().contains_kid("rotated"));
+    client.get(&api, &proof).await.dpop_refused(
+        "invalid_dpop_proof",
+        "invalid DPoP proof: the proof was used before",
+    );
+    // The same path refuses a proof of another key after the wait.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    issuer.rotate(KeyKind::EcP256, "rotated-again");
+    let token = support::bound_token(&issuer, &client.key);
+    let thief = TestKey::generate(KeyKind::Ed25519, "thief");
+    let stolen = dpop_proof(&thief, "GET", &format!("{}/me", api.base), Some(&token)).sign(&thief);
+    send(&api, "GET", "/me", &[&format!("DPoP {token}")], &[&stolen])
+        .await
+        .dpop_refused(
+            "invalid_dpop_proof",
+            "invalid DPoP proof: the proof key is not the key the token is bound to",
+        );
+}

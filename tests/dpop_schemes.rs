@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use axum::{Router, routing::get};
 use oidc_bearer::{
-    Dpop, ManualClock, MemoryReplayStore, Nonces, ProblemJson, StandardClaims, Validator,
-    jwk_thumbprint,
+    Clock as _, Dpop, ManualClock, MemoryReplayStore, Nonces, ProblemJson, StandardClaims,
+    Validator, jwk_thumbprint,
 };
 use oidc_bearer_testkit::{KeyKind, TestIssuer, TestKey, dpop_proof, now};
 use reqwest::StatusCode;
@@ -107,13 +107,19 @@ async fn schemes_per_mode_and_their_challenges() {
     .await
     .dpop_refused("invalid_token", "token expired");
     // A malformed DPoP credential: 400 on the DPoP challenge.
-    let malformed = send(&both, "GET", "/me", &["DPoP a b"], &[]).await;
-    assert_eq!(malformed.status, StatusCode::BAD_REQUEST, "{malformed:?}");
-    assert!(
-        malformed
-            .dpop_challenge()
-            .contains(r#"error="invalid_request""#)
-    );
+    for value in ["DPoP a b", "DPoP", "dpop\tabc", "DPoP  "] {
+        let malformed = send(&both, "GET", "/me", &[value], &[]).await;
+        assert_eq!(
+            malformed.status,
+            StatusCode::BAD_REQUEST,
+            "{value:?}: {malformed:?}"
+        );
+        assert!(
+            malformed
+                .dpop_challenge()
+                .contains(r#"error="invalid_request""#)
+        );
+    }
 
     // DPoP required: one challenge, and bearer tokens refused.
     let required = api(&validator, Dpop::required().plain_http()).await;
@@ -253,7 +259,6 @@ async fn nonces_are_issued_required_and_rotated() {
         .get(&api, &with_nonce(&fresh, clock.now()))
         .await
         .ok();
-    use oidc_bearer::Clock as _;
 }
 
 #[tokio::test]

@@ -13,8 +13,8 @@ use serde::de::DeserializeOwned;
 
 use super::Dpop;
 use super::DpopMode;
-use super::proof::{self, CheckedProof, Target};
-use super::replay::{ProofId, Seen, StoreFuture};
+use super::proof::{self, Binding, CheckedProof, Target};
+use super::replay::{Seen, StoreFuture};
 use crate::bearer::token68_str;
 use crate::claims::Claims;
 use crate::clock::Clock;
@@ -118,9 +118,9 @@ fn as_bearer<C: DeserializeOwned + Send + Sync + 'static>(
 
 /// RFC 9449 §7.1: a bound token is never a bearer token.
 fn unbound<C>(token: &str, claims: Claims<C>) -> Result<Claims<C>, Error> {
-    match proof::token_jkt(token)? {
-        Some(_) => Err(Error::DpopBoundToken),
-        None => Ok(claims),
+    match proof::token_binding(token)? {
+        Binding::Key(_) => Err(Error::DpopBoundToken),
+        Binding::Unbound => Ok(claims),
     }
 }
 
@@ -160,7 +160,11 @@ fn with_proof<C: DeserializeOwned + Send + Sync + 'static>(
     };
     let checked = match proof::check(proof, &target, &state.settings, now) {
         Ok(checked) => checked,
-        Err(error) => return reject(error),
+        Err(error) => {
+            // The reason only: never the proof or the token.
+            tracing::debug!(reason = %error, "DPoP proof rejected");
+            return reject(error);
+        }
     };
     match validator.check::<C>(token, UnknownKid::Wait) {
         Outcome::Verified(claims) => bound(state, token, checked, claims, now),
@@ -190,19 +194,22 @@ fn bound<C: Send + Sync + 'static>(
     claims: Claims<C>,
     now: i64,
 ) -> Admission<C> {
-    let reject = |error| Admission::Rejected(error, Scheme::Dpop);
-    match proof::token_jkt(token) {
-        Ok(Some(jkt)) if proof::jkt_matches(&jkt, &checked.jkt) => {}
-        Ok(Some(_)) => {
+    let reject = |error: Error| {
+        tracing::debug!(reason = %error, "DPoP proof rejected");
+        Admission::Rejected(error, Scheme::Dpop)
+    };
+    match proof::token_binding(token) {
+        Ok(binding) if binding.is(&checked.jkt) => {}
+        Ok(Binding::Key(_)) => {
             return reject(Error::InvalidDpopProof(
                 "the proof key is not the key the token is bound to",
             ));
         }
-        Ok(None) => return reject(Error::TokenNotDpopBound),
+        Ok(Binding::Unbound) => return reject(Error::TokenNotDpopBound),
         Err(error) => return reject(error),
     }
     let settings = &state.settings;
-    let id = ProofId::new(&checked.jkt, &checked.jti);
+    let id = checked.id;
     let fail_open = settings.fail_open;
     match settings
         .store
@@ -250,12 +257,17 @@ fn dpop_token(headers: &HeaderMap, max_len: usize) -> Result<Option<&str>, Error
         return Ok(None);
     };
     let bytes = value.as_bytes();
+    if bytes.eq_ignore_ascii_case(b"dpop") {
+        return Err(Error::InvalidRequest("DPoP scheme without a token"));
+    }
     let Some((scheme, rest)) = bytes.split_at_checked(5) else {
         return Ok(None);
     };
     if !scheme.eq_ignore_ascii_case(b"dpop ") {
-        if scheme.eq_ignore_ascii_case(b"dpop\t") || bytes.eq_ignore_ascii_case(b"dpop") {
-            return Err(Error::InvalidRequest("DPoP scheme without a token"));
+        if scheme.eq_ignore_ascii_case(b"dpop\t") {
+            return Err(Error::InvalidRequest(
+                "the DPoP scheme and its token must be separated by a space, not a tab",
+            ));
         }
         return Ok(None);
     }

@@ -27,7 +27,13 @@ impl Origin {
     pub(crate) fn request_uri(&self, uri: &Uri, headers: &http::HeaderMap) -> Option<String> {
         let path = uri.path();
         let raw = match self {
-            Origin::Fixed(base) => format!("{base}{path}"),
+            // Already normal: only the path is left to normalise.
+            Origin::Fixed(base) => {
+                let mut out = String::with_capacity(base.len() + path.len());
+                out.push_str(base);
+                percent_normalize(path, &mut out);
+                return Some(out);
+            }
             Origin::FromRequest { scheme } => {
                 let host = match uri.authority() {
                     Some(authority) => authority.as_str(),

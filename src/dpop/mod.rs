@@ -123,6 +123,7 @@ pub struct Dpop {
     pub(crate) fail_open: bool,
     pub(crate) nonces: Option<Nonces>,
     pub(crate) max_proof_len: usize,
+    pub(crate) proof_keys: Arc<proof::ProofKeys>,
 }
 
 impl std::fmt::Debug for Dpop {
@@ -162,6 +163,7 @@ impl Dpop {
             fail_open: false,
             nonces: None,
             max_proof_len: 8 * 1024,
+            proof_keys: Arc::new(proof::ProofKeys::new()),
         }
     }
 
@@ -183,8 +185,23 @@ impl Dpop {
     /// The algorithms a proof may be signed with, in the order the
     /// challenge's `algs` lists them. HMAC algorithms are dropped: a proof
     /// is signed with an asymmetric key (RFC 9449 §4.2).
+    ///
+    /// # Panics
+    ///
+    /// When no asymmetric algorithm is left: no proof could ever pass.
     pub fn algs(mut self, algs: impl IntoIterator<Item = Algorithm>) -> Self {
-        self.algs = algs.into_iter().filter(|a| !a.is_hmac()).collect();
+        let mut list: Vec<Algorithm> = Vec::new();
+        for alg in algs {
+            if !alg.is_hmac() && !list.contains(&alg) {
+                list.push(alg);
+            }
+        }
+        assert!(
+            !list.is_empty(),
+            "Dpop::algs: no asymmetric algorithm given; proofs are signed with ES256, EdDSA, \
+             RS256, PS256, ... never with HMAC"
+        );
+        self.algs = list;
         self
     }
 
@@ -229,7 +246,7 @@ impl Dpop {
     }
 
     /// Where accepted proofs' `jti`s are remembered (default: a
-    /// [`MemoryReplayStore`] of 100,000 proofs, about 6.4 MB). Several
+    /// [`MemoryReplayStore`] of 100,000 proofs, at most about 9 MB). Several
     /// instances of an API need a shared one.
     pub fn replay_store(mut self, store: impl ReplayStore) -> Self {
         self.store = Arc::new(store);

@@ -5,13 +5,19 @@
 //! The proof's `jwk` verifies the proof and nothing else: the access
 //! token is only ever verified with the issuer's keys.
 
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use aws_lc_rs::digest::{SHA256, digest};
+use aws_lc_rs::signature::ParsedPublicKey;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 
 use super::Dpop;
+use super::replay::ProofId;
 use super::thumbprint::thumbprint;
 use crate::algorithm::Algorithm;
 use crate::error::Error;
@@ -33,27 +39,84 @@ pub(crate) struct Target<'a> {
 pub(crate) struct CheckedProof {
     /// RFC 7638 SHA-256 thumbprint of the proof's `jwk`.
     pub jkt: [u8; 32],
-    pub jti: String,
+    /// The proof's identity in the replay store (`jkt` and `jti`).
+    pub id: ProofId,
 }
 
+/// Proof keys already parsed, by thumbprint and algorithm: a client signs
+/// every proof with the same key, and parsing it (an EC point's curve
+/// check, an Ed25519 key's subgroup check) is a large share of a proof's
+/// cost beside its signature. The thumbprint is SHA-256 of exactly the
+/// members the key is made of, so it names one key. Bounded: emptied when
+/// full, which only costs the next requests a parse.
+pub(crate) struct ProofKeys {
+    keys: Mutex<HashMap<KeyName, Arc<ParsedPublicKey>>>,
+}
+
+/// A proof key's thumbprint and the algorithm it was parsed for.
+type KeyName = ([u8; 32], Algorithm);
+
+/// Keys remembered at most; one `ParsedPublicKey` is a few hundred bytes.
+const PROOF_KEYS: usize = 1024;
+
+impl ProofKeys {
+    pub(crate) fn new() -> Self {
+        ProofKeys {
+            keys: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn get_or_parse(
+        &self,
+        jkt: &[u8; 32],
+        alg: Algorithm,
+        members: &JwkMembers<'_>,
+    ) -> Result<Arc<ParsedPublicKey>, Error> {
+        let lock = || self.keys.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(key) = lock().get(&(*jkt, alg)) {
+            return Ok(key.clone());
+        }
+        let key = Arc::new(
+            proof_key(members, alg)
+                .map_err(|_| invalid("the proof jwk is not a usable key for its alg"))?,
+        );
+        let mut keys = lock();
+        if keys.len() >= PROOF_KEYS {
+            keys.clear();
+        }
+        keys.insert((*jkt, alg), key.clone());
+        Ok(key)
+    }
+}
+
+/// Strings borrow from the decoded JSON unless they hold escapes.
 #[derive(Deserialize)]
-struct ProofHeader {
-    typ: Option<String>,
-    alg: Option<String>,
-    jwk: Option<ProofJwk>,
+struct ProofHeader<'a> {
+    #[serde(borrow, default, deserialize_with = "token::borrowed_str")]
+    typ: Option<Cow<'a, str>>,
+    #[serde(borrow, default, deserialize_with = "token::borrowed_str")]
+    alg: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    jwk: Option<ProofJwk<'a>>,
     crit: Option<IgnoredAny>,
 }
 
 /// The members of the proof's `jwk` that are read, and the private ones
 /// that must not be there (RFC 9449 §4.3 check 6: a public key only).
 #[derive(Deserialize)]
-struct ProofJwk {
-    kty: String,
-    crv: Option<String>,
-    n: Option<String>,
-    e: Option<String>,
-    x: Option<String>,
-    y: Option<String>,
+struct ProofJwk<'a> {
+    #[serde(borrow, default, deserialize_with = "token::borrowed_str")]
+    kty: Option<Cow<'a, str>>,
+    #[serde(borrow, default, deserialize_with = "token::borrowed_str")]
+    crv: Option<Cow<'a, str>>,
+    #[serde(borrow, default, deserialize_with = "token::borrowed_str")]
+    n: Option<Cow<'a, str>>,
+    #[serde(borrow, default, deserialize_with = "token::borrowed_str")]
+    e: Option<Cow<'a, str>>,
+    #[serde(borrow, default, deserialize_with = "token::borrowed_str")]
+    x: Option<Cow<'a, str>>,
+    #[serde(borrow, default, deserialize_with = "token::borrowed_str")]
+    y: Option<Cow<'a, str>>,
     d: Option<IgnoredAny>,
     p: Option<IgnoredAny>,
     q: Option<IgnoredAny>,
@@ -64,7 +127,7 @@ struct ProofJwk {
     k: Option<IgnoredAny>,
 }
 
-impl ProofJwk {
+impl ProofJwk<'_> {
     fn has_private_members(&self) -> bool {
         self.d.is_some()
             || self.p.is_some()
@@ -78,7 +141,7 @@ impl ProofJwk {
 
     fn members(&self) -> JwkMembers<'_> {
         JwkMembers {
-            kty: &self.kty,
+            kty: self.kty.as_deref().unwrap_or_default(),
             crv: self.crv.as_deref(),
             n: self.n.as_deref(),
             e: self.e.as_deref(),
@@ -89,14 +152,19 @@ impl ProofJwk {
 }
 
 #[derive(Deserialize)]
-struct ProofClaims {
-    jti: Option<String>,
-    htm: Option<String>,
-    htu: Option<String>,
+struct ProofClaims<'a> {
+    #[serde(borrow, default, deserialize_with = "token::borrowed_str")]
+    jti: Option<Cow<'a, str>>,
+    #[serde(borrow, default, deserialize_with = "token::borrowed_str")]
+    htm: Option<Cow<'a, str>>,
+    #[serde(borrow, default, deserialize_with = "token::borrowed_str")]
+    htu: Option<Cow<'a, str>>,
     #[serde(default, deserialize_with = "crate::claims::numeric_date_opt")]
     iat: Option<i64>,
-    ath: Option<String>,
-    nonce: Option<String>,
+    #[serde(borrow, default, deserialize_with = "token::borrowed_str")]
+    ath: Option<Cow<'a, str>>,
+    #[serde(borrow, default, deserialize_with = "token::borrowed_str")]
+    nonce: Option<Cow<'a, str>>,
 }
 
 const fn invalid(why: &'static str) -> Error {
@@ -118,9 +186,12 @@ pub(crate) fn check(
     // 2. A well-formed compact JWS.
     let parts = token::split(proof, settings.max_proof_len)
         .map_err(|_| invalid("the proof is not a compact JWS"))?;
-    let header = token::decode_part(parts.header, "header")
+    // Decoded on the stack when they fit (they do, but for RSA keys of
+    // more than 2048 bits): no allocation.
+    let (mut header_stack, mut header_heap) = ([0u8; 512], Vec::new());
+    let header = token::decode_into(parts.header, &mut header_stack, &mut header_heap, "header")
         .map_err(|_| invalid("the proof header is not base64url"))?;
-    let header: ProofHeader = serde_json::from_slice(&header)
+    let header: ProofHeader = serde_json::from_slice(header)
         .map_err(|_| invalid("the proof header is not a valid JOSE header"))?;
     // 4. `typ` is `dpop+jwt`.
     match header.typ.as_deref() {
@@ -144,19 +215,30 @@ pub(crate) fn check(
         return Err(invalid("the proof jwk holds private key members"));
     }
     let members = jwk.members();
-    let key = proof_key(&members, alg)
-        .map_err(|_| invalid("the proof jwk is not a usable key for its alg"))?;
     let jkt =
         thumbprint(&members).ok_or(invalid("the proof jwk is not a usable key for its alg"))?;
+    let key = settings.proof_keys.get_or_parse(&jkt, alg, &members)?;
     // 7. The signature, with that key.
-    let signature = token::decode_part(parts.signature, "signature")
-        .map_err(|_| invalid("the proof signature is not base64url"))?;
-    key.verify_sig(parts.signing_input.as_bytes(), &signature)
+    let (mut signature_stack, mut signature_heap) = ([0u8; 516], Vec::new());
+    let signature = token::decode_into(
+        parts.signature,
+        &mut signature_stack,
+        &mut signature_heap,
+        "signature",
+    )
+    .map_err(|_| invalid("the proof signature is not base64url"))?;
+    key.verify_sig(parts.signing_input.as_bytes(), signature)
         .map_err(|_| invalid("the proof signature does not verify with its jwk"))?;
     // 3. The required claims.
-    let claims = token::decode_part(parts.payload, "payload")
-        .map_err(|_| invalid("the proof payload is not base64url"))?;
-    let claims: ProofClaims = serde_json::from_slice(&claims)
+    let (mut claims_stack, mut claims_heap) = ([0u8; 512], Vec::new());
+    let claims = token::decode_into(
+        parts.payload,
+        &mut claims_stack,
+        &mut claims_heap,
+        "payload",
+    )
+    .map_err(|_| invalid("the proof payload is not base64url"))?;
+    let claims: ProofClaims = serde_json::from_slice(claims)
         .map_err(|_| invalid("the proof claims are not a JSON object of the right types"))?;
     let (Some(jti), Some(htm), Some(htu), Some(iat)) =
         (claims.jti, claims.htm, claims.htu, claims.iat)
@@ -171,7 +253,9 @@ pub(crate) fn check(
         return Err(invalid("the proof htm is not the request method"));
     }
     // 9. `htu`, normalised, without query and fragment.
-    if super::htu::normalize(&htu).as_deref() != Some(target.htu) {
+    // Clients send what they requested, usually already in normal form.
+    let plain = &htu[..htu.find(['?', '#']).unwrap_or(htu.len())];
+    if plain != target.htu && super::htu::normalize(&htu).as_deref() != Some(target.htu) {
         return Err(invalid("the proof htu is not the request URI"));
     }
     // 11. `ath`: the hash of the token presented with the proof.
@@ -197,33 +281,54 @@ pub(crate) fn check(
     if iat > now.saturating_add(leeway) || iat < now.saturating_sub(window).saturating_sub(leeway) {
         return Err(invalid("the proof iat is outside the acceptance window"));
     }
-    Ok(CheckedProof { jkt, jti })
+    let id = ProofId::new(&jkt, &jti);
+    Ok(CheckedProof { jkt, id })
 }
 
-/// The `cnf.jkt` of a verified access token (RFC 9449 §6.1), if it has
-/// one. The token was verified with the issuer's key before this is read.
-pub(crate) fn token_jkt(token: &str) -> Result<Option<String>, Error> {
+/// The key a verified access token is bound to (RFC 9449 §6.1 `cnf.jkt`).
+pub(crate) enum Binding {
+    /// No `cnf.jkt`: a bearer token.
+    Unbound,
+    /// The thumbprint, or `None` when `cnf.jkt` is not one (not the
+    /// base64url of 32 bytes), which no proof key matches.
+    Key(Option<[u8; 32]>),
+}
+
+impl Binding {
+    /// True when the token is bound to the key of thumbprint `jkt`.
+    pub(crate) fn is(&self, jkt: &[u8; 32]) -> bool {
+        matches!(self, Binding::Key(Some(bound)) if bound == jkt)
+    }
+}
+
+/// The binding of a verified access token. The token was verified with
+/// the issuer's key before this is read.
+pub(crate) fn token_binding(token: &str) -> Result<Binding, Error> {
     #[derive(Deserialize)]
-    struct Confirmation {
-        jkt: Option<String>,
+    struct Confirmation<'a> {
+        #[serde(borrow, default, deserialize_with = "token::borrowed_str")]
+        jkt: Option<Cow<'a, str>>,
     }
     #[derive(Deserialize)]
-    struct Bound {
-        cnf: Option<Confirmation>,
+    struct Bound<'a> {
+        #[serde(borrow)]
+        cnf: Option<Confirmation<'a>>,
     }
     let payload = token
         .split('.')
         .nth(1)
         .ok_or(Error::MalformedToken("expected three dot-separated parts"))?;
-    let payload = token::decode_part(payload, "payload is not base64url")?;
-    let bound: Bound = serde_json::from_slice(&payload).map_err(|_| Error::InvalidClaim("cnf"))?;
-    Ok(bound.cnf.and_then(|c| c.jkt))
-}
-
-/// True when `jkt` (the token's `cnf.jkt`, base64url) is the thumbprint
-/// `thumbprint`.
-pub(crate) fn jkt_matches(jkt: &str, thumbprint: &[u8; 32]) -> bool {
-    URL_SAFE_NO_PAD
-        .decode(jkt)
-        .is_ok_and(|jkt| jkt.as_slice() == thumbprint.as_slice())
+    let mut stack = [0u8; 1536];
+    let mut heap = Vec::new();
+    let payload = token::decode_into(payload, &mut stack, &mut heap, "payload is not base64url")?;
+    let bound: Bound<'_> =
+        serde_json::from_slice(payload).map_err(|_| Error::InvalidClaim("cnf"))?;
+    Ok(match bound.cnf.and_then(|c| c.jkt) {
+        None => Binding::Unbound,
+        Some(jkt) => {
+            let mut key = [0u8; 32];
+            let decoded = URL_SAFE_NO_PAD.decode_slice(jkt.as_bytes(), &mut key);
+            Binding::Key(matches!(decoded, Ok(32)).then_some(key))
+        }
+    })
 }

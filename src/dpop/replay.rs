@@ -90,12 +90,17 @@ pub trait ReplayStore: Send + Sync + 'static {
 /// The default [`ReplayStore`]: in this process, bounded.
 ///
 /// Holds at most `capacity` proofs (default 100,000), in 16 shards each
-/// with its own lock. An entry is 16 bytes of id in a hash set plus 24
-/// bytes in an expiry queue; with the hash set's spare room that is about
-/// 64 bytes per proof, so about 6.4 MB at the default capacity. Entries
-/// leave in order of expiry as later proofs come in. A shard that is full
-/// of unexpired proofs answers [`StoreError`] (and the layer fails closed,
-/// by default): forgetting a `jti` early would let its proof be replayed.
+/// with its own lock. An entry is 16 bytes of id in a hash set (plus its
+/// control byte) and 24 bytes in an expiry queue; with the spare room both
+/// keep when they grow, 41 to about 90 bytes per proof: at most about
+/// 9 MB at the default capacity, whatever the clients send. Entries leave
+/// in order of expiry as later proofs come in. A shard that is full of
+/// unexpired proofs answers [`StoreError`] (and the layer fails closed, by
+/// default): forgetting a `jti` early would let its proof be replayed.
+///
+/// Size it for the traffic: a proof is kept for the acceptance window plus
+/// twice the leeway (181 s by default), so the default capacity holds
+/// about 550 accepted DPoP requests per second, shared by all clients.
 ///
 /// Instances of an API each have their own: a proof replayed to another
 /// instance is not caught. Use a shared store (the `redis` feature) there.
@@ -131,7 +136,7 @@ impl Default for MemoryReplayStore {
 
 impl MemoryReplayStore {
     /// A store for at most `capacity` proofs (rounded up to a multiple of
-    /// 16), about 64 bytes each.
+    /// 16), at most about 90 bytes each.
     pub fn new(capacity: usize) -> Self {
         MemoryReplayStore {
             shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),

@@ -1,0 +1,481 @@
+//! What a DPoP request costs (issue 15, item 7): the layer's auth work for
+//! an RS256 access token bound to the client's P-256 key, with an ES256
+//! proof, replay check included, against the sum of the two bare
+//! signature checks (aws-lc-rs `ParsedPublicKey`s parsed once).
+//!
+//! - `floor/token-RS256`, `floor/proof-ES256`: the bare checks.
+//! - `layer/no-auth`: the same request through the router without the
+//!   layer (headers included): subtracted to get the auth work.
+//! - `layer/bearer-RS256`: today's uncached bearer request, for contrast.
+//! - `layer/dpop-RS256+ES256`: token cache off: every request verifies
+//!   the token and the proof.
+//! - `layer/dpop-cached`: token cache on: the token is a cache hit, the
+//!   proof is still checked (and its `jti` recorded) on every request.
+//!
+//! Every request carries a proof never seen before: proofs are signed
+//! beforehand (4,096 of them), and each pass over them gets a router with
+//! a fresh replay store, made outside the timed loop.
+//!
+//! ```text
+//! cargo bench --bench dpop -- --warm-up-time 1 --measurement-time 3
+//! ```
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use aws_lc_rs::signature::{self as sig, ParsedPublicKey, RsaPublicKeyComponents};
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderValue, Request, StatusCode};
+use axum::routing::get;
+use criterion::Criterion;
+use oidc_bearer::{Dpop, MemoryReplayStore, StandardClaims, Validator, jwk_thumbprint};
+use oidc_bearer_testkit::{
+    KeyKind, MockProvider, TestKey, TokenBuilder, b64url_decode, dpop_proof, standard_claims,
+};
+use tokio::runtime::Runtime;
+use tower::ServiceExt as _;
+
+const AUDIENCE: &str = "bench-api";
+const REALM: &str = "/realms/bench";
+const HTU: &str = "https://api.example.com/orders";
+const PROOFS: usize = 4096;
+
+struct Fixture {
+    _provider: MockProvider,
+    issuer: String,
+    jwks_url: String,
+    rsa: TestKey,
+    client: TestKey,
+    token: String,
+    proofs: Vec<HeaderValue>,
+}
+
+fn runtime() -> Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
+
+impl Fixture {
+    fn start(rt: &Runtime) -> Fixture {
+        let provider = rt.block_on(MockProvider::start());
+        let rsa = TestKey::generate(KeyKind::Rsa2048, "bench-rsa");
+        let issuer = provider.serve_issuer(REALM, &[&rsa]);
+        let jwks_url = provider.url(&MockProvider::jwks_path(REALM));
+        let client = TestKey::generate(KeyKind::EcP256, "client");
+        let jkt = jwk_thumbprint(&client.public_jwk().to_string()).expect("thumbprint");
+        let token = TokenBuilder::new()
+            .header("typ", "at+jwt")
+            .claims(standard_claims(&issuer, AUDIENCE))
+            .claim("cnf", serde_json::json!({ "jkt": jkt }))
+            .sign(&rsa);
+        let proofs = (0..PROOFS)
+            .map(|_| {
+                let proof = dpop_proof(&client, "GET", HTU, Some(&token)).sign(&client);
+                HeaderValue::from_str(&proof).expect("header value")
+            })
+            .collect();
+        Fixture {
+            _provider: provider,
+            issuer,
+            jwks_url,
+            rsa,
+            client,
+            token,
+            proofs,
+        }
+    }
+
+    fn validator(&self, rt: &Runtime, cache: usize) -> Validator {
+        rt.block_on(
+            Validator::builder()
+                .issuer(&self.issuer)
+                .audience(AUDIENCE)
+                .jwks_url(&self.jwks_url)
+                .token_cache_size(cache)
+                .build(),
+        )
+        .expect("validator")
+    }
+}
+
+async fn ok() -> &'static str {
+    "ok"
+}
+
+/// A router with a layer whose replay store is new.
+fn dpop_router(validator: &Validator) -> Router {
+    let dpop = Dpop::allowed()
+        .external_url("https://api.example.com")
+        // Long enough that no proof signed before the run goes stale.
+        .acceptance_window(Duration::from_secs(3600))
+        .replay_store(MemoryReplayStore::new(PROOFS));
+    Router::new()
+        .route("/orders", get(ok))
+        .layer(validator.layer::<StandardClaims>().dpop(dpop))
+}
+
+fn request(authorization: &HeaderValue, proof: &HeaderValue) -> Request<Body> {
+    Request::get("/orders")
+        .header("authorization", authorization.clone())
+        .header("dpop", proof.clone())
+        .body(Body::empty())
+        .expect("request")
+}
+
+/// `iters` requests, each with a proof of `proofs` never sent to the
+/// router it goes to (a new router per pass over the proofs).
+fn time_requests(
+    rt: &Runtime,
+    iters: u64,
+    make: &dyn Fn() -> Router,
+    authorization: &HeaderValue,
+    proofs: &[HeaderValue],
+) -> Duration {
+    let mut left = iters as usize;
+    let mut total = Duration::ZERO;
+    while left > 0 {
+        let router = make();
+        let n = left.min(proofs.len());
+        total += rt.block_on(async {
+            let start = Instant::now();
+            for proof in &proofs[..n] {
+                let response = router
+                    .clone()
+                    .oneshot(request(authorization, proof))
+                    .await
+                    .expect("infallible");
+                debug_assert_eq!(response.status(), StatusCode::OK);
+                black_box(response);
+            }
+            start.elapsed()
+        });
+        left -= n;
+    }
+    total
+}
+
+/// Everything callgrind counts happens under this function (see
+/// `callgrind` below).
+#[inline(never)]
+fn callgrind_region(run: &mut dyn FnMut()) {
+    run();
+}
+
+/// With `OIDC_BEARER_CALLGRIND=N`: each case N times inside
+/// [`callgrind_region`], one dump per case, in this order: token floor,
+/// proof floor, no-auth, bearer, dpop uncached, dpop cached. Run as
+/// `valgrind --tool=callgrind --toggle-collect='*callgrind_region*'
+/// --dump-after='dpop::callgrind_region' target/release/deps/dpop-* --bench`.
+/// One case of the callgrind mode: its name and one run of it.
+type Case<'a> = (&'static str, Box<dyn FnMut() + 'a>);
+
+fn callgrind(n: usize, rt: &Runtime, cases: &mut [Case<'_>]) {
+    for (name, case) in cases.iter_mut() {
+        case();
+        eprintln!("CALLGRIND_CASE {name}");
+        callgrind_region(&mut || (0..n).for_each(|_| case()));
+    }
+    let _ = rt;
+}
+
+/// With `OIDC_BEARER_DPOP_PROFILE=PASSES`: only DPoP requests with the
+/// token cached, PASSES times over the proofs, for `perf record`.
+fn profile(passes: usize) {
+    let rt = runtime();
+    let fx = Fixture::start(&rt);
+    let cached = fx.validator(&rt, 10_000);
+    let auth = HeaderValue::from_str(&format!("DPoP {}", fx.token)).expect("header");
+    for _ in 0..passes {
+        let n = fx.proofs.len() as u64;
+        black_box(time_requests(
+            &rt,
+            n,
+            &|| dpop_router(&cached),
+            &auth,
+            &fx.proofs,
+        ));
+    }
+}
+
+fn main() {
+    if let Ok(passes) = std::env::var("OIDC_BEARER_DPOP_PROFILE") {
+        return profile(passes.parse().expect("a pass count"));
+    }
+    if let Some(n) = std::env::var("OIDC_BEARER_CALLGRIND")
+        .ok()
+        .map(|n| n.parse::<usize>().expect("a run count"))
+    {
+        return callgrind_main(n.min(PROOFS - 1));
+    }
+    let mut c = Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+        .sample_size(50)
+        .configure_from_args();
+    let rt = runtime();
+    let fx = Fixture::start(&rt);
+
+    let mut floor = c.benchmark_group("dpop-floor");
+    let jwk = fx.rsa.public_jwk();
+    let member = |jwk: &serde_json::Value, m: &str| b64url_decode(jwk[m].as_str().expect("member"));
+    let rsa = RsaPublicKeyComponents {
+        n: member(&jwk, "n"),
+        e: member(&jwk, "e"),
+    }
+    .to_parsed_public_key(&sig::RSA_PKCS1_2048_8192_SHA256)
+    .expect("RSA key");
+    let (message, signature) = fx.token.rsplit_once('.').expect("JWS");
+    let signature = b64url_decode(signature);
+    rsa.verify_sig(message.as_bytes(), &signature)
+        .expect("valid");
+    floor.bench_function("token-RS256", |b| {
+        b.iter(|| rsa.verify_sig(black_box(message.as_bytes()), black_box(&signature)))
+    });
+    let cjwk = fx.client.public_jwk();
+    let mut point = vec![4u8];
+    point.extend(member(&cjwk, "x"));
+    point.extend(member(&cjwk, "y"));
+    let ec = ParsedPublicKey::new(&sig::ECDSA_P256_SHA256_FIXED, &point).expect("EC key");
+    let proof = fx.proofs[0].to_str().expect("ascii");
+    let (pmessage, psignature) = proof.rsplit_once('.').expect("JWS");
+    let psignature = b64url_decode(psignature);
+    ec.verify_sig(pmessage.as_bytes(), &psignature)
+        .expect("valid");
+    floor.bench_function("proof-ES256", |b| {
+        b.iter(|| ec.verify_sig(black_box(pmessage.as_bytes()), black_box(&psignature)))
+    });
+    floor.finish();
+
+    let uncached = fx.validator(&rt, 0);
+    let cached = fx.validator(&rt, 10_000);
+    let dpop_auth = HeaderValue::from_str(&format!("DPoP {}", fx.token)).expect("header");
+    let plain = fx.validator(&rt, 0);
+    let unbound = TokenBuilder::new()
+        .header("typ", "at+jwt")
+        .claims(standard_claims(&fx.issuer, AUDIENCE))
+        .sign(&fx.rsa);
+    let bearer_auth = HeaderValue::from_str(&format!("Bearer {unbound}")).expect("header");
+    let bare = || Router::new().route("/orders", get(ok));
+    let bearer = || {
+        Router::new()
+            .route("/orders", get(ok))
+            .layer(plain.layer::<StandardClaims>())
+    };
+    // Each setup answers 200 before it is timed.
+    for (name, make, auth) in [
+        ("no-auth", &bare as &dyn Fn() -> Router, &dpop_auth),
+        ("bearer", &bearer, &bearer_auth),
+        ("dpop-uncached", &|| dpop_router(&uncached), &dpop_auth),
+        ("dpop-cached", &|| dpop_router(&cached), &dpop_auth),
+    ] {
+        let response = rt
+            .block_on(make().oneshot(request(auth, &fx.proofs[0])))
+            .expect("infallible");
+        assert_eq!(
+            response.status(),
+            StatusCode::OK,
+            "{name}: {:?}",
+            response.headers()
+        );
+    }
+    let mut layer = c.benchmark_group("dpop-layer");
+    layer.bench_function("no-auth", |b| {
+        b.iter_custom(|iters| time_requests(&rt, iters, &bare, &dpop_auth, &fx.proofs))
+    });
+    layer.bench_function("bearer-RS256", |b| {
+        b.iter_custom(|iters| time_requests(&rt, iters, &bearer, &bearer_auth, &fx.proofs))
+    });
+    layer.bench_function("dpop-RS256+ES256", |b| {
+        b.iter_custom(|iters| {
+            time_requests(
+                &rt,
+                iters,
+                &|| dpop_router(&uncached),
+                &dpop_auth,
+                &fx.proofs,
+            )
+        })
+    });
+    layer.bench_function("dpop-cached", |b| {
+        b.iter_custom(|iters| {
+            time_requests(&rt, iters, &|| dpop_router(&cached), &dpop_auth, &fx.proofs)
+        })
+    });
+    layer.finish();
+    c.final_summary();
+    paired(
+        &rt,
+        &fx,
+        (&rsa, message, &signature),
+        (&ec, pmessage, &psignature),
+    );
+}
+
+/// The ratios measured in alternation, so that a shared machine's load,
+/// which moves between criterion's groups, weighs on both sides alike:
+/// rounds of 100 bare checks (token + proof), 100 requests without the
+/// layer, 100 DPoP requests uncached and 100 cached; the median of the
+/// per-round ratios is printed.
+fn paired(
+    rt: &Runtime,
+    fx: &Fixture,
+    token: (&ParsedPublicKey, &str, &[u8]),
+    proof: (&ParsedPublicKey, &str, &[u8]),
+) {
+    const ROUNDS: usize = 41;
+    const N: usize = 100;
+    let uncached = fx.validator(rt, 0);
+    let cached = fx.validator(rt, 10_000);
+    let auth = HeaderValue::from_str(&format!("DPoP {}", fx.token)).expect("header");
+    let bare = || Router::new().route("/orders", get(ok));
+    // The control: today's bearer request, against the token's bare check.
+    let plain = fx.validator(rt, 0);
+    let unbound = TokenBuilder::new()
+        .header("typ", "at+jwt")
+        .claims(standard_claims(&fx.issuer, AUDIENCE))
+        .sign(&fx.rsa);
+    let bearer_auth = HeaderValue::from_str(&format!("Bearer {unbound}")).expect("header");
+    let bearer = || {
+        Router::new()
+            .route("/orders", get(ok))
+            .layer(plain.layer::<StandardClaims>())
+    };
+    let (mut work, mut hit, mut control) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..ROUNDS {
+        let start = Instant::now();
+        for _ in 0..N {
+            token
+                .0
+                .verify_sig(black_box(token.1.as_bytes()), black_box(token.2))
+                .expect("valid");
+            proof
+                .0
+                .verify_sig(black_box(proof.1.as_bytes()), black_box(proof.2))
+                .expect("valid");
+        }
+        let floor = start.elapsed().as_secs_f64();
+        let start = Instant::now();
+        for _ in 0..N {
+            proof
+                .0
+                .verify_sig(black_box(proof.1.as_bytes()), black_box(proof.2))
+                .expect("valid");
+        }
+        let proof_floor = start.elapsed().as_secs_f64();
+        let start = Instant::now();
+        for _ in 0..N {
+            token
+                .0
+                .verify_sig(black_box(token.1.as_bytes()), black_box(token.2))
+                .expect("valid");
+        }
+        let token_floor = start.elapsed().as_secs_f64();
+        let plain = time_requests(rt, N as u64, &bearer, &bearer_auth, &fx.proofs[..N]);
+        let none = time_requests(rt, N as u64, &bare, &auth, &fx.proofs[..N]).as_secs_f64();
+        let dpop = time_requests(
+            rt,
+            N as u64,
+            &|| dpop_router(&uncached),
+            &auth,
+            &fx.proofs[..N],
+        );
+        let dpop_hit = time_requests(
+            rt,
+            N as u64,
+            &|| dpop_router(&cached),
+            &auth,
+            &fx.proofs[..N],
+        );
+        work.push((dpop.as_secs_f64() - none) / floor);
+        hit.push((dpop_hit.as_secs_f64() - none) / proof_floor);
+        control.push((plain.as_secs_f64() - none) / token_floor);
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    println!(
+        "paired, median of {ROUNDS} rounds: DPoP auth work (cache off) = {:.3} x (token + proof bare checks); \
+         with the token cached = {:.3} x (proof bare check); control: bearer auth work (cache \
+         off) = {:.3} x (token bare check)",
+        median(&mut work),
+        median(&mut hit),
+        median(&mut control)
+    );
+}
+
+fn callgrind_main(n: usize) {
+    let rt = runtime();
+    let fx = Fixture::start(&rt);
+    let jwk = fx.rsa.public_jwk();
+    let member = |jwk: &serde_json::Value, m: &str| b64url_decode(jwk[m].as_str().expect("member"));
+    let rsa = RsaPublicKeyComponents {
+        n: member(&jwk, "n"),
+        e: member(&jwk, "e"),
+    }
+    .to_parsed_public_key(&sig::RSA_PKCS1_2048_8192_SHA256)
+    .expect("RSA key");
+    let (message, signature) = fx.token.rsplit_once('.').expect("JWS");
+    let signature = b64url_decode(signature);
+    let cjwk = fx.client.public_jwk();
+    let mut point = vec![4u8];
+    point.extend(member(&cjwk, "x"));
+    point.extend(member(&cjwk, "y"));
+    let ec = ParsedPublicKey::new(&sig::ECDSA_P256_SHA256_FIXED, &point).expect("EC key");
+    let proof = fx.proofs[0].to_str().expect("ascii").to_owned();
+    let (pmessage, psignature) = proof.rsplit_once('.').expect("JWS");
+    let psignature = b64url_decode(psignature);
+    let uncached = fx.validator(&rt, 0);
+    let cached = fx.validator(&rt, 10_000);
+    let dpop_auth = HeaderValue::from_str(&format!("DPoP {}", fx.token)).expect("header");
+    let one = |router: &Router, proof: &HeaderValue| {
+        let response = rt
+            .block_on(router.clone().oneshot(request(&dpop_auth, proof)))
+            .expect("infallible");
+        assert_eq!(response.status(), StatusCode::OK);
+    };
+    let bare = Router::new().route("/orders", get(ok));
+    let (mut a, mut b, mut d) = (0usize, 0usize, 0usize);
+    let (ru, rc) = (dpop_router(&uncached), dpop_router(&cached));
+    let mut cases: Vec<Case<'_>> = vec![
+        (
+            "floor/token-RS256",
+            Box::new(|| {
+                rsa.verify_sig(message.as_bytes(), &signature)
+                    .expect("valid")
+            }),
+        ),
+        (
+            "floor/proof-ES256",
+            Box::new(|| {
+                ec.verify_sig(pmessage.as_bytes(), &psignature)
+                    .expect("valid")
+            }),
+        ),
+        (
+            "layer/no-auth",
+            Box::new(|| {
+                a += 1;
+                one(&bare, &fx.proofs[a]);
+            }),
+        ),
+        (
+            "layer/dpop-uncached",
+            Box::new(|| {
+                b += 1;
+                one(&ru, &fx.proofs[b]);
+            }),
+        ),
+        (
+            "layer/dpop-cached",
+            Box::new(|| {
+                d += 1;
+                one(&rc, &fx.proofs[d]);
+            }),
+        ),
+    ];
+    callgrind(n, &rt, &mut cases);
+}
