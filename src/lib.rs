@@ -91,7 +91,10 @@
 //! Short guides per task (an axum API, Entra ID, Keycloak, gRPC and other
 //! non-axum callers, testing your handlers, running behind a proxy) are in
 //! [`guide`].
-
+//!
+//! Without tower, call [`Validator::verify`] (or the synchronous
+//! [`Validator::try_verify`]) with the token.
+//!
 //! # DPoP
 //!
 //! Tokens bound to the client's key (RFC 9449, `cnf.jkt`) are checked with
@@ -101,9 +104,6 @@
 //! the refusals (`invalid_dpop_proof`, `use_dpop_nonce`), and
 //! [`ReplayStore`] for where proofs' `jti`s are kept (in memory, or Redis
 //! with the `redis` feature).
-//!
-//! Without tower, call [`Validator::verify`] (or the synchronous
-//! [`Validator::try_verify`]) with the token.
 //!
 //! # Secure by default
 //!
