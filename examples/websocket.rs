@@ -102,7 +102,15 @@ async fn token_as_first_message(
                     code: ws::close_code::POLICY,
                     reason: reason.into(),
                 };
-                let _ = socket.send(Message::Close(Some(close))).await;
+                if socket.send(Message::Close(Some(close))).await.is_err() {
+                    return;
+                }
+                // The closing handshake: wait (bounded) for the client's
+                // Close, discarding whatever it sent meanwhile unread.
+                // Dropping the socket at once, with such data unread, could
+                // reset the connection before the client reads the 1008.
+                let drain = async { while let Some(Ok(_)) = socket.recv().await {} };
+                let _ = tokio::time::timeout(FIRST_MESSAGE_WAIT, drain).await;
             }
         }
     })
@@ -262,8 +270,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let (mut socket, _) = connect(&url, None).await?;
         send(&mut socket, token).await?;
         // Sent at once, before any answer: must not be processed unless
-        // the token was good.
-        send(&mut socket, "ping").await?;
+        // the token was good (and may find the socket closed already).
+        let _ = tokio::time::timeout(WAIT, socket.send(tungstenite::Message::Text("ping".into())))
+            .await;
         let first = next_text(&mut socket).await;
         let second = if first.starts_with("closed") {
             "-".to_owned()
