@@ -1,7 +1,9 @@
-//! `examples/azure_ad.rs` and `examples/keycloak.rs` run as a user runs
-//! them: the built binary, configured by environment variables, pointed at
-//! a key server on loopback shaped like the provider's, and called over
-//! HTTP. `cargo test` builds the examples before the tests, so the
+//! The examples run as a user runs them: the built binary. `azure_ad`,
+//! `keycloak` and `protected_api` are configured by environment variables,
+//! pointed at a key server on loopback shaped like the provider's, and
+//! called over HTTP; `prometheus`, `openapi`, `hyper`, `tonic` and
+//! `websocket` bring their own provider, run to the end, and their output
+//! is checked. `cargo test` builds the examples before the tests, so the
 //! binaries are there; with `--test examples_run` alone, run
 //! `cargo build --examples` first.
 
@@ -756,5 +758,74 @@ async fn protected_api_example_serves_your_own_provider() {
             .await
             .status,
         404
+    );
+}
+
+// ------------------------------------- without axum: hyper, tonic, WebSocket
+
+/// `text` with every run of whitespace made one space, to compare printed
+/// table rows without their column padding.
+fn squeezed(text: &str) -> String {
+    text.lines()
+        .map(|line| line.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Each of `rows` is a line of `text` (whitespace squeezed), and no token
+/// was printed (a JWT starts with the base64url of `{"`).
+fn assert_rows(text: &str, rows: &[&str]) {
+    let printed = squeezed(text);
+    for row in rows {
+        assert!(
+            printed.lines().any(|line| line == *row),
+            "missing row {row:?} in:\n{text}"
+        );
+    }
+    assert!(!text.contains("eyJ"), "a token was printed:\n{text}");
+}
+
+#[test]
+fn hyper_example_puts_the_layer_on_a_plain_hyper_service() {
+    let text = stdout_of_run("hyper");
+    assert_rows(
+        &text,
+        &[
+            "no token 401 WWW-Authenticate: Bearer",
+            "valid token 200 hello alice",
+        ],
+    );
+}
+
+#[test]
+fn tonic_example_maps_refusals_to_grpc_codes() {
+    let text = stdout_of_run("tonic");
+    assert_rows(
+        &text,
+        &[
+            r#"no token Unauthenticated "no bearer token in the request""#,
+            r#"expired token Unauthenticated "token expired""#,
+            r#"token without health.read PermissionDenied "insufficient scope: scope health.read required""#,
+            "valid token OK SERVING",
+        ],
+    );
+}
+
+#[test]
+fn websocket_example_verifies_before_the_upgrade_and_before_the_first_message() {
+    let text = stdout_of_run("websocket");
+    assert_rows(
+        &text,
+        &[
+            // (a) Only `bearer` is echoed; a bad or missing token is the
+            // HTTP layer's 401, never a 101.
+            r#"valid token 101, protocol "bearer"; server: "hello alice", "echo: ping""#,
+            r#"expired token 401 (no upgrade), WWW-Authenticate: Bearer error="invalid_token", error_description="token expired""#,
+            "no token 401 (no upgrade), WWW-Authenticate: Bearer",
+            // (b) The message sent right after a bad token is never
+            // answered: the socket is closed with 1008 first.
+            r#"valid token server: "hello alice", "echo: ping""#,
+            r#"expired token server: "closed 1008 \"token expired\"", "-""#,
+        ],
     );
 }
