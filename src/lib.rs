@@ -33,7 +33,7 @@
 //!         .await?;
 //!     let app = Router::new()
 //!         .route("/me", get(me))
-//!         .layer(validator.layer::<MyClaims>());
+//!         .route_layer(validator.layer::<MyClaims>()); // unknown paths stay 404
 //!     let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
 //!     axum::serve(listener, app).await?;
 //!     Ok(())
