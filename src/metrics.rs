@@ -16,6 +16,11 @@
 //! |---|---|---|
 //! | every verification | debug | span `oidc_bearer.verify` |
 //! | a refused token | debug | event "bearer token rejected", `reason` (the [`Error`](crate::Error)'s message, never the token or its claims) |
+//! | a refused DPoP proof | debug | event "DPoP proof rejected", `reason` |
+//! | a replay store that failed | warn | event "DPoP proof refused: the replay store failed" (or "…check skipped…" when failing open), `error` |
+//! | a route's scope or role missing | debug | event "insufficient scope", `required` |
+//! | a route's step-up missing | debug | event "step-up required", `error` |
+//! | the query-parameter token source configured | warn | event at layer construction (never a value) |
 //! | a failed key fetch | warn | event "fetching signing keys failed; keeping the last good keys", `error`, `failures` (in a row), `retry_in_ms` |
 //! | a found JWKS URL | info | event "discovered the JWKS URL", `jwks_uri` |
 //!
