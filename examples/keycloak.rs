@@ -18,7 +18,9 @@
 //! - `KEYCLOAK_REALM`: the realm's name.
 //! - `KEYCLOAK_INTERNAL_URL`: where this service reaches Keycloak, when
 //!   not at its public address (e.g. `http://keycloak:8080`); keys are
-//!   fetched there, tokens still checked against the public issuer.
+//!   fetched there, tokens still checked against the public issuer. A
+//!   plain-`http` address turns on `allow_insecure_http()`: only for a
+//!   trusted network path such as a cluster's.
 //! - `API_AUDIENCE`: the API's client id, which an Audience mapper puts in
 //!   `aud`; or, until there is one, `KEYCLOAK_AZP_CLIENT`: the client
 //!   (`azp`) whose tokens are accepted whatever their `aud`.
@@ -163,7 +165,14 @@ async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     if let Some(client) = &azp_client {
         keycloak = keycloak.allow_azp_as_audience(client); // until there is such a mapper
     }
-    let validator = Validator::builder().trust(keycloak).build().await?;
+    let mut builder = Validator::builder().trust(keycloak);
+    let plain_http = internal_url
+        .as_deref()
+        .is_some_and(|u| u.starts_with("http://"));
+    if plain_http {
+        builder = builder.allow_insecure_http(); // a plain-http address inside the cluster
+    }
+    let validator = builder.build().await?;
     let reader = Require::realm_role("orders-reader");
     let admin_role = Require::client_role(API_CLIENT, "admin");
     let app = Router::new()

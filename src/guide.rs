@@ -59,7 +59,8 @@ pub mod axum_api {}
 /// # Ok(()) }
 /// ```
 ///
-/// Multi-tenant: `EntraId::multi_tenant().allowed_tenants([..])`. A token
+/// Multi-tenant: `EntraId::multi_tenant().allowed_tenants([..])`; without
+/// the allow-list, any organisation's token for your API passes. A token
 /// for Microsoft Graph is refused with a description that says to request
 /// a scope of this API.
 pub mod entra_id {}
@@ -81,7 +82,9 @@ pub mod entra_id {}
 ///             .internal_url("http://keycloak:8080")
 ///             .audience("orders-api"), // put in `aud` by an Audience mapper
 ///     )
-///     .allow_insecure_http() // only for the internal http address
+///     // Plain http to the internal address; this lifts the https rule
+///     // for every fetch of this validator: a trusted network path only.
+///     .allow_insecure_http()
 ///     .build()
 ///     .await?;
 /// let layer = validator.layer::<KeycloakClaims>();
@@ -101,31 +104,39 @@ pub mod keycloak {}
 /// unavailable (`Unavailable`, retry later).
 ///
 /// ```no_run
-/// use oidc_bearer::{Error, ErrorKind, StandardClaims, Validator};
+/// use oidc_bearer::{ErrorKind, Require, StandardClaims, Validator};
 ///
 /// /// What a gRPC interceptor answers, without the gRPC crate.
 /// enum Code { Unauthenticated, PermissionDenied, Unavailable }
 ///
 /// fn authenticate(
 ///     validator: &Validator,
+///     required: &Require,
 ///     authorization: Option<&str>, // the `authorization` metadata
 /// ) -> Result<StandardClaims, (Code, String)> {
+///     // The scheme is case-insensitive (RFC 6750 §2.1).
 ///     let token = authorization
-///         .and_then(|value| value.strip_prefix("Bearer "))
+///         .and_then(|value| value.split_once(' '))
+///         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+///         .map(|(_, token)| token)
 ///         .ok_or((Code::Unauthenticated, "no bearer token".to_owned()))?;
-///     match validator.try_verify::<StandardClaims>(token) {
-///         Ok(claims) => Ok((*claims).clone()),
-///         Err(error) => Err((
-///             match error.kind() {
-///                 ErrorKind::Unavailable => Code::Unavailable,
-///                 ErrorKind::InsufficientScope => Code::PermissionDenied,
-///                 _ => Code::Unauthenticated,
-///             },
-///             error.to_string(), // the rule that failed; never the token
-///         )),
-///     }
+///     let refuse = |error: oidc_bearer::Error| {
+///         let code = match error.kind() {
+///             ErrorKind::Unavailable => Code::Unavailable,
+///             ErrorKind::InsufficientScope => Code::PermissionDenied,
+///             _ => Code::Unauthenticated,
+///         };
+///         // What a client may see: the rule that failed, never the token
+///         // nor a key-fetch reason (those are for logs).
+///         (code, error.description())
+///     };
+///     let claims = validator.try_verify::<StandardClaims>(token).map_err(refuse)?;
+///     required.check(&*claims).map_err(refuse)?; // a scope or role: 403's analogue
+///     Ok((*claims).clone())
 /// }
 /// ```
+///
+/// `examples/tonic.rs` does this in a tonic interceptor.
 pub mod without_axum {}
 
 /// # Testing your handlers
@@ -182,10 +193,9 @@ pub mod testing {}
 /// use oidc_bearer::{Validator, reqwest};
 ///
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-/// let ca = reqwest::Certificate::from_pem(&std::fs::read("/etc/corp-ca.pem")?)?;
+/// // Add a private CA with reqwest's TLS settings of your version.
 /// let client = reqwest::Client::builder()
 ///     .proxy(reqwest::Proxy::https("http://proxy.internal:3128")?)
-///     .add_root_certificate(ca)
 ///     .build()?;
 /// let validator = Validator::discover("https://auth.example.com/realms/shop")
 ///     .audience("orders-api")
@@ -196,7 +206,8 @@ pub mod testing {}
 /// ```
 ///
 /// Inbound (the API sits behind a reverse proxy): nothing to do for bearer
-/// tokens. Advertise the public URL as the resource
+/// tokens. DPoP proofs name the URL the client called: give it with
+/// `Dpop::external_url(..)`. Advertise the public URL as the resource
 /// ([`ValidatorBuilder::resource`](crate::ValidatorBuilder::resource)), so
 /// the RFC 9728 document and challenges name it, not the internal address.
 pub mod behind_a_proxy {}

@@ -8,22 +8,6 @@
 //! of the calling thread's shard: threads verifying at once do not fight
 //! over one cache line.
 //!
-//! # Tracing
-//!
-//! Field and span names are stable, to build dashboards on:
-//!
-//! | what | level | name and fields |
-//! |---|---|---|
-//! | every verification | debug | span `oidc_bearer.verify` |
-//! | a refused token | debug | event "bearer token rejected", `reason` (the [`Error`](crate::Error)'s message, never the token or its claims) |
-//! | a refused DPoP proof | debug | event "DPoP proof rejected", `reason` |
-//! | a replay store that failed | warn | event "DPoP proof refused: the replay store failed" (or "…check skipped…" when failing open), `error` |
-//! | a route's scope or role missing | debug | event "insufficient scope", `required` |
-//! | a route's step-up missing | debug | event "step-up required", `error` |
-//! | the query-parameter token source configured | warn | event at layer construction (never a value) |
-//! | a failed key fetch | warn | event "fetching signing keys failed; keeping the last good keys", `error`, `failures` (in a row), `retry_in_ms` |
-//! | a found JWKS URL | info | event "discovered the JWKS URL", `jwks_uri` |
-//!
 //! [`Validator::health`]: crate::Validator::health
 
 use std::collections::BTreeMap;
@@ -57,6 +41,25 @@ use crate::error::Error;
 /// assert!(metrics.to_prometheus().contains("oidc_bearer_verified_total 2"));
 /// # Ok(()) }
 /// ```
+/// # Tracing (for dashboards next to these counters)
+///
+/// Field and span names are stable, to build dashboards on:
+///
+/// | what | level | name and fields |
+/// |---|---|---|
+/// | every verification | debug | span `oidc_bearer.verify` |
+/// | a refused token | debug | event "bearer token rejected", `reason` (the [`Error`](crate::Error)'s message, e.g. "token expired"; not the metric label `Error::reason()`, e.g. `expired`; never the token or its claims) |
+/// | a refused DPoP proof | debug | event "DPoP proof rejected", `reason` |
+/// | a replay store that failed | warn | event "DPoP proof refused: the replay store failed" (or "…check skipped…" when failing open), `error` |
+/// | a route's scope or role missing | debug | event "insufficient scope", `required` |
+/// | a route's step-up missing | debug | event "step-up required", `error` |
+/// | the query-parameter token source configured | warn | event at layer construction (never a value) |
+/// | a failed key fetch | warn | event "fetching signing keys failed; keeping the last good keys", `error`, `failures` (in a row), `retry_in_ms` |
+/// | a found JWKS URL | info | event "discovered the JWKS URL", `jwks_uri` |
+///
+/// | keys older than `max_key_age` | warn | event "signing keys are older than the allowed maximum…" |
+/// | started without keys | warn | event "starting without signing keys; requests get 503 until a fetch succeeds", `error` |
+///
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct Metrics {
@@ -64,8 +67,10 @@ pub struct Metrics {
     pub verified: u64,
     /// Tokens accepted from the verified-token cache.
     pub cache_hits: u64,
-    /// Tokens (and requests) refused, by [`Error::reason`]; only reasons
-    /// seen so far are present.
+    /// Tokens (and requests) refused by the layer or the validator, by
+    /// [`Error::reason`], [`StepUp`](crate::StepUp)'s 401s included;
+    /// only reasons seen so far are present. [`Require`](crate::Require)'s
+    /// 403s are not counted: its layer holds no validator to count with.
     pub rejected: BTreeMap<&'static str, u64>,
     /// Key fetches attempted (start-up, timer and unknown `kid`), over all
     /// key stores.

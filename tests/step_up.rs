@@ -101,6 +101,14 @@ async fn acr_must_be_one_of_the_values() {
             )
         );
     }
+    // Counted in the validator's metrics, by their reason.
+    assert_eq!(
+        validator
+            .metrics()
+            .rejected
+            .get("insufficient_user_authentication"),
+        Some(&3)
+    );
 }
 
 #[tokio::test]

@@ -285,11 +285,19 @@ impl<C, R> StepUpLayer<C, R> {
         &self.shared.step_up
     }
 
+    /// The requirement on these claims; a refusal is counted in the
+    /// validator's [`Metrics`](crate::Metrics), for the layer and the
+    /// guard alike.
     fn check<G: Grants + ?Sized>(&self, grants: &G) -> Result<(), Error> {
         let validator = &self.shared.validator;
-        self.shared
+        let result = self
+            .shared
             .step_up
-            .check(grants, validator.now(), validator.leeway())
+            .check(grants, validator.now(), validator.leeway());
+        if let Err(error) = &result {
+            validator.count_rejection(error);
+        }
+        result
     }
 
     fn refuse<B>(&self, error: &Error) -> Response<B>

@@ -29,6 +29,7 @@ use crate::issuers::{IntoIssuers, Issuer};
 ///             .internal_url("http://keycloak:8080") // where this service reaches it
 ///             .audience("orders-api"),
 ///     )
+///     .allow_insecure_http() // that address is plain http: a trusted network only
 ///     .build()
 ///     .await?;
 /// # Ok(()) }
