@@ -45,7 +45,8 @@ pub(crate) type Pending<C> = Pin<Box<dyn Future<Output = Result<Claims<C>, Error
 
 /// What the layer does with a request.
 pub(crate) enum Admission<C> {
-    Verified(Claims<C>),
+    /// Verified, presented with this scheme.
+    Verified(Claims<C>, Scheme),
     /// No credentials at all.
     Anonymous,
     Rejected(Error, Scheme),
@@ -101,7 +102,7 @@ fn as_bearer<C: DeserializeOwned + Send + Sync + 'static>(
     }
     match validator.check::<C>(&token, UnknownKid::Wait) {
         Outcome::Verified(claims) => match unbound(&token, claims) {
-            Ok(claims) => Admission::Verified(claims),
+            Ok(claims) => Admission::Verified(claims, Scheme::Bearer),
             Err(error) => Admission::Rejected(error, Scheme::Bearer),
         },
         Outcome::Rejected(error) => Admission::Rejected(error, Scheme::Bearer),
@@ -174,7 +175,7 @@ fn with_proof<C: DeserializeOwned + Send + Sync + 'static>(
             let pending = async move {
                 let claims = validator.verify_after::<C>(&token, wait).await?;
                 match bound(&state, &token, checked, claims, now) {
-                    Admission::Verified(claims) => Ok(claims),
+                    Admission::Verified(claims, _) => Ok(claims),
                     Admission::Rejected(error, _) => Err(error),
                     Admission::Pending(pending, _) => pending.await,
                     Admission::Anonymous => Err(Error::MissingToken),
@@ -216,7 +217,7 @@ fn bound<C: Send + Sync + 'static>(
         .check_and_insert(id, now, settings.replay_ttl())
     {
         StoreFuture::Ready(seen) => match replay_decision(seen, fail_open) {
-            Ok(()) => Admission::Verified(claims),
+            Ok(()) => Admission::Verified(claims, Scheme::Dpop),
             Err(error) => reject(error),
         },
         StoreFuture::Pending(seen) => {

@@ -43,7 +43,7 @@ impl<S, C, R> OidcBearer<S, C, R> {
             }
         };
         match dpop::admit::<C>(&state, &self.validator, &self.sources, method, uri, headers) {
-            Admission::Verified(claims) => {
+            Admission::Verified(claims, _scheme) => {
                 req.extensions_mut().insert(claims);
                 self.forward(req)
             }
