@@ -16,7 +16,7 @@ use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
 use std::sync::{Arc, Mutex};
 
-use crate::claims::Claims;
+use crate::claims::{Binding, Claims};
 use crate::error::Error;
 
 const SHARDS: usize = 16;
@@ -32,6 +32,8 @@ struct Entry {
     /// The issuer (its index) and fingerprint of the key that verified
     /// the token (`None`: the HMAC secret, which never changes).
     key: Option<(usize, u64)>,
+    /// `cnf.jkt`, read when the token was verified, for DPoP.
+    binding: Binding,
     /// Matches the entry to its place in the FIFO order.
     seq: u64,
 }
@@ -126,7 +128,8 @@ impl TokenCache {
     /// The cached claims for `token`, if it was verified before, is still
     /// within `exp`/`nbf` (with `leeway`) at `now`, `key_held(issuer, key)`
     /// says its key is still published, and it was stored with the claims
-    /// type `C`. An error of `key_held` (keys unavailable) is returned.
+    /// type `C`, with the key the token is bound to. An error of
+    /// `key_held` (keys unavailable) is returned.
     #[inline]
     pub fn get<C, F>(
         &self,
@@ -134,7 +137,7 @@ impl TokenCache {
         now: i64,
         leeway: i64,
         key_held: F,
-    ) -> Result<Option<Claims<C>>, Error>
+    ) -> Result<Option<(Claims<C>, Binding)>, Error>
     where
         C: Send + Sync + 'static,
         F: FnOnce(usize, u64) -> Result<bool, Error>,
@@ -161,7 +164,13 @@ impl TokenCache {
         if !entry.times.hold(now, leeway) {
             return Ok(None);
         }
-        Ok(entry.claims.clone().downcast::<C>().ok().map(Claims))
+        let binding = entry.binding;
+        Ok(entry
+            .claims
+            .clone()
+            .downcast::<C>()
+            .ok()
+            .map(|claims| (Claims(claims), binding)))
     }
 
     /// Stores a verified token.
@@ -171,6 +180,7 @@ impl TokenCache {
         claims: &Claims<C>,
         times: Times,
         key: Option<(usize, u64)>,
+        binding: Binding,
     ) {
         let digest = (self.digest)(&self.hasher, token.as_bytes());
         let mut entry = Entry {
@@ -178,6 +188,7 @@ impl TokenCache {
             claims: claims.0.clone(),
             times,
             key,
+            binding,
             seq: 0,
         };
         let mut guard = self.shard(digest);
@@ -238,12 +249,18 @@ mod tests {
     fn hit_returns_the_same_arc() {
         let cache = TokenCache::new(100);
         let claims = Claims::new(String::from("alice"));
-        cache.insert("a.b.c", &claims, until(1000, None), None);
+        cache.insert("a.b.c", &claims, until(1000, None), None, Binding::Unbound);
         let hit = cache
             .get::<String, _>("a.b.c", 500, 0, none_held)
             .unwrap()
             .unwrap();
-        assert!(Arc::ptr_eq(&hit.0, &claims.0));
+        assert!(Arc::ptr_eq(&hit.0.0, &claims.0));
+        assert_eq!(hit.1, Binding::Unbound);
+        // A DPoP-bound token's key comes back with it.
+        let bound = Binding::Key(Some([7; 32]));
+        cache.insert("a.b.e", &claims, until(1000, None), None, bound);
+        let hit = cache.get::<String, _>("a.b.e", 500, 0, none_held).unwrap();
+        assert_eq!(hit.map(|h| h.1), Some(bound));
         assert!(
             cache
                 .get::<String, _>("a.b.d", 500, 0, none_held)
@@ -255,7 +272,13 @@ mod tests {
     #[test]
     fn expiry_is_checked_on_every_hit() {
         let cache = TokenCache::new(100);
-        cache.insert("a.b.c", &Claims::new(1u32), until(1000, Some(400)), None);
+        cache.insert(
+            "a.b.c",
+            &Claims::new(1u32),
+            until(1000, Some(400)),
+            None,
+            Binding::Unbound,
+        );
         assert!(
             cache
                 .get::<u32, _>("a.b.c", 399, 0, none_held)
@@ -282,7 +305,13 @@ mod tests {
     #[test]
     fn leeway_applies_like_in_verification() {
         let cache = TokenCache::new(100);
-        cache.insert("a.b.c", &Claims::new(1u32), until(1000, None), None);
+        cache.insert(
+            "a.b.c",
+            &Claims::new(1u32),
+            until(1000, None),
+            None,
+            Binding::Unbound,
+        );
         assert!(
             cache
                 .get::<u32, _>("a.b.c", 1059, 60, none_held)
@@ -305,6 +334,7 @@ mod tests {
             &Claims::new(1u32),
             until(1000, None),
             Some((0, 42)),
+            Binding::Unbound,
         );
         assert!(
             cache
@@ -318,7 +348,13 @@ mod tests {
     #[test]
     fn other_claims_type_is_a_miss() {
         let cache = TokenCache::new(100);
-        cache.insert("a.b.c", &Claims::new(1u32), until(1000, None), None);
+        cache.insert(
+            "a.b.c",
+            &Claims::new(1u32),
+            until(1000, None),
+            None,
+            Binding::Unbound,
+        );
         assert!(
             cache
                 .get::<String, _>("a.b.c", 1, 0, none_held)
@@ -336,6 +372,7 @@ mod tests {
             &Claims::new(String::from("alice")),
             until(1000, None),
             None,
+            Binding::Unbound,
         );
         assert!(
             cache
@@ -347,7 +384,8 @@ mod tests {
             *cache
                 .get::<String, _>(&token(1), 1, 0, none_held)
                 .unwrap()
-                .unwrap(),
+                .unwrap()
+                .0,
             "alice"
         );
         // The newer token replaces the older one in the shared slot.
@@ -356,6 +394,7 @@ mod tests {
             &Claims::new(String::from("mallory")),
             until(1000, None),
             None,
+            Binding::Unbound,
         );
         assert!(
             cache
@@ -367,7 +406,8 @@ mod tests {
             *cache
                 .get::<String, _>(&token(2), 1, 0, none_held)
                 .unwrap()
-                .unwrap(),
+                .unwrap()
+                .0,
             "mallory"
         );
     }
@@ -379,7 +419,13 @@ mod tests {
         let cache = TokenCache::with_digest(2 * SHARDS, |_, t| u64::from(t[t.len() - 1]));
         let claims = Claims::new(0u8);
         // Cached under a key that then leaves the set: dropped on the hit.
-        cache.insert("a.b.c", &claims, until(1000, None), Some((0, 7)));
+        cache.insert(
+            "a.b.c",
+            &claims,
+            until(1000, None),
+            Some((0, 7)),
+            Binding::Unbound,
+        );
         assert!(
             cache
                 .get::<u8, _>("a.b.c", 1, 0, none_held)
@@ -387,8 +433,8 @@ mod tests {
                 .is_none()
         );
         // Verified again (the key came back), then one more token.
-        cache.insert("a.b.c", &claims, until(1000, None), None);
-        cache.insert("a.b.d", &claims, until(1000, None), None);
+        cache.insert("a.b.c", &claims, until(1000, None), None, Binding::Unbound);
+        cache.insert("a.b.d", &claims, until(1000, None), None, Binding::Unbound);
         // The record of the dropped entry evicts nothing: both are there.
         assert!(
             cache
@@ -403,7 +449,7 @@ mod tests {
                 .is_some()
         );
         // And the bound still holds as more come in.
-        cache.insert("a.b.e", &claims, until(1000, None), None);
+        cache.insert("a.b.e", &claims, until(1000, None), None, Binding::Unbound);
         assert!(
             cache
                 .get::<u8, _>("a.b.c", 1, 0, none_held)
@@ -420,7 +466,13 @@ mod tests {
         assert!(cache.capacity() >= 10_000 && cache.capacity() < 10_000 + SHARDS);
         let claims = Claims::new(0u8);
         for i in 0..100_000 {
-            cache.insert(&token(i), &claims, until(i64::MAX, None), None);
+            cache.insert(
+                &token(i),
+                &claims,
+                until(i64::MAX, None),
+                None,
+                Binding::Unbound,
+            );
         }
         let len = cache.len();
         assert!(len <= cache.capacity(), "{len} entries");
@@ -452,7 +504,7 @@ mod tests {
             nbf: None,
             iat: Some(500),
         };
-        cache.insert("a.b.c", &Claims::new(1u32), times, None);
+        cache.insert("a.b.c", &Claims::new(1u32), times, None, Binding::Unbound);
         assert!(
             cache
                 .get::<u32, _>("a.b.c", 450, 60, none_held)

@@ -216,3 +216,107 @@ async fn a_token_of_a_rotated_key_waits_for_the_refetch_then_its_proof_is_checke
             "invalid DPoP proof: the proof key is not the key the token is bound to",
         );
 }
+
+/// The key a token is bound to is read once, when the token is verified,
+/// and kept with it in the verified-token cache: a cached token is held to
+/// its binding exactly as a fresh one, whichever scheme comes next.
+#[tokio::test]
+async fn a_cached_token_keeps_its_binding() {
+    let issuer = TestIssuer::start().await;
+    let validator = validator_for(&issuer, AUDIENCE).build().await.unwrap();
+    let api = api(&validator, Dpop::allowed().plain_http()).await;
+    let client = client(&issuer, KeyKind::EcP256);
+    let proof = client.proof(&api, "GET").sign(&client.key);
+    client.get(&api, &proof).await.ok();
+    assert_eq!(validator.cached_tokens(), 1);
+    // Cached, and still a bound token: not a bearer token.
+    let as_bearer = send(
+        &api,
+        "GET",
+        "/me",
+        &[&format!("Bearer {}", client.token)],
+        &[],
+    )
+    .await;
+    assert_eq!(as_bearer.status, 401, "{as_bearer:?}");
+    assert!(
+        as_bearer.challenges[0].contains("DPoP-bound token sent with the Bearer scheme"),
+        "{as_bearer:?}"
+    );
+    // Cached, and still bound to the client's key only.
+    let thief = TestKey::generate(KeyKind::EcP256, "thief");
+    let stolen = dpop_proof(
+        &thief,
+        "GET",
+        &format!("{}/me", api.base),
+        Some(&client.token),
+    )
+    .sign(&thief);
+    client.get(&api, &stolen).await.dpop_refused(
+        "invalid_dpop_proof",
+        "invalid DPoP proof: the proof key is not the key the token is bound to",
+    );
+    // An unbound token, cached by a Bearer request, stays unbound.
+    let unbound = issuer.builder(AUDIENCE).sign(&issuer.key);
+    let bearer = send(&api, "GET", "/me", &[&format!("Bearer {unbound}")], &[]).await;
+    bearer.ok();
+    assert_eq!(validator.cached_tokens(), 2);
+    let proof = dpop_proof(
+        &client.key,
+        "GET",
+        &format!("{}/me", api.base),
+        Some(&unbound),
+    )
+    .sign(&client.key);
+    send(&api, "GET", "/me", &[&format!("DPoP {unbound}")], &[&proof])
+        .await
+        .dpop_refused("invalid_token", "the token is not DPoP-bound");
+    // The token is still served from the cache, bound, after all that.
+    let fresh = client.proof(&api, "GET").sign(&client.key);
+    client.get(&api, &fresh).await.ok();
+    assert_eq!(validator.cached_tokens(), 2);
+}
+
+/// `cnf` is a JSON object (RFC 7800 §3.1); a token whose `cnf` is not
+/// one, or whose `jkt` is not a string, is refused by every layer, with
+/// or without DPoP. A `jkt` that is no SHA-256 thumbprint binds the token
+/// to no key a proof can have.
+#[tokio::test]
+async fn a_malformed_cnf_is_refused_and_an_odd_jkt_matches_no_key() {
+    let issuer = TestIssuer::start().await;
+    let validator = validator_for(&issuer, AUDIENCE).build().await.unwrap();
+    let dpop = api(&validator, Dpop::allowed().plain_http()).await;
+    let plain = common::serve(
+        axum::Router::new()
+            .route("/me", axum::routing::get(support::echo))
+            .route_layer(validator.layer::<oidc_bearer::StandardClaims>()),
+    )
+    .await;
+    for cnf in [serde_json::json!("x"), serde_json::json!({ "jkt": 5 })] {
+        let token = issuer.builder(AUDIENCE).claim("cnf", cnf).sign(&issuer.key);
+        for api in [&dpop, &plain] {
+            let seen = send(api, "GET", "/me", &[&format!("Bearer {token}")], &[]).await;
+            assert_eq!(seen.status, 401, "{seen:?}");
+            assert!(
+                seen.challenges[0]
+                    .contains("error_description=\"invalid claim: cnf is not a JSON object"),
+                "{seen:?}"
+            );
+        }
+    }
+    let client = client(&issuer, KeyKind::EcP256);
+    let odd = issuer
+        .builder(AUDIENCE)
+        .claim("cnf", serde_json::json!({ "jkt": "not-a-thumbprint" }))
+        .sign(&issuer.key);
+    let proof =
+        dpop_proof(&client.key, "GET", &format!("{}/me", dpop.base), Some(&odd)).sign(&client.key);
+    send(&dpop, "GET", "/me", &[&format!("DPoP {odd}")], &[&proof])
+        .await
+        .dpop_refused(
+            "invalid_dpop_proof",
+            "invalid DPoP proof: the proof key is not the key the token is bound to",
+        );
+    let as_bearer = send(&dpop, "GET", "/me", &[&format!("Bearer {odd}")], &[]).await;
+    assert_eq!(as_bearer.status, 401, "{as_bearer:?}");
+}

@@ -10,7 +10,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::marker::PhantomData;
 
-use serde::de::{self, DeserializeSeed, Deserializer, SeqAccess, Visitor};
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
 /// A registered claim's value as `serde_json` reported it, so it can be
 /// replayed to `C` call for call. Only the shapes registered claims
@@ -24,6 +24,8 @@ pub(super) enum Captured<'de> {
     /// Borrowed from the payload unless it held escapes.
     Str(Cow<'de, str>),
     Strs(Vec<Cow<'de, str>>),
+    /// An object (`cnf`), members in order.
+    Map(Vec<(Cow<'de, str>, Captured<'de>)>),
 }
 
 pub(super) struct Capture;
@@ -39,7 +41,7 @@ impl<'de> DeserializeSeed<'de> for Capture {
 impl<'de> Visitor<'de> for Capture {
     type Value = Captured<'de>;
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a string, a number, null or an array of strings")
+        f.write_str("a string, a number, null, an array of strings or an object of those")
     }
     #[inline]
     fn visit_unit<E: de::Error>(self) -> Result<Captured<'de>, E> {
@@ -80,6 +82,14 @@ impl<'de> Visitor<'de> for Capture {
         }
         Ok(Captured::Strs(out))
     }
+    #[inline]
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Captured<'de>, A::Error> {
+        let mut out = Vec::new();
+        while let Some(name) = map.next_key::<Cow<'de, str>>()? {
+            out.push((name, map.next_value_seed(Capture)?));
+        }
+        Ok(Captured::Map(out))
+    }
 }
 
 /// Replays a captured value: the visitor gets the calls `serde_json`
@@ -113,6 +123,11 @@ impl<'de, E: de::Error> Deserializer<'de> for Replay<'_, 'de, E> {
             Captured::Str(Cow::Owned(s)) => visitor.visit_str(s),
             Captured::Strs(items) => visitor.visit_seq(ReplaySeq {
                 items: items.iter(),
+                error: PhantomData,
+            }),
+            Captured::Map(members) => visitor.visit_map(ReplayMap {
+                members: members.iter(),
+                value: None,
                 error: PhantomData,
             }),
         }
@@ -196,5 +211,34 @@ impl<'de, E: de::Error> SeqAccess<'de> for ReplaySeq<'_, 'de, E> {
     #[inline]
     fn size_hint(&self) -> Option<usize> {
         Some(self.items.len())
+    }
+}
+
+struct ReplayMap<'c, 'de, E> {
+    members: std::slice::Iter<'c, (Cow<'de, str>, Captured<'de>)>,
+    /// The value of the member whose name was just given.
+    value: Option<&'c Captured<'de>>,
+    error: PhantomData<E>,
+}
+
+impl<'de, E: de::Error> MapAccess<'de> for ReplayMap<'_, 'de, E> {
+    type Error = E;
+    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, E> {
+        let Some((name, value)) = self.members.next() else {
+            return Ok(None);
+        };
+        self.value = Some(value);
+        let name = Captured::Str(name.clone());
+        seed.deserialize(Replay::new(&name)).map(Some)
+    }
+    fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, E> {
+        let value = self
+            .value
+            .take()
+            .ok_or_else(|| E::custom("a value asked for before its name"))?;
+        seed.deserialize(Replay::new(value))
+    }
+    fn size_hint(&self) -> Option<usize> {
+        Some(self.members.len())
     }
 }

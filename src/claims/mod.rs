@@ -3,14 +3,16 @@
 //! the registered claims (RFC 7519 §4.1) the validator checks.
 //!
 //! - `checks`: the registered-claim rules the validator applies;
+//! - `confirmation`: `cnf.jkt`, the key a DPoP-bound token is bound to;
 //! - `issuer`: exact and `{tenantid}` issuers, and a key's issuer binding;
-//! - `registered`: `iss`, `aud`, `exp`, `nbf`, `iat`, `tid` as the validator
+//! - `registered`: `iss`, `aud`, `exp`, `nbf`, `iat`, `tid`, `cnf` as the validator
 //!   reads them, and the `NumericDate` rule;
 //! - `single_pass`: one `serde_json` pass that yields both those and `C`;
 //! - `standard`: [`StandardClaims`].
 
 mod capture;
 mod checks;
+mod confirmation;
 mod issuer;
 mod registered;
 pub(crate) mod single_pass;
@@ -23,6 +25,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 pub(crate) use checks::{ClaimChecks, is_microsoft_graph};
+pub(crate) use confirmation::{Binding, Confirmation};
 pub(crate) use issuer::{IssuerName, TENANT_PLACEHOLDER, entra_v2_alias, is_guid, key_accepts};
 pub use registered::numeric_date;
 pub(crate) use registered::{

@@ -7,6 +7,8 @@ use std::fmt;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, IgnoredAny, SeqAccess, Visitor};
 
+use super::Confirmation;
+
 /// Deserializes a `NumericDate` (RFC 7519 §2): seconds since the Unix
 /// epoch as an integer or a float (some providers send `1718719921.5`),
 /// truncated toward negative infinity. Strings, non-finite and out-of-range
@@ -124,6 +126,9 @@ pub(crate) struct Registered<'a> {
     pub iat: Option<i64>,
     #[serde(borrow)]
     pub tid: Option<Cow<'a, str>>,
+    /// RFC 7800 §3.1: a JSON object (of which DPoP reads `jkt`).
+    #[serde(borrow)]
+    pub cnf: Option<Confirmation<'a>>,
 }
 
 /// Which registered claim made [`Registered`] fail to parse, named for the
@@ -143,6 +148,11 @@ pub(crate) fn wrong_type_claim(payload: &[u8]) -> &'static str {
             || v.as_array()
                 .is_some_and(|a| a.iter().all(serde_json::Value::is_string))
     };
+    let confirmation = |v: &serde_json::Value| {
+        v.is_null()
+            || v.as_object()
+                .is_some_and(|c| c.get("jkt").is_none_or(|j| j.is_null() || j.is_string()))
+    };
     if bad("exp", date) {
         "exp is not a NumericDate"
     } else if bad("nbf", date) {
@@ -155,6 +165,8 @@ pub(crate) fn wrong_type_claim(payload: &[u8]) -> &'static str {
         "aud is not a string or an array of strings"
     } else if bad("tid", text) {
         "tid is not a string"
+    } else if bad("cnf", confirmation) {
+        "cnf is not a JSON object with a string jkt"
     } else {
         "a registered claim is repeated or has the wrong type"
     }
@@ -215,6 +227,8 @@ mod tests {
             (r#"{"exp":1,"iss":5}"#, "iss"),
             (r#"{"exp":1,"aud":["a",1]}"#, "aud"),
             (r#"{"exp":1,"tid":{}}"#, "tid"),
+            (r#"{"exp":1,"cnf":"x"}"#, "cnf"),
+            (r#"{"exp":1,"cnf":{"jkt":5}}"#, "cnf"),
             (r#"{"exp":1,"exp":2}"#, "repeated"),
         ] {
             assert!(

@@ -2,8 +2,8 @@
 //! the caller's `C`, from one pass of `serde_json` over the payload.
 //!
 //! The caller's type drives the parse; the top-level object's members are
-//! watched on the way, and the six registered ones (`iss`, `aud`, `exp`,
-//! `nbf`, `iat`, `tid`) are captured and handed to `C` as well. Anything
+//! watched on the way, and the seven registered ones (`iss`, `aud`, `exp`,
+//! `nbf`, `iat`, `tid`, `cnf`) are captured and handed to `C` as well. Anything
 //! unexpected — a `C` that is not a map or a struct, a registered claim of
 //! an odd shape, a duplicate, any error at all — returns `None`, and the
 //! caller takes the two-pass path, whose results (and errors) are the
@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
 
 use super::capture::{Capture, Captured, Replay};
-use super::{Audience, Registered, numeric_date};
+use super::{Audience, Confirmation, Registered, numeric_date};
 
 /// Both results of the one pass, or `None` for the two-pass path.
 pub(crate) fn parse<'p, C: de::DeserializeOwned>(payload: &'p str) -> Option<(Registered<'p>, C)> {
@@ -39,6 +39,7 @@ pub(crate) fn parse<'p, C: de::DeserializeOwned>(payload: &'p str) -> Option<(Re
             nbf: seen.nbf,
             iat: seen.iat,
             tid: seen.tid,
+            cnf: seen.cnf,
         },
         claims,
     ))
@@ -57,9 +58,10 @@ struct Seen<'de> {
     nbf: Option<i64>,
     iat: Option<i64>,
     tid: Option<Cow<'de, str>>,
+    cnf: Option<Confirmation<'de>>,
 }
 
-const NAMES: [&str; 6] = ["iss", "aud", "exp", "nbf", "iat", "tid"];
+const NAMES: [&str; 7] = ["iss", "aud", "exp", "nbf", "iat", "tid", "cnf"];
 
 impl<'de> Seen<'de> {
     fn record<E: de::Error>(&mut self, index: usize, value: &Captured<'de>) -> Result<(), E> {
@@ -85,7 +87,13 @@ impl<'de> Seen<'de> {
             2 => self.exp = date(value)?,
             3 => self.nbf = date(value)?,
             4 => self.iat = date(value)?,
-            _ => self.tid = text(value)?,
+            5 => self.tid = text(value)?,
+            _ => {
+                self.cnf = match value {
+                    Captured::Null => None,
+                    other => Some(Confirmation::deserialize(Replay::<E>::new(other))?),
+                }
+            }
         }
         Ok(())
     }
@@ -242,6 +250,7 @@ mod tests {
         Option<i64>,
         Option<i64>,
         Option<String>,
+        Option<Option<String>>,
     );
 
     fn view(r: &Registered<'_>) -> View {
@@ -251,7 +260,8 @@ mod tests {
             Audience::Many(v) => v.iter().map(|s| s.to_string()).collect(),
         });
         let text = |s: &Option<std::borrow::Cow<'_, str>>| s.as_deref().map(str::to_owned);
-        (text(&r.iss), aud, r.exp, r.nbf, r.iat, text(&r.tid))
+        let cnf = r.cnf.as_ref().map(|c| text(&c.jkt));
+        (text(&r.iss), aud, r.exp, r.nbf, r.iat, text(&r.tid), cnf)
     }
 
     /// Whether the one pass was taken; when it was, it must agree with the
@@ -292,6 +302,10 @@ mod tests {
             r#"{"e\u0078p":5,"iss":"\u00e9","aud":[],"realm_access":{"roles":["r"]},"n":null}"#,
             r#"{"exp":-5,"iat":0,"tid":null}"#,
             r#"{}"#,
+            r#"{"iss":"i","cnf":{"jkt":"0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"},"sub":"u"}"#,
+            r#"{"cnf":{"x5t#S256":"a","jwk":{"kty":"EC","crv":"P-256"}},"exp":1}"#,
+            r#"{"cnf":{"j\u006bt":"abc","jkt2":"x"}}"#,
+            r#"{"cnf":null}"#,
         ];
         for payload in taken {
             assert!(one_pass_agrees::<StandardClaims>(payload), "{payload}");
@@ -318,6 +332,10 @@ mod tests {
             r#"{"exp":1e300}"#,
             r#"{"iat":18446744073709551615}"#,
             r#"{"exp":1} x"#,
+            r#"{"cnf":"x"}"#,
+            r#"{"cnf":{"jkt":5}}"#,
+            r#"{"cnf":{"jkt":"a","jkt":"b"}}"#,
+            r#"{"cnf":{},"cnf":{}}"#,
         ];
         for payload in left {
             assert!(!one_pass_agrees::<Value>(payload), "{payload}");

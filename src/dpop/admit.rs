@@ -13,10 +13,10 @@ use serde::de::DeserializeOwned;
 
 use super::Dpop;
 use super::DpopMode;
-use super::proof::{self, Binding, CheckedProof, Target};
+use super::proof::{self, CheckedProof, Target};
 use super::replay::{Seen, StoreFuture};
 use crate::bearer::token68_str;
-use crate::claims::Claims;
+use crate::claims::{Binding, Claims};
 use crate::clock::Clock;
 use crate::error::{Error, ErrorKind};
 use crate::token_source::Sources;
@@ -100,17 +100,17 @@ fn as_bearer<C: DeserializeOwned + Send + Sync + 'static>(
     if state.settings.mode == DpopMode::DpopRequired {
         return Admission::Rejected(Error::DpopRequired, Scheme::Bearer);
     }
-    match validator.check::<C>(&token, UnknownKid::Wait) {
-        Outcome::Verified(claims) => match unbound(&token, claims) {
+    match validator.check_bound::<C>(&token, UnknownKid::Wait) {
+        (Outcome::Verified(claims), binding) => match unbound(binding, claims) {
             Ok(claims) => Admission::Verified(claims, Scheme::Bearer),
             Err(error) => Admission::Rejected(error, Scheme::Bearer),
         },
-        Outcome::Rejected(error) => Admission::Rejected(error, Scheme::Bearer),
-        Outcome::WaitForKeys(wait) => {
+        (Outcome::Rejected(error), _) => Admission::Rejected(error, Scheme::Bearer),
+        (Outcome::WaitForKeys(wait), _) => {
             let (validator, token) = (validator.clone(), token.into_owned());
             let pending = async move {
-                let claims = validator.verify_after::<C>(&token, wait).await?;
-                unbound(&token, claims)
+                let (claims, binding) = validator.verify_after_bound::<C>(&token, wait).await?;
+                unbound(binding, claims)
             };
             Admission::Pending(Box::pin(pending), Scheme::Bearer)
         }
@@ -118,8 +118,8 @@ fn as_bearer<C: DeserializeOwned + Send + Sync + 'static>(
 }
 
 /// RFC 9449 §7.1: a bound token is never a bearer token.
-fn unbound<C>(token: &str, claims: Claims<C>) -> Result<Claims<C>, Error> {
-    match proof::token_binding(token)? {
+fn unbound<C>(binding: Binding, claims: Claims<C>) -> Result<Claims<C>, Error> {
+    match binding {
         Binding::Key(_) => Err(Error::DpopBoundToken),
         Binding::Unbound => Ok(claims),
     }
@@ -167,14 +167,14 @@ fn with_proof<C: DeserializeOwned + Send + Sync + 'static>(
             return reject(error);
         }
     };
-    match validator.check::<C>(token, UnknownKid::Wait) {
-        Outcome::Verified(claims) => bound(state, token, checked, claims, now),
-        Outcome::Rejected(error) => reject(error),
-        Outcome::WaitForKeys(wait) => {
+    match validator.check_bound::<C>(token, UnknownKid::Wait) {
+        (Outcome::Verified(claims), binding) => bound(state, binding, checked, claims, now),
+        (Outcome::Rejected(error), _) => reject(error),
+        (Outcome::WaitForKeys(wait), _) => {
             let (validator, token, state) = (validator.clone(), token.to_owned(), state.clone());
             let pending = async move {
-                let claims = validator.verify_after::<C>(&token, wait).await?;
-                match bound(&state, &token, checked, claims, now) {
+                let (claims, binding) = validator.verify_after_bound::<C>(&token, wait).await?;
+                match bound(&state, binding, checked, claims, now) {
                     Admission::Verified(claims, _) => Ok(claims),
                     Admission::Rejected(error, _) => Err(error),
                     Admission::Pending(pending, _) => pending.await,
@@ -190,7 +190,7 @@ fn with_proof<C: DeserializeOwned + Send + Sync + 'static>(
 /// thumbprint), then the `jti` replay check.
 fn bound<C: Send + Sync + 'static>(
     state: &Arc<DpopState>,
-    token: &str,
+    binding: Binding,
     checked: CheckedProof,
     claims: Claims<C>,
     now: i64,
@@ -199,15 +199,14 @@ fn bound<C: Send + Sync + 'static>(
         tracing::debug!(reason = %error, "DPoP proof rejected");
         Admission::Rejected(error, Scheme::Dpop)
     };
-    match proof::token_binding(token) {
-        Ok(binding) if binding.is(&checked.jkt) => {}
-        Ok(Binding::Key(_)) => {
+    match binding {
+        binding if binding.is(&checked.jkt) => {}
+        Binding::Key(_) => {
             return reject(Error::InvalidDpopProof(
                 "the proof key is not the key the token is bound to",
             ));
         }
-        Ok(Binding::Unbound) => return reject(Error::TokenNotDpopBound),
-        Err(error) => return reject(error),
+        Binding::Unbound => return reject(Error::TokenNotDpopBound),
     }
     let settings = &state.settings;
     let id = checked.id;

@@ -8,7 +8,7 @@ use serde::de::DeserializeOwned;
 
 use super::Validator;
 use crate::algorithm::Algorithm;
-use crate::claims::{self, Claims, Registered, key_accepts};
+use crate::claims::{self, Binding, Claims, Registered, key_accepts};
 use crate::error::Error;
 use crate::issuers::IssuerEntry;
 use crate::jwks::Ticket;
@@ -66,26 +66,43 @@ impl From<Error> for Failure {
 impl Validator {
     /// One verification step with the keys held now. Logs a rejection,
     /// once: no caller has anything left to log.
+    #[inline]
     pub(crate) fn check<C: DeserializeOwned + Send + Sync + 'static>(
         &self,
         token: &str,
         unknown_kid: UnknownKid,
     ) -> Outcome<C> {
+        self.check_bound(token, unknown_kid).0
+    }
+
+    /// [`check`](Self::check), with the key a verified token is bound to
+    /// (`cnf.jkt`, RFC 9449 §6.1), read in the same pass over the claims
+    /// or kept in the cache with them; `Unbound` unless `Verified`.
+    pub(crate) fn check_bound<C: DeserializeOwned + Send + Sync + 'static>(
+        &self,
+        token: &str,
+        unknown_kid: UnknownKid,
+    ) -> (Outcome<C>, Binding) {
         // One span per verification; disabled levels cost a branch.
         let _span = tracing::debug_span!("oidc_bearer.verify").entered();
+        let mut binding = Binding::Unbound;
         let outcome = match self.run(token) {
-            Ok(claims) => Outcome::Verified(claims),
+            Ok((claims, bound)) => {
+                binding = bound;
+                Outcome::Verified(claims)
+            }
             Err(Failure::Rejected(error)) => Outcome::Rejected(error),
             Err(Failure::UnknownKid { kid, alg, issuer }) => {
                 let keys = &self.inner.issuers.get(issuer).keys;
                 match (keys.request_refetch(&kid), unknown_kid) {
                     (Some(ticket), UnknownKid::Wait) => {
-                        return Outcome::WaitForKeys(KeyWait {
+                        let wait = KeyWait {
                             kid,
                             alg,
                             issuer,
                             ticket,
-                        });
+                        };
+                        return (Outcome::WaitForKeys(wait), binding);
                     }
                     _ => Outcome::Rejected(Error::UnknownKey),
                 }
@@ -96,7 +113,7 @@ impl Validator {
             Outcome::Rejected(error) => self.rejected(error),
             Outcome::WaitForKeys(_) => {}
         }
-        outcome
+        (outcome, binding)
     }
 
     /// The rest of a step that answered [`Outcome::WaitForKeys`]: waits for
@@ -107,6 +124,18 @@ impl Validator {
         token: &str,
         wait: KeyWait,
     ) -> Result<Claims<C>, Error> {
+        self.verify_after_bound(token, wait)
+            .await
+            .map(|(claims, _)| claims)
+    }
+
+    /// [`verify_after`](Self::verify_after), with the key the token is
+    /// bound to (see [`check_bound`](Self::check_bound)).
+    pub(crate) async fn verify_after_bound<C: DeserializeOwned + Send + Sync + 'static>(
+        &self,
+        token: &str,
+        wait: KeyWait,
+    ) -> Result<(Claims<C>, Binding), Error> {
         let entry = self.inner.issuers.get(wait.issuer);
         entry.keys.wait_for(&wait.kid, wait.ticket).await;
         let _span = tracing::debug_span!("oidc_bearer.verify").entered();
@@ -147,7 +176,7 @@ impl Validator {
     fn run<C: DeserializeOwned + Send + Sync + 'static>(
         &self,
         token: &str,
-    ) -> Result<Claims<C>, Failure> {
+    ) -> Result<(Claims<C>, Binding), Failure> {
         let cfg = &*self.inner;
         if token.len() > cfg.max_token_len {
             return Err(Error::TokenTooLarge.into());
@@ -193,7 +222,7 @@ impl Validator {
         header: &Header<'_>,
         now: i64,
         issuer: Selected<'_>,
-    ) -> Result<Claims<C>, Failure> {
+    ) -> Result<(Claims<C>, Binding), Failure> {
         let cfg = &*self.inner;
         let entry = issuer.entry;
         // The signature decodes into a stack buffer when it fits (it
@@ -271,6 +300,7 @@ impl Validator {
             }
         }
 
+        let binding = Binding::of(reg.cnf.as_ref());
         let claims = Claims::new(match parsed {
             Some(claims) => claims,
             None => serde_json::from_slice::<C>(payload).map_err(|_| Error::InvalidClaims)?,
@@ -284,9 +314,9 @@ impl Validator {
                 iat: reg.iat,
             };
             let key = key.map(|k| (issuer.index, k.fingerprint));
-            cache.insert(token, &claims, times, key);
+            cache.insert(token, &claims, times, key, binding);
         }
-        Ok(claims)
+        Ok((claims, binding))
     }
 
     /// No key for the token: worth waiting for a refetch only when the keys
