@@ -231,6 +231,13 @@ impl<C, R> OidcBearerLayer<C, R> {
     /// or refuse bound tokens sent as bearer tokens: see [`Dpop`], whose
     /// documentation lists the checks, the modes and the refusals.
     ///
+    /// A request admitted with the `DPoP` scheme is marked as such, so the
+    /// refusals of a [`Require`](crate::Require) or [`StepUp`](crate::StepUp)
+    /// inside this layer carry a `DPoP` challenge (RFC 9449 §7.1). With
+    /// [nonces](Dpop::nonces), every response of the inner service to such
+    /// a request carries the current `DPoP-Nonce` (RFC 9449 §8.2), so
+    /// clients pick up a new nonce without a `401` first.
+    ///
     /// ```
     /// # async fn doc(validator: oidc_bearer::Validator) {
     /// use oidc_bearer::{Dpop, StandardClaims};
@@ -400,6 +407,25 @@ impl<S, C, R> OidcBearer<S, C, R> {
         }
     }
 
+    /// [`forward`](Self::forward) for a request admitted with the `DPoP`
+    /// scheme by a layer with nonces: its response gets a fresh
+    /// `DPoP-Nonce`.
+    fn forward_nonced<ReqBody, ResBody>(
+        &mut self,
+        req: Request<ReqBody>,
+        state: Arc<DpopState>,
+    ) -> ResponseFuture<S, ReqBody, C, R>
+    where
+        S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    {
+        ResponseFuture {
+            state: State::Nonced {
+                future: self.inner.call(req),
+                state,
+            },
+        }
+    }
+
     fn reject<ReqBody, ResBody>(&self, error: &Error) -> ResponseFuture<S, ReqBody, C, R>
     where
         S: Service<Request<ReqBody>, Response = Response<ResBody>>,
@@ -420,9 +446,11 @@ impl<S, C, R> OidcBearer<S, C, R> {
 type Wait<C> = Pin<Box<dyn Future<Output = Result<Claims<C>, Error>> + Send>>;
 
 pin_project! {
-    /// The response future of [`OidcBearer`]: the inner service's future,
-    /// a ready rejection, or (after an unknown `kid`) the wait for the
-    /// shared key refetch. Only that last, rare state allocates.
+    /// The response future of [`OidcBearer`]: the inner service's future
+    /// (for a DPoP request with nonces on, one that adds `DPoP-Nonce` to
+    /// its response), a ready rejection, or (after an unknown `kid`) the
+    /// wait for the shared key refetch. Only that last, rare state
+    /// allocates.
     pub struct ResponseFuture<S, ReqBody, C, R>
     where
         S: Service<Request<ReqBody>>,
@@ -439,6 +467,7 @@ pin_project! {
         S: Service<Request<ReqBody>>,
     {
         Inner { #[pin] future: S::Future },
+        Nonced { #[pin] future: S::Future, state: Arc<DpopState> },
         Reject { response: Option<S::Response> },
         Waiting {
             wait: Wait<C>,
@@ -464,6 +493,16 @@ where
         loop {
             let next = match self.as_mut().project().state.project() {
                 StateProj::Inner { future } => return future.poll(cx),
+                StateProj::Nonced { future, state } => {
+                    let mut response = match std::task::ready!(future.poll(cx)) {
+                        Ok(response) => response,
+                        Err(error) => return Poll::Ready(Err(error)),
+                    };
+                    if let Some(nonce) = dpop::fresh_nonce(state) {
+                        dpop::add_nonce(response.headers_mut(), nonce);
+                    }
+                    return Poll::Ready(Ok(response));
+                }
                 StateProj::Reject { response } => {
                     return Poll::Ready(Ok(response
                         .take()
@@ -485,8 +524,22 @@ where
                     match result {
                         Ok(claims) => {
                             req.extensions_mut().insert(claims);
-                            State::Inner {
-                                future: inner.call(req),
+                            match dpop {
+                                Some((state, Scheme::Dpop)) => {
+                                    req.extensions_mut()
+                                        .insert(dpop::DpopRequest(state.clone()));
+                                    let future = inner.call(req);
+                                    match state.settings.nonces {
+                                        Some(_) => State::Nonced {
+                                            future,
+                                            state: state.clone(),
+                                        },
+                                        None => State::Inner { future },
+                                    }
+                                }
+                                _ => State::Inner {
+                                    future: inner.call(req),
+                                },
                             }
                         }
                         Err(error) => {

@@ -14,6 +14,7 @@ use tower_service::Service;
 
 use super::{Grants, Require};
 use crate::claims::{Claims, StandardClaims};
+use crate::dpop;
 use crate::error::Error;
 use crate::layer::{Anonymous, AnonymousRealm};
 use crate::metadata::{ResourceMetadataUrl, with_resource_metadata};
@@ -29,7 +30,8 @@ use crate::rejection::{DefaultRejection, RejectionHandler, rejection_parts};
 /// like any other:
 ///
 /// - claims that do not meet the requirement: `403` with
-///   `error="insufficient_scope"` (see [`Require`]);
+///   `error="insufficient_scope"` (see [`Require`]), under the `DPoP`
+///   scheme for a request admitted with it (RFC 9449 §7.1), else `Bearer`;
 /// - no claims because the `OidcBearerLayer` let the request through
 ///   anonymously ([`allow_anonymous`](crate::OidcBearerLayer::allow_anonymous)):
 ///   `401` with a bare `Bearer` challenge, as a request without a token;
@@ -182,6 +184,10 @@ impl<C, R: RejectionHandler<axum::body::Body>> AuthorizeLayer<C, R> {
     /// For a decision the route cannot make up front: who may see an
     /// order may depend on the order.
     ///
+    /// It does not see the request, so its challenge is always `Bearer`,
+    /// without `resource_metadata`; [`authorize_in`](Self::authorize_in)
+    /// answers a DPoP request with the `DPoP` scheme.
+    ///
     /// ```
     /// use axum::{extract::Path, response::Response};
     /// use oidc_bearer::{AuthorizeLayer, Claims, Require, StandardClaims};
@@ -215,6 +221,52 @@ impl<C, R: RejectionHandler<axum::body::Body>> AuthorizeLayer<C, R> {
             &self.rejection,
             &self.shared.insufficient,
             self.shared.realm.as_deref(),
+        ))
+    }
+
+    /// [`authorize`](Self::authorize) for a handler that has the request's
+    /// extensions (axum extracts [`http::Extensions`]), so the refusal is
+    /// the layer's to the letter: `resource_metadata` (RFC 9728) when the
+    /// [`OidcBearerLayer`](crate::OidcBearerLayer) names a resource, and
+    /// the `DPoP` scheme for a request it admitted with that scheme (RFC
+    /// 9449 §7.1), where `authorize` always answers `Bearer` without
+    /// `resource_metadata`.
+    ///
+    /// ```
+    /// use axum::{extract::Path, response::Response};
+    /// use oidc_bearer::{Claims, Require, StandardClaims};
+    ///
+    /// async fn order(
+    ///     Path(owner): Path<String>,
+    ///     extensions: http::Extensions,
+    ///     claims: Claims<StandardClaims>,
+    /// ) -> Result<String, Response> {
+    ///     if claims.sub.as_deref() != Some(owner.as_str()) {
+    ///         let any_order = Require::role("Orders.ReadAll").layer::<StandardClaims>();
+    ///         any_order.authorize_in(&claims, &extensions)?;
+    ///     }
+    ///     Ok(format!("orders of {owner}"))
+    /// }
+    /// # let _ = axum::Router::<()>::new().route("/orders/{owner}", axum::routing::get(order));
+    /// ```
+    #[allow(
+        clippy::result_large_err,
+        reason = "axum handlers return `Result<_, Response>`; a refusal is the cold path"
+    )]
+    pub fn authorize_in<G: Grants + ?Sized>(
+        &self,
+        grants: &G,
+        extensions: &Extensions,
+    ) -> Result<(), axum::response::Response> {
+        if self.shared.require.is_met_by(grants) {
+            return Ok(());
+        }
+        tracing::debug!(required = %self.shared.require, "insufficient scope");
+        Err(refuse_with(
+            &self.rejection,
+            &self.shared.insufficient,
+            self.shared.realm.as_deref(),
+            extensions,
         ))
     }
 }
@@ -268,10 +320,6 @@ where
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
         let realm = self.shared.realm.as_deref();
-        let metadata = req
-            .extensions()
-            .get::<ResourceMetadataUrl>()
-            .map(|url| &*url.0);
         let response = match req.extensions().get::<Claims<C>>() {
             Some(claims) if self.shared.require.is_met_by(&**claims) => {
                 return AuthorizeFuture {
@@ -282,7 +330,12 @@ where
             }
             Some(_) => {
                 tracing::debug!(required = %self.shared.require, "insufficient scope");
-                refuse_with(&self.rejection, &self.shared.insufficient, realm, metadata)
+                refuse_with(
+                    &self.rejection,
+                    &self.shared.insufficient,
+                    realm,
+                    req.extensions(),
+                )
             }
             None => self.without_claims(req.extensions()),
         };
@@ -306,12 +359,11 @@ impl<S, C, R> Authorize<S, C, R> {
                     .get::<AnonymousRealm>()
                     .map(|realm| realm.0.clone())
             });
-            let metadata = extensions.get::<ResourceMetadataUrl>().map(|url| &*url.0);
             return refuse_with(
                 &self.rejection,
                 &Error::MissingToken,
                 realm.as_deref(),
-                metadata,
+                extensions,
             );
         }
         let claims = std::any::type_name::<C>();
@@ -333,15 +385,18 @@ fn refuse<B, R: RejectionHandler<B>>(
     rejection.rejection(error, rejection_parts(error, realm))
 }
 
-/// [`refuse`], with `resource_metadata` (RFC 9728 §5.1) when the
-/// `OidcBearerLayer` in front names a resource.
+/// [`refuse`] for the request whose `extensions` are given: with
+/// `resource_metadata` (RFC 9728 §5.1) when the `OidcBearerLayer` in
+/// front names a resource, and the `DPoP` scheme when it admitted the
+/// request with that scheme (RFC 9449 §7.1).
 fn refuse_with<B, R: RejectionHandler<B>>(
     rejection: &R,
     error: &Error,
     realm: Option<&str>,
-    metadata: Option<&str>,
+    extensions: &Extensions,
 ) -> Response<B> {
-    let parts = with_resource_metadata(rejection_parts(error, realm), metadata);
+    let metadata = extensions.get::<ResourceMetadataUrl>().map(|url| &*url.0);
+    let parts = with_resource_metadata(dpop::refusal_parts(error, realm, extensions), metadata);
     rejection.rejection(error, parts)
 }
 

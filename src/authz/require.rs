@@ -48,6 +48,16 @@ use crate::error::Error;
 /// - roles: none (a client cannot ask for a role), so a requirement of
 ///   roles only has no `scope` attribute.
 ///
+/// The challenge's scheme is the one the request used: `Bearer`, or for a
+/// request the [`OidcBearerLayer`](crate::OidcBearerLayer) admitted with
+/// the `DPoP` scheme (RFC 9449 §7.1) `WWW-Authenticate: DPoP algs="…",
+/// error="insufficient_scope", …` with the same attributes, and a fresh
+/// `DPoP-Nonce` when the layer's [nonces](crate::Dpop::nonces) are on.
+/// That holds for the [layer](Self::layer) and for the guard
+/// [`AuthorizeLayer::authorize_in`](crate::AuthorizeLayer::authorize_in),
+/// which see the request; [`AuthorizeLayer::authorize`](crate::AuthorizeLayer::authorize)
+/// does not, and always answers `Bearer`.
+///
 /// # Panics
 ///
 /// The constructors panic on a requirement that is a programming error: a

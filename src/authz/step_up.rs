@@ -8,16 +8,17 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use http::{Request, Response};
+use http::{Extensions, Request, Response};
 use tower_layer::Layer;
 use tower_service::Service;
 
 use super::{AuthorizeFuture, Grants};
 use crate::claims::{Claims, StandardClaims};
+use crate::dpop;
 use crate::error::Error;
 use crate::layer::{Anonymous, AnonymousRealm};
 use crate::metadata::with_resource_metadata;
-use crate::rejection::{DefaultRejection, RejectionHandler, rejection_parts};
+use crate::rejection::{DefaultRejection, RejectionHandler};
 use crate::validator::Validator;
 
 /// What a route requires of the sign-in behind a token (RFC 9470
@@ -34,7 +35,12 @@ use crate::validator::Validator;
 ///
 /// A token that falls short gets `401` (not 403: the client can fix it by
 /// signing the user in again) with
-/// `WWW-Authenticate: Bearer error="insufficient_user_authentication"`,
+/// `WWW-Authenticate: Bearer error="insufficient_user_authentication"`
+/// (`DPoP algs="…", error="insufficient_user_authentication"` and a fresh
+/// `DPoP-Nonce` when nonces are on, for a request the
+/// [`OidcBearerLayer`](crate::OidcBearerLayer) admitted with the `DPoP`
+/// scheme, RFC 9449 §7.1; the guard [`StepUpLayer::authorize`] does not
+/// see the request and always answers `Bearer`),
 /// an `error_description` saying what failed, and every configured
 /// requirement as the RFC 9470 §3 attributes `acr_values="…"` and
 /// `max_age="…"`, since the new sign-in must meet all of them. The client
@@ -199,7 +205,8 @@ impl StepUp {
 ///
 /// - a sign-in too weak or too old: `401 insufficient_user_authentication`
 ///   (see [`StepUp`]), with `resource_metadata` when the validator names a
-///   [`resource`](crate::ValidatorBuilder::resource);
+///   [`resource`](crate::ValidatorBuilder::resource), under the `DPoP`
+///   scheme for a request admitted with it (RFC 9449 §7.1), else `Bearer`;
 /// - no claims because the request came through anonymously: `401` with a
 ///   bare challenge; no claims and no `OidcBearerLayer` in front: `500`.
 ///
@@ -300,19 +307,27 @@ impl<C, R> StepUpLayer<C, R> {
         result
     }
 
-    fn refuse<B>(&self, error: &Error) -> Response<B>
+    /// The refusal of the request whose `extensions` are given: the
+    /// `DPoP` scheme when the `OidcBearerLayer` admitted it with that
+    /// scheme (RFC 9449 §7.1), else `Bearer`.
+    fn refuse<B>(&self, error: &Error, extensions: &Extensions) -> Response<B>
     where
         R: RejectionHandler<B>,
     {
-        self.refuse_in(error, self.shared.realm.as_deref())
+        self.refuse_in(error, self.shared.realm.as_deref(), extensions)
     }
 
-    fn refuse_in<B>(&self, error: &Error, realm: Option<&str>) -> Response<B>
+    fn refuse_in<B>(
+        &self,
+        error: &Error,
+        realm: Option<&str>,
+        extensions: &Extensions,
+    ) -> Response<B>
     where
         R: RejectionHandler<B>,
     {
         let parts = with_resource_metadata(
-            rejection_parts(error, realm),
+            dpop::refusal_parts(error, realm, extensions),
             self.shared.validator.resource_metadata_url(),
         );
         self.rejection.rejection(error, parts)
@@ -326,6 +341,10 @@ impl<C, R: RejectionHandler<axum::body::Body>> StepUpLayer<C, R> {
     /// in a handler returning `Result<_, axum::response::Response>`. For
     /// a decision the route cannot make up front: a transfer above some
     /// amount needs a fresh, strong sign-in.
+    ///
+    /// It does not see the request, so its challenge is always `Bearer`;
+    /// [`authorize_in`](Self::authorize_in) answers a DPoP request with the
+    /// `DPoP` scheme.
     ///
     /// ```
     /// use std::time::Duration;
@@ -359,9 +378,42 @@ impl<C, R: RejectionHandler<axum::body::Body>> StepUpLayer<C, R> {
         &self,
         grants: &G,
     ) -> Result<(), axum::response::Response> {
+        self.authorize_in(grants, &Extensions::new())
+    }
+
+    /// [`authorize`](Self::authorize) for a handler that has the request's
+    /// extensions (axum extracts [`http::Extensions`]): a request the
+    /// [`OidcBearerLayer`](crate::OidcBearerLayer) admitted with the
+    /// `DPoP` scheme is refused with a `DPoP` challenge, as the layer
+    /// does, where `authorize` always answers `Bearer`.
+    ///
+    /// ```
+    /// use axum::response::Response;
+    /// use oidc_bearer::{Claims, StandardClaims, StepUpLayer};
+    ///
+    /// async fn transfer(
+    ///     axum::extract::State(strong): axum::extract::State<StepUpLayer<StandardClaims>>,
+    ///     extensions: http::Extensions,
+    ///     claims: Claims<StandardClaims>,
+    /// ) -> Result<&'static str, Response> {
+    ///     strong.authorize_in(&claims, &extensions)?;
+    ///     Ok("sent")
+    /// }
+    /// # let _ = axum::Router::<StepUpLayer<StandardClaims>>::new()
+    /// #     .route("/transfer", axum::routing::post(transfer));
+    /// ```
+    #[allow(
+        clippy::result_large_err,
+        reason = "axum handlers return `Result<_, Response>`; a refusal is the cold path"
+    )]
+    pub fn authorize_in<G: Grants + ?Sized>(
+        &self,
+        grants: &G,
+        extensions: &Extensions,
+    ) -> Result<(), axum::response::Response> {
         self.check(grants).map_err(|error| {
             tracing::debug!(%error, "step-up required");
-            self.refuse(&error)
+            self.refuse(&error, extensions)
         })
     }
 }
@@ -420,7 +472,9 @@ where
                     let realm = req.extensions().get::<AnonymousRealm>();
                     realm.map(|realm| realm.0.clone())
                 });
-                let response = self.layer.refuse_in(&Error::MissingToken, realm.as_deref());
+                let response =
+                    self.layer
+                        .refuse_in(&Error::MissingToken, realm.as_deref(), req.extensions());
                 return AuthorizeFuture::refused(response);
             }
             None => {
@@ -433,7 +487,7 @@ where
                 Error::Config(message)
             }
         };
-        AuthorizeFuture::refused(self.layer.refuse(&error))
+        AuthorizeFuture::refused(self.layer.refuse(&error, req.extensions()))
     }
 }
 

@@ -24,6 +24,7 @@
 //! See [`Dpop`] for the modes, the checks and the refusals.
 
 mod admit;
+mod challenge;
 mod htu;
 mod nonce;
 mod proof;
@@ -36,6 +37,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub(crate) use admit::{Admission, DpopState, Scheme, admit, dpop_rejection_parts};
+pub(crate) use challenge::{DpopRequest, add_nonce, fresh_nonce, refusal_parts};
 pub use nonce::Nonces;
 #[cfg(feature = "redis")]
 pub use redis_store::RedisReplayStore;

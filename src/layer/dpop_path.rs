@@ -43,7 +43,18 @@ impl<S, C, R> OidcBearer<S, C, R> {
             }
         };
         match dpop::admit::<C>(&state, &self.validator, &self.sources, method, uri, headers) {
-            Admission::Verified(claims, _scheme) => {
+            Admission::Verified(claims, Scheme::Dpop) => {
+                req.extensions_mut().insert(claims);
+                // For the refusals of `Require` and `StepUp` inside: a DPoP
+                // challenge for a DPoP request (RFC 9449 §7.1).
+                req.extensions_mut()
+                    .insert(dpop::DpopRequest(state.clone()));
+                if state.settings.nonces.is_some() {
+                    return self.forward_nonced(req, state);
+                }
+                self.forward(req)
+            }
+            Admission::Verified(claims, Scheme::Bearer) => {
                 req.extensions_mut().insert(claims);
                 self.forward(req)
             }
