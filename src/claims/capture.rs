@@ -85,7 +85,7 @@ impl<'de> Visitor<'de> for Capture {
     #[inline]
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Captured<'de>, A::Error> {
         let mut out = Vec::new();
-        while let Some(name) = map.next_key::<Cow<'de, str>>()? {
+        while let Some(name) = map.next_key_seed(super::single_pass::Key)? {
             out.push((name, map.next_value_seed(Capture)?));
         }
         Ok(Captured::Map(out))

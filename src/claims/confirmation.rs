@@ -14,7 +14,7 @@ use serde::Deserialize;
 /// such as mTLS's `x5t#S256`, are not this crate's to check).
 #[derive(Deserialize)]
 pub(crate) struct Confirmation<'a> {
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "crate::token::borrowed_str")]
     pub jkt: Option<Cow<'a, str>>,
 }
 

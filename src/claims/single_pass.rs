@@ -176,7 +176,7 @@ struct TeeMap<'s, 'de, A> {
 }
 
 /// A member name, borrowed from the payload unless it held escapes.
-struct Key;
+pub(super) struct Key;
 
 impl<'de> DeserializeSeed<'de> for Key {
     type Value = Cow<'de, str>;

@@ -7,6 +7,8 @@
 //! Dot segments are not removed: a client signs the URI it requests, and
 //! HTTP clients send paths without them.
 
+use std::borrow::Cow;
+
 use http::Uri;
 use http::header::HOST;
 
@@ -21,18 +23,53 @@ pub(crate) enum Origin {
     FromRequest { scheme: &'static str },
 }
 
+/// A request's URI in normal form (see the module doc), in two parts so
+/// that the usual case, a fixed origin and a path without
+/// percent-encodings, borrows both and allocates nothing.
+#[derive(Debug)]
+pub(crate) struct RequestUri<'a> {
+    prefix: Cow<'a, str>,
+    path: Cow<'a, str>,
+}
+
+impl RequestUri<'_> {
+    /// True when `uri` (already without query and fragment) is this URI.
+    pub(crate) fn is(&self, uri: &str) -> bool {
+        uri.len() == self.prefix.len() + self.path.len()
+            && uri.starts_with(&*self.prefix)
+            && uri.ends_with(&*self.path)
+    }
+}
+
+impl std::fmt::Display for RequestUri<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}{}", self.prefix, self.path)
+    }
+}
+
 impl Origin {
     /// The normalised URI of `request`'s target, as a client outside
     /// would have written it; `None` when the request names no host.
-    pub(crate) fn request_uri(&self, uri: &Uri, headers: &http::HeaderMap) -> Option<String> {
+    pub(crate) fn request_uri<'a>(
+        &'a self,
+        uri: &'a Uri,
+        headers: &http::HeaderMap,
+    ) -> Option<RequestUri<'a>> {
         let path = uri.path();
-        let raw = match self {
+        match self {
             // Already normal: only the path is left to normalise.
             Origin::Fixed(base) => {
-                let mut out = String::with_capacity(base.len() + path.len());
-                out.push_str(base);
-                percent_normalize(path, &mut out);
-                return Some(out);
+                let path = if path.contains('%') {
+                    let mut out = String::with_capacity(path.len());
+                    percent_normalize(path, &mut out);
+                    Cow::Owned(out)
+                } else {
+                    Cow::Borrowed(path)
+                };
+                Some(RequestUri {
+                    prefix: Cow::Borrowed(base),
+                    path,
+                })
             }
             Origin::FromRequest { scheme } => {
                 let host = match uri.authority() {
@@ -40,10 +77,12 @@ impl Origin {
                     None => headers.get(HOST)?.to_str().ok()?,
                 };
                 let scheme = uri.scheme_str().unwrap_or(scheme);
-                format!("{scheme}://{host}{path}")
+                Some(RequestUri {
+                    prefix: Cow::Owned(normalize(&format!("{scheme}://{host}{path}"))?),
+                    path: Cow::Borrowed(""),
+                })
             }
-        };
-        normalize(&raw)
+        }
     }
 }
 
@@ -162,14 +201,35 @@ mod tests {
         let uri: Uri = "/orders/1?x=2".parse().unwrap();
         let from = Origin::FromRequest { scheme: "https" };
         assert_eq!(
-            from.request_uri(&uri, &headers).unwrap(),
+            from.request_uri(&uri, &headers).unwrap().to_string(),
             "https://api.example.com/orders/1"
         );
         let fixed = Origin::Fixed("https://example.com/api".into());
         assert_eq!(
-            fixed.request_uri(&uri, &http::HeaderMap::new()).unwrap(),
+            fixed
+                .request_uri(&uri, &http::HeaderMap::new())
+                .unwrap()
+                .to_string(),
             "https://example.com/api/orders/1"
         );
-        assert_eq!(from.request_uri(&uri, &http::HeaderMap::new()), None);
+        assert!(from.request_uri(&uri, &http::HeaderMap::new()).is_none());
+        // A path with percent-encodings is normalised; one without is
+        // compared as it is.
+        let encoded: Uri = "/a%7eb/%2f".parse().unwrap();
+        let target = fixed
+            .request_uri(&encoded, &http::HeaderMap::new())
+            .unwrap();
+        assert!(target.is("https://example.com/api/a~b/%2F"));
+        assert!(!target.is("https://example.com/api/a%7eb/%2f"));
+        let target = fixed.request_uri(&uri, &http::HeaderMap::new()).unwrap();
+        assert!(target.is("https://example.com/api/orders/1"));
+        for other in [
+            "https://example.com/api/orders/",
+            "https://example.com/api/orders/12",
+            "https://example.com/apX/orders/1",
+            "https://example.com/orders/1",
+        ] {
+            assert!(!target.is(other), "{other}");
+        }
     }
 }

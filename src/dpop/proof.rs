@@ -17,6 +17,7 @@ use serde::Deserialize;
 use serde::de::IgnoredAny;
 
 use super::Dpop;
+use super::htu::RequestUri;
 use super::replay::ProofId;
 use super::thumbprint::thumbprint;
 use crate::algorithm::Algorithm;
@@ -29,7 +30,7 @@ pub(crate) struct Target<'a> {
     /// The request method, as sent (`GET`).
     pub method: &'a str,
     /// The request's URI, normalised (see `htu`).
-    pub htu: &'a str,
+    pub htu: &'a RequestUri<'a>,
     /// The access token presented with the proof.
     pub access_token: &'a str,
 }
@@ -255,16 +256,20 @@ pub(crate) fn check(
     // 9. `htu`, normalised, without query and fragment.
     // Clients send what they requested, usually already in normal form.
     let plain = &htu[..htu.find(['?', '#']).unwrap_or(htu.len())];
-    if plain != target.htu && super::htu::normalize(&htu).as_deref() != Some(target.htu) {
+    if !target.htu.is(plain) && !super::htu::normalize(&htu).is_some_and(|n| target.htu.is(&n)) {
         return Err(invalid("the proof htu is not the request URI"));
     }
     // 11. `ath`: the hash of the token presented with the proof.
     let ath = digest(&SHA256, target.access_token.as_bytes());
-    let ath_matches = claims
-        .ath
-        .as_deref()
-        .and_then(|a| URL_SAFE_NO_PAD.decode(a).ok())
-        .is_some_and(|a| a == ath.as_ref());
+    // Decoded on the stack: base64url of 32 bytes is 43 characters, and
+    // anything that decodes to another length is no match.
+    let mut claimed = [0u8; 48];
+    let ath_matches = claims.ath.as_deref().is_some_and(|a| {
+        a.len() <= 64
+            && URL_SAFE_NO_PAD
+                .decode_slice(a, &mut claimed)
+                .is_ok_and(|n| claimed[..n] == *ath.as_ref())
+    });
     if !ath_matches {
         return Err(invalid("the proof ath is not the hash of the access token"));
     }

@@ -1,6 +1,6 @@
 //! RFC 7638 JWK thumbprints (SHA-256), the `jkt` of RFC 9449 §6.1.
 
-use aws_lc_rs::digest::{SHA256, digest};
+use aws_lc_rs::digest::{self, SHA256};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
@@ -58,13 +58,14 @@ pub fn jwk_thumbprint(jwk: &str) -> Result<String, Error> {
 /// one is missing or the `kty` is unknown. The values are base64url or a
 /// registered name, so none needs escaping, which is checked.
 pub(crate) fn thumbprint(m: &JwkMembers<'_>) -> Option<[u8; 32]> {
-    let mut json = String::with_capacity(512);
+    // Hashed as it is written: no buffer for the JSON.
+    let mut json = digest::Context::new(&SHA256);
     let mut member = |name: &str, value: &str, first: bool| {
-        json.push_str(if first { "{\"" } else { ",\"" });
-        json.push_str(name);
-        json.push_str("\":\"");
-        json.push_str(value);
-        json.push('"');
+        json.update(if first { b"{\"" } else { b",\"" });
+        json.update(name.as_bytes());
+        json.update(b"\":\"");
+        json.update(value.as_bytes());
+        json.update(b"\"");
     };
     let plain = |v: &str| {
         v.bytes()
@@ -101,8 +102,8 @@ pub(crate) fn thumbprint(m: &JwkMembers<'_>) -> Option<[u8; 32]> {
         }
         _ => return None,
     }
-    json.push('}');
-    digest(&SHA256, json.as_bytes()).as_ref().try_into().ok()
+    json.update(b"}");
+    json.finish().as_ref().try_into().ok()
 }
 
 #[cfg(test)]
