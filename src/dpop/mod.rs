@@ -114,6 +114,17 @@ pub enum DpopMode {
 /// used. A replay store that cannot answer gives `503` with `Retry-After`
 /// and the challenges (fail closed), unless
 /// [`allow_replays_when_store_fails`](Dpop::allow_replays_when_store_fails).
+///
+/// Refusals after the layer of a request it admitted with the `DPoP`
+/// scheme — [`Require`](crate::Require)'s `403 insufficient_scope`,
+/// [`StepUp`](crate::StepUp)'s `401 insufficient_user_authentication` —
+/// carry the `DPoP` challenge alone (RFC 9449 §7.1), with `algs`. With
+/// nonces, every response to a DPoP request, successful or not, carries
+/// the current `DPoP-Nonce` (§8.2), so clients move to a new nonce before
+/// the old one runs out.
+///
+/// A token's `cnf` must be a JSON object (RFC 7800 §3.1): one that is not
+/// is refused as an invalid claim by every layer, with DPoP or without.
 #[derive(Clone)]
 pub struct Dpop {
     pub(crate) mode: DpopMode,

@@ -16,7 +16,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 /// Server-issued nonces for DPoP proofs (RFC 9449 §9): configure with
 /// [`Dpop::nonces`](crate::Dpop::nonces). A proof without the current
 /// nonce is refused with `401`, `error="use_dpop_nonce"` and a fresh
-/// `DPoP-Nonce` header, which the client puts in its next proof.
+/// `DPoP-Nonce` header, which the client puts in its next proof. Every
+/// other response to a DPoP request carries the current nonce too (RFC
+/// 9449 §8.2).
 ///
 /// ```
 /// use std::time::Duration;
