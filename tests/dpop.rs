@@ -101,8 +101,18 @@ async fn every_proof_check_refuses_with_invalid_dpop_proof() {
             base.clone().claim("ath", "AAAA").sign(&client.key),
         ),
         (
-            "the proof ath is not the hash",
+            "the proof has no ath",
             base.clone().remove_claim("ath").sign(&client.key),
+        ),
+        (
+            // The hash of the token, with a byte more: not 32 bytes.
+            "the proof ath is not the hash",
+            base.clone()
+                .claim(
+                    "ath",
+                    format!("{}AA", oidc_bearer_testkit::ath(&client.token)),
+                )
+                .sign(&client.key),
         ),
         (
             "the proof lacks one of jti",

@@ -300,6 +300,35 @@ async fn htu_is_compared_after_normalisation_and_behind_a_proxy() {
         .get(&proxied, &direct)
         .await
         .dpop_refused("invalid_dpop_proof", "invalid DPoP proof: the proof htu");
+    // `plain_http` after `external_url` keeps the external URL, whose
+    // scheme is its own; a path the proxy added still counts.
+    let both = api_with(
+        &validator,
+        Dpop::allowed()
+            .external_url("https://api.example.com/orders")
+            .plain_http(),
+    )
+    .await;
+    let proof = dpop_proof(
+        &client.key,
+        "GET",
+        "https://api.example.com/orders/me",
+        Some(&client.token),
+    )
+    .sign(&client.key);
+    client.get(&both, &proof).await.ok();
+    for wrong in [
+        "https://api.example.com/ordersme",
+        "https://api.example.com/orders/me/",
+        "https://api.example.com/me",
+        "https://api.example.com/orders/mex",
+    ] {
+        let proof = dpop_proof(&client.key, "GET", wrong, Some(&client.token)).sign(&client.key);
+        client
+            .get(&both, &proof)
+            .await
+            .dpop_refused("invalid_dpop_proof", "invalid DPoP proof: the proof htu");
+    }
 }
 
 async fn api_with(validator: &Validator, dpop: Dpop) -> Api {

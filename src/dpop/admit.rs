@@ -162,8 +162,9 @@ fn with_proof<C: DeserializeOwned + Send + Sync + 'static>(
     let checked = match proof::check(proof, &target, &state.settings, now) {
         Ok(checked) => checked,
         Err(error) => {
-            // The reason only: never the proof or the token.
-            tracing::debug!(reason = %error, "DPoP proof rejected");
+            // The reason and the URI `htu` was compared with (the API's
+            // own, normalised): never the proof or the token.
+            tracing::debug!(reason = %error, request_uri = %htu, "DPoP proof rejected");
             return reject(error);
         }
     };

@@ -236,7 +236,10 @@ impl Dpop {
     /// rewrites the host. The proof's `htu` is compared with this URL
     /// followed by the request's path (so give any prefix the proxy strips:
     /// `https://example.com/api`). Without it, `htu` is compared with
-    /// `https://{Host}{path}`.
+    /// `https://{Host}{path}` (or `http://…` with
+    /// [`plain_http`](Self::plain_http)). A refusal saying "the proof htu
+    /// is not the request URI" for every request usually means this is
+    /// missing; the layer's debug log names the URI it compared with.
     ///
     /// # Panics
     ///
@@ -252,9 +255,12 @@ impl Dpop {
 
     /// Rebuild the request URI as `http://{Host}{path}` instead of
     /// `https://…`: for an API served over plain HTTP (on loopback, in
-    /// tests). Behind a proxy use [`external_url`](Self::external_url).
+    /// tests). Behind a proxy use [`external_url`](Self::external_url),
+    /// whose URL names its own scheme: after it, this changes nothing.
     pub fn plain_http(mut self) -> Self {
-        self.origin = htu::Origin::FromRequest { scheme: "http" };
+        if let htu::Origin::FromRequest { .. } = self.origin {
+            self.origin = htu::Origin::FromRequest { scheme: "http" };
+        }
         self
     }
 

@@ -264,12 +264,13 @@ pub(crate) fn check(
     // Decoded on the stack: base64url of 32 bytes is 43 characters, and
     // anything that decodes to another length is no match.
     let mut claimed = [0u8; 48];
-    let ath_matches = claims.ath.as_deref().is_some_and(|a| {
-        a.len() <= 64
-            && URL_SAFE_NO_PAD
-                .decode_slice(a, &mut claimed)
-                .is_ok_and(|n| claimed[..n] == *ath.as_ref())
-    });
+    let Some(ath_claim) = claims.ath.as_deref() else {
+        return Err(invalid("the proof has no ath (the access token's hash)"));
+    };
+    let ath_matches = ath_claim.len() <= 64
+        && URL_SAFE_NO_PAD
+            .decode_slice(ath_claim, &mut claimed)
+            .is_ok_and(|n| claimed[..n] == *ath.as_ref());
     if !ath_matches {
         return Err(invalid("the proof ath is not the hash of the access token"));
     }
