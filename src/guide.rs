@@ -180,6 +180,14 @@ pub mod without_axum {}
 /// assert_eq!(response.status(), 403); // valid, but not enough
 /// # }
 /// ```
+///
+/// Behind a DPoP layer, bind the token to a client key and sign a fresh
+/// proof per request: `issuer.builder("orders-api").bound_to(&key)` and
+/// `oidc_bearer_testkit::dpop_proof(&key, "GET", url, Some(&token))`, with
+/// `url` the URL the layer compares `htu` with (its
+/// [`Dpop::external_url`](crate::Dpop::external_url), or
+/// `http://{Host}{path}` with [`Dpop::plain_http`](crate::Dpop::plain_http));
+/// the testkit's crate docs walk through one.
 pub mod testing {}
 
 /// # Running behind a proxy

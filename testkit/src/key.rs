@@ -219,6 +219,39 @@ impl TestKey {
         }
     }
 
+    /// The RFC 7638 SHA-256 thumbprint of [`public_jwk`](Self::public_jwk),
+    /// base64url: the `cnf.jkt` of an access token bound to this key for
+    /// DPoP (RFC 9449 §6.1). Computed here independently of `oidc-bearer`
+    /// (its `jwk_thumbprint` gives the same value), so tests cross-check it.
+    ///
+    /// ```
+    /// use oidc_bearer_testkit::{KeyKind, TestKey};
+    /// let key = TestKey::generate(KeyKind::EcP256, "client");
+    /// assert_eq!(key.thumbprint().len(), 43);
+    /// ```
+    pub fn thumbprint(&self) -> String {
+        let jwk = self.public_jwk();
+        // The required members only, in lexicographic order, no spaces
+        // (RFC 7638 §3.2); their values need no escaping.
+        let names: &[&str] = match jwk["kty"].as_str() {
+            Some("RSA") => &["e", "kty", "n"],
+            Some("EC") => &["crv", "kty", "x", "y"],
+            _ => &["crv", "kty", "x"],
+        };
+        let members: Vec<String> = names
+            .iter()
+            .map(|name| {
+                format!(
+                    "\"{name}\":\"{}\"",
+                    jwk[name].as_str().expect("a string member")
+                )
+            })
+            .collect();
+        let canonical = format!("{{{}}}", members.join(","));
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, canonical.as_bytes());
+        b64url(digest.as_ref())
+    }
+
     /// [`public_jwk`](Self::public_jwk) plus the members Entra ID adds:
     /// `x5c` (this key's [self-signed certificate](Self::self_signed_cert_der),
     /// standard base64 with padding) and `x5t` (its SHA-1 thumbprint, base64url).

@@ -10,6 +10,8 @@
 //! - [`MockProvider`]: a real HTTP server on `127.0.0.1` serving scripted
 //!   discovery / JWKS replies with faults the test controls (status codes,
 //!   garbage, delays, ETags, shutdown and restart), counting requests.
+//! - [`dpop_proof`], [`TokenBuilder::bound_to`], [`TestKey::thumbprint`]:
+//!   DPoP proofs (RFC 9449) and tokens bound to a client key.
 //! - [`TestIssuer`]: all of the above wired up as issuer
 //!   `http://127.0.0.1:PORT/realms/demo`.
 //!
@@ -65,6 +67,57 @@
 //! assert_eq!(call(expired).await.unwrap().status(), 401);
 //! // A token for another API.
 //! assert_eq!(call(issuer.token("other-api")).await.unwrap().status(), 401);
+//! # }
+//! ```
+//!
+//! # Testing a handler behind a DPoP layer
+//!
+//! A client key, a token bound to it ([`TokenBuilder::bound_to`]), a fresh
+//! proof per request ([`dpop_proof`]) for the URL the layer compares
+//! `htu` with (here its `external_url`):
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! use axum::{Router, body::Body, http::Request, routing::get};
+//! use oidc_bearer::{Claims, Dpop, StandardClaims, Validator};
+//! use oidc_bearer_testkit::{KeyKind, TestIssuer, TestKey, dpop_proof};
+//! use tower::ServiceExt as _;
+//!
+//! async fn me(claims: Claims<StandardClaims>) -> String {
+//!     claims.sub.clone().unwrap_or_default()
+//! }
+//!
+//! let issuer = TestIssuer::start().await;
+//! let validator = Validator::builder()
+//!     .issuer(&issuer.issuer)
+//!     .audience("my-api")
+//!     .build()
+//!     .await
+//!     .unwrap();
+//! let app = Router::new().route("/me", get(me)).route_layer(
+//!     validator
+//!         .layer::<StandardClaims>()
+//!         .dpop(Dpop::required().external_url("https://api.example.com")),
+//! );
+//! let client = TestKey::generate(KeyKind::EcP256, "client");
+//! let token = issuer.builder("my-api").bound_to(&client).sign(&issuer.key);
+//! let call = |proof: String| {
+//!     let request = Request::get("/me")
+//!         .header("authorization", format!("DPoP {token}"))
+//!         .header("dpop", proof)
+//!         .body(Body::empty())
+//!         .unwrap();
+//!     app.clone().oneshot(request)
+//! };
+//! let url = "https://api.example.com/me";
+//! let proof = dpop_proof(&client, "GET", url, Some(&token)).sign(&client);
+//! assert_eq!(call(proof.clone()).await.unwrap().status(), 200);
+//! // The same proof again is a replay; one signed by another key is not
+//! // the client's.
+//! assert_eq!(call(proof).await.unwrap().status(), 401);
+//! let thief = TestKey::generate(KeyKind::EcP256, "thief");
+//! let stolen = dpop_proof(&thief, "GET", url, Some(&token)).sign(&thief);
+//! assert_eq!(call(stolen).await.unwrap().status(), 401);
 //! # }
 //! ```
 //!

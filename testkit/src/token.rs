@@ -57,6 +57,21 @@ impl TokenBuilder {
         self
     }
 
+    /// Binds the token to `key` for DPoP: `cnf: {"jkt": <its RFC 7638
+    /// thumbprint>}` (RFC 9449 §6.1). Send it as `Authorization: DPoP
+    /// <token>` with a [`dpop_proof`] signed by `key`.
+    ///
+    /// ```
+    /// use oidc_bearer_testkit::{KeyKind, TestKey, TokenBuilder};
+    /// let client = TestKey::generate(KeyKind::EcP256, "client");
+    /// let issuer_key = TestKey::generate(KeyKind::Rsa2048, "issuer");
+    /// let token = TokenBuilder::new().bound_to(&client).sign(&issuer_key);
+    /// # assert_eq!(token.split('.').count(), 3);
+    /// ```
+    pub fn bound_to(self, key: &TestKey) -> Self {
+        self.claim("cnf", serde_json::json!({ "jkt": key.thumbprint() }))
+    }
+
     /// Removes claim `name`.
     pub fn remove_claim(mut self, name: &str) -> Self {
         self.claims.remove(name);
