@@ -381,3 +381,56 @@ async fn a_full_replay_store_fails_closed_by_default_and_open_when_allowed() {
             .ok();
     }
 }
+
+/// `Host` is the client's to write: without `external_url`, the layer
+/// rebuilds the request URI from it, so a `Host` that is not a plain
+/// authority (`127.0.0.1:PORT/admin?`) must not move the path a proof is
+/// compared with. Sent over a raw socket: HTTP clients refuse such a
+/// header.
+#[tokio::test]
+async fn a_host_header_cannot_move_the_path_htu_is_compared_with() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let issuer = TestIssuer::start().await;
+    let validator = validator_for(&issuer, AUDIENCE).build().await.unwrap();
+    let client = client(&issuer, KeyKind::EcP256);
+    let api = api(&validator, Dpop::allowed().plain_http()).await;
+    let authority = api.base.trim_start_matches("http://").to_owned();
+    let raw = |host: String, proof: String, token: String| {
+        let authority = authority.clone();
+        async move {
+            let mut stream = tokio::net::TcpStream::connect(&authority).await.unwrap();
+            let request = format!(
+                "GET /me HTTP/1.1\r\nHost: {host}\r\nAuthorization: DPoP {token}\r\n\
+                 DPoP: {proof}\r\nConnection: close\r\n\r\n"
+            );
+            stream.write_all(request.as_bytes()).await.unwrap();
+            let mut answer = String::new();
+            tokio::time::timeout(Duration::from_secs(10), stream.read_to_string(&mut answer))
+                .await
+                .expect("the API answers in time")
+                .unwrap();
+            answer
+        }
+    };
+    // The same request with its own Host is accepted.
+    let proof = client.proof(&api, "GET").sign(&client.key);
+    let answer = raw(authority.clone(), proof, client.token.clone()).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    // A proof signed for /admin, replayed at /me with a Host that would
+    // rebuild the request URI as `http://HOST/admin?/me`.
+    for host in [format!("{authority}/admin?"), format!("{authority}/admin#")] {
+        let for_admin = dpop_proof(
+            &client.key,
+            "GET",
+            &format!("http://{authority}/admin"),
+            Some(&client.token),
+        )
+        .sign(&client.key);
+        let answer = raw(host.clone(), for_admin, client.token.clone()).await;
+        assert!(
+            answer.starts_with("HTTP/1.1 401") || answer.starts_with("HTTP/1.1 400"),
+            "{host}: {answer}"
+        );
+        assert!(!answer.contains("user-1"), "{host}: {answer}");
+    }
+}

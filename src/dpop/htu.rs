@@ -72,9 +72,21 @@ impl Origin {
                 })
             }
             Origin::FromRequest { scheme } => {
+                // `Host` is the client's to write: only an authority, so a
+                // `/`, `?` or `#` in it cannot move the path the proof is
+                // compared with (`Host: api.example.com/admin?`).
+                let parsed;
                 let host = match uri.authority() {
-                    Some(authority) => authority.as_str(),
-                    None => headers.get(HOST)?.to_str().ok()?,
+                    Some(authority) => authority,
+                    None => {
+                        parsed = headers
+                            .get(HOST)?
+                            .to_str()
+                            .ok()?
+                            .parse::<http::uri::Authority>()
+                            .ok()?;
+                        &parsed
+                    }
                 };
                 let scheme = uri.scheme_str().unwrap_or(scheme);
                 Some(RequestUri {
@@ -123,13 +135,18 @@ pub(crate) fn normalize(uri: &str) -> Option<String> {
 
 /// Upper-case hex in percent-encodings, and unreserved characters
 /// (`ALPHA DIGIT - . _ ~`) decoded (RFC 3986 §6.2.2.1, §6.2.2.2).
+/// Everything else is copied as it is (a path may hold UTF-8, which must
+/// stay the same characters), so normalising twice changes nothing.
 fn percent_normalize(path: &str, out: &mut String) {
     let bytes = path.as_bytes();
-    let mut i = 0;
+    let (mut i, mut copied) = (0, 0);
     while i < bytes.len() {
         if bytes[i] == b'%'
             && let (Some(h), Some(l)) = (hex(bytes.get(i + 1)), hex(bytes.get(i + 2)))
         {
+            // `%` and hex digits are ASCII: `i` and `i + 3` are character
+            // boundaries.
+            out.push_str(&path[copied..i]);
             let byte = h * 16 + l;
             if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
                 out.push(char::from(byte));
@@ -139,11 +156,12 @@ fn percent_normalize(path: &str, out: &mut String) {
                 out.push(char::from(bytes[i + 2].to_ascii_uppercase()));
             }
             i += 3;
+            copied = i;
             continue;
         }
-        out.push(char::from(bytes[i]));
         i += 1;
     }
+    out.push_str(&path[copied..]);
 }
 
 fn hex(b: Option<&u8>) -> Option<u8> {
@@ -213,6 +231,32 @@ mod tests {
             "https://example.com/api/orders/1"
         );
         assert!(from.request_uri(&uri, &http::HeaderMap::new()).is_none());
+        // A Host that is not an authority is no host at all.
+        for bad in [
+            "api.example.com/admin?",
+            "api.example.com/a",
+            "h#x",
+            "u@h",
+            "a b",
+        ] {
+            let mut headers = http::HeaderMap::new();
+            headers.insert(HOST, bad.parse().unwrap());
+            assert!(from.request_uri(&uri, &headers).is_none(), "{bad}");
+        }
+        // UTF-8 in a path stays the same characters, on either origin.
+        let utf8: Uri = "/caf%C3%A9/é".parse().unwrap();
+        let target = fixed.request_uri(&utf8, &http::HeaderMap::new()).unwrap();
+        assert_eq!(target.to_string(), "https://example.com/api/caf%C3%A9/é");
+        assert_eq!(
+            normalize("https://example.com/api/caf%c3%a9/é").as_deref(),
+            Some("https://example.com/api/caf%C3%A9/é")
+        );
+        assert!(!target.is("https://example.com/api/caf%C3%A9/Ã©"));
+        let from_target = from.request_uri(&utf8, &headers).unwrap();
+        assert_eq!(
+            from_target.to_string(),
+            "https://api.example.com/caf%C3%A9/é"
+        );
         // A path with percent-encodings is normalised; one without is
         // compared as it is.
         let encoded: Uri = "/a%7eb/%2f".parse().unwrap();
