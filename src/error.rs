@@ -207,6 +207,12 @@ pub enum Error {
     /// A bearer token was sent to a layer that requires DPoP.
     #[error("this resource requires the DPoP scheme with a proof")]
     DpopRequired,
+    /// A layer with DPoP settings got a token bound by a confirmation
+    /// method it cannot check (a `cnf` without `jkt`, e.g. the certificate
+    /// thumbprint `x5t#S256` of RFC 8705): 401 `invalid_token`, whatever
+    /// the scheme; accepting it would drop the binding.
+    #[error("the token is bound by a confirmation method this resource cannot check")]
+    UnsupportedConfirmation,
     /// The DPoP replay store could not answer; the layer fails closed
     /// (503 with `Retry-After`) unless configured to fail open.
     #[error("DPoP replay check unavailable: {reason}")]
@@ -254,6 +260,7 @@ impl Error {
         "token_not_dpop_bound",
         "dpop_required",
         "replay_store_unavailable",
+        "unsupported_confirmation",
     ];
 
     /// A stable snake_case label for this kind of failure (`expired`,
@@ -277,6 +284,7 @@ impl Error {
                 | Error::TokenNotDpopBound
                 | Error::DpopRequired
                 | Error::ReplayStoreUnavailable { .. }
+                | Error::UnsupportedConfirmation
         )
     }
 
@@ -317,6 +325,7 @@ impl Error {
             Error::TokenNotDpopBound => 32,
             Error::DpopRequired => 33,
             Error::ReplayStoreUnavailable { .. } => 34,
+            Error::UnsupportedConfirmation => 35,
         }
     }
 }

@@ -302,7 +302,13 @@ async fn a_malformed_cnf_is_refused_and_an_odd_jkt_matches_no_key() {
             .route_layer(validator.layer::<oidc_bearer::StandardClaims>()),
     )
     .await;
-    for cnf in [serde_json::json!("x"), serde_json::json!({ "jkt": 5 })] {
+    let jkt = jwk_thumbprint_of(&TestKey::generate(KeyKind::EcP256, "k"));
+    for cnf in [
+        serde_json::json!("x"),
+        serde_json::json!({ "jkt": 5 }),
+        serde_json::json!([jkt]),
+        serde_json::json!([]),
+    ] {
         let token = issuer.builder(AUDIENCE).claim("cnf", cnf).sign(&issuer.key);
         for api in [&dpop, &plain] {
             let seen = send(api, "GET", "/me", &[&format!("Bearer {token}")], &[]).await;
@@ -329,4 +335,75 @@ async fn a_malformed_cnf_is_refused_and_an_odd_jkt_matches_no_key() {
         );
     let as_bearer = send(&dpop, "GET", "/me", &[&format!("Bearer {odd}")], &[]).await;
     assert_eq!(as_bearer.status, 401, "{as_bearer:?}");
+}
+
+fn jwk_thumbprint_of(key: &TestKey) -> String {
+    oidc_bearer::jwk_thumbprint(&key.public_jwk().to_string()).unwrap()
+}
+
+/// A token bound by a confirmation method the layer cannot check (RFC
+/// 8705's certificate thumbprint) is refused by a layer with DPoP
+/// settings in either scheme: accepting it would drop the binding. A
+/// layer without DPoP settings does not look at `cnf`, as documented.
+#[tokio::test]
+async fn a_token_bound_another_way_is_refused_by_a_dpop_layer() {
+    let issuer = TestIssuer::start().await;
+    let validator = validator_for(&issuer, AUDIENCE).build().await.unwrap();
+    let dpop = api(&validator, Dpop::allowed().plain_http()).await;
+    let plain = common::serve(
+        axum::Router::new()
+            .route("/me", axum::routing::get(support::echo))
+            .route_layer(validator.layer::<oidc_bearer::StandardClaims>()),
+    )
+    .await;
+    let cert_bound = issuer
+        .builder(AUDIENCE)
+        .claim(
+            "cnf",
+            serde_json::json!({ "x5t#S256": "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2" }),
+        )
+        .sign(&issuer.key);
+    let description = "the token is bound by a confirmation method this resource cannot check";
+    let as_bearer = send(&dpop, "GET", "/me", &[&format!("Bearer {cert_bound}")], &[]).await;
+    assert_eq!(as_bearer.status, 401, "{as_bearer:?}");
+    assert!(
+        as_bearer.challenges[0].contains(&format!(
+            r#"error="invalid_token", error_description="{description}""#
+        )),
+        "{as_bearer:?}"
+    );
+    let client = client(&issuer, KeyKind::EcP256);
+    let proof = dpop_proof(
+        &client.key,
+        "GET",
+        &format!("{}/me", dpop.base),
+        Some(&cert_bound),
+    )
+    .sign(&client.key);
+    send(
+        &dpop,
+        "GET",
+        "/me",
+        &[&format!("DPoP {cert_bound}")],
+        &[&proof],
+    )
+    .await
+    .dpop_refused("invalid_token", description);
+    send(
+        &plain,
+        "GET",
+        "/me",
+        &[&format!("Bearer {cert_bound}")],
+        &[],
+    )
+    .await
+    .ok();
+    // An empty `cnf` names no method: a bearer token.
+    let empty = issuer
+        .builder(AUDIENCE)
+        .claim("cnf", serde_json::json!({}))
+        .sign(&issuer.key);
+    send(&dpop, "GET", "/me", &[&format!("Bearer {empty}")], &[])
+        .await
+        .ok();
 }

@@ -223,6 +223,7 @@ struct ReplayMap<'c, 'de, E> {
 
 impl<'de, E: de::Error> MapAccess<'de> for ReplayMap<'_, 'de, E> {
     type Error = E;
+    #[inline]
     fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, E> {
         let Some((name, value)) = self.members.next() else {
             return Ok(None);
@@ -231,6 +232,7 @@ impl<'de, E: de::Error> MapAccess<'de> for ReplayMap<'_, 'de, E> {
         let name = Captured::Str(name.clone());
         seed.deserialize(Replay::new(&name)).map(Some)
     }
+    #[inline]
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, E> {
         let value = self
             .value
@@ -238,6 +240,7 @@ impl<'de, E: de::Error> MapAccess<'de> for ReplayMap<'_, 'de, E> {
             .ok_or_else(|| E::custom("a value asked for before its name"))?;
         seed.deserialize(Replay::new(value))
     }
+    #[inline]
     fn size_hint(&self) -> Option<usize> {
         Some(self.members.len())
     }

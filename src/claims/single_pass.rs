@@ -180,6 +180,7 @@ pub(super) struct Key;
 
 impl<'de> DeserializeSeed<'de> for Key {
     type Value = Cow<'de, str>;
+    #[inline]
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Cow<'de, str>, D::Error> {
         d.deserialize_str(self)
     }
@@ -190,9 +191,11 @@ impl<'de> Visitor<'de> for Key {
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a member name")
     }
+    #[inline]
     fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Cow<'de, str>, E> {
         Ok(Cow::Borrowed(v))
     }
+    #[inline]
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Cow<'de, str>, E> {
         Ok(Cow::Owned(v.to_owned()))
     }
@@ -250,7 +253,7 @@ mod tests {
         Option<i64>,
         Option<i64>,
         Option<String>,
-        Option<Option<String>>,
+        Option<(Option<String>, bool)>,
     );
 
     fn view(r: &Registered<'_>) -> View {
@@ -260,7 +263,7 @@ mod tests {
             Audience::Many(v) => v.iter().map(|s| s.to_string()).collect(),
         });
         let text = |s: &Option<std::borrow::Cow<'_, str>>| s.as_deref().map(str::to_owned);
-        let cnf = r.cnf.as_ref().map(|c| text(&c.jkt));
+        let cnf = r.cnf.as_ref().map(|c| (text(&c.jkt), c.other));
         (text(&r.iss), aud, r.exp, r.nbf, r.iat, text(&r.tid), cnf)
     }
 
@@ -336,6 +339,9 @@ mod tests {
             r#"{"cnf":{"jkt":5}}"#,
             r#"{"cnf":{"jkt":"a","jkt":"b"}}"#,
             r#"{"cnf":{},"cnf":{}}"#,
+            r#"{"cnf":[]}"#,
+            r#"{"cnf":["0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"]}"#,
+            r#"{"cnf":["a","b"]}"#,
         ];
         for payload in left {
             assert!(!one_pass_agrees::<Value>(payload), "{payload}");

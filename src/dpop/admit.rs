@@ -117,10 +117,13 @@ fn as_bearer<C: DeserializeOwned + Send + Sync + 'static>(
     }
 }
 
-/// RFC 9449 §7.1: a bound token is never a bearer token.
+/// RFC 9449 §7.1: a bound token is never a bearer token; nor is one bound
+/// by a method this layer cannot check (RFC 8705's certificate
+/// thumbprint), or its binding would be dropped.
 fn unbound<C>(binding: Binding, claims: Claims<C>) -> Result<Claims<C>, Error> {
     match binding {
         Binding::Key(_) => Err(Error::DpopBoundToken),
+        Binding::Other => Err(Error::UnsupportedConfirmation),
         Binding::Unbound => Ok(claims),
     }
 }
@@ -208,6 +211,7 @@ fn bound<C: Send + Sync + 'static>(
             ));
         }
         Binding::Unbound => return reject(Error::TokenNotDpopBound),
+        Binding::Other => return reject(Error::UnsupportedConfirmation),
     }
     let settings = &state.settings;
     let id = checked.id;

@@ -124,7 +124,11 @@ pub enum DpopMode {
 /// the old one runs out.
 ///
 /// A token's `cnf` must be a JSON object (RFC 7800 §3.1): one that is not
-/// is refused as an invalid claim by every layer, with DPoP or without.
+/// is refused as an invalid claim by every layer, with DPoP or without. A
+/// token bound by a confirmation method other than `jkt` (RFC 8705's
+/// `x5t#S256`, ...) is refused by a layer with DPoP settings in either
+/// scheme ([`Error::UnsupportedConfirmation`](crate::Error::UnsupportedConfirmation)):
+/// it cannot check that binding, and accepting the token would drop it.
 #[derive(Clone)]
 pub struct Dpop {
     pub(crate) mode: DpopMode,

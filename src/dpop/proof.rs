@@ -261,16 +261,15 @@ pub(crate) fn check(
     }
     // 11. `ath`: the hash of the token presented with the proof.
     let ath = digest(&SHA256, target.access_token.as_bytes());
-    // Decoded on the stack: base64url of 32 bytes is 43 characters, and
-    // anything that decodes to another length is no match.
-    let mut claimed = [0u8; 48];
+    // Decoded on the stack: a SHA-256 hash is 32 bytes, 43 characters of
+    // base64url.
     let Some(ath_claim) = claims.ath.as_deref() else {
         return Err(invalid("the proof has no ath (the access token's hash)"));
     };
-    let ath_matches = ath_claim.len() <= 64
-        && URL_SAFE_NO_PAD
-            .decode_slice(ath_claim, &mut claimed)
-            .is_ok_and(|n| claimed[..n] == *ath.as_ref());
+    let mut claimed = [0u8; 32];
+    let ath_matches = ath_claim.len() == 43
+        && URL_SAFE_NO_PAD.decode_slice(ath_claim, &mut claimed) == Ok(32)
+        && claimed == *ath.as_ref();
     if !ath_matches {
         return Err(invalid("the proof ath is not the hash of the access token"));
     }
