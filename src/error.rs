@@ -452,19 +452,44 @@ impl Error {
     /// );
     /// ```
     pub fn www_authenticate(&self, realm: Option<&str>) -> Option<HeaderValue> {
+        let params = self.challenge_params()?;
+        if matches!(
+            self.kind(),
+            ErrorKind::InvalidDpopProof | ErrorKind::UseDpopNonce
+        ) {
+            // A DPoP challenge; a DPoP layer adds `algs` and the Bearer one
+            // (`OidcBearerLayer::dpop`).
+            return HeaderValue::from_str(&format!("DPoP {params}")).ok();
+        }
         let mut value = String::from("Bearer");
         let mut sep = " ";
         if let Some(realm) = realm {
-            value.push_str(sep);
-            value.push_str("realm=\"");
-            value.extend(rfc6750_chars(realm));
-            value.push('"');
+            push_realm(&mut value, sep, realm);
             sep = ", ";
         }
+        if !params.is_empty() {
+            value.push_str(sep);
+            value.push_str(&params);
+        }
+        HeaderValue::from_str(&value).ok()
+    }
+
+    /// The auth-params of this error's challenge, whatever the scheme:
+    /// `error` and `error_description` (RFC 6750 §3), then `scope`, or
+    /// RFC 9470 §3's `acr_values` and `max_age`. Empty for a missing token
+    /// (a bare challenge); `None` when the error has no challenge (a 503,
+    /// a 500).
+    pub(crate) fn challenge_params(&self) -> Option<String> {
+        let mut value = String::new();
         match self.kind() {
             ErrorKind::MissingToken => {}
-            ErrorKind::InvalidRequest | ErrorKind::InvalidToken | ErrorKind::InsufficientScope => {
-                value.push_str(sep);
+            ErrorKind::Unavailable | ErrorKind::Config => return None,
+            ErrorKind::InsufficientUserAuthentication => push_step_up_challenge(&mut value, self),
+            ErrorKind::InvalidRequest
+            | ErrorKind::InvalidToken
+            | ErrorKind::InsufficientScope
+            | ErrorKind::InvalidDpopProof
+            | ErrorKind::UseDpopNonce => {
                 value.push_str("error=\"");
                 value.push_str(self.error_code().unwrap_or("invalid_token"));
                 value.push_str("\", error_description=\"");
@@ -480,24 +505,17 @@ impl Error {
                     value.push('"');
                 }
             }
-            ErrorKind::InsufficientUserAuthentication => {
-                value.push_str(sep);
-                push_step_up_challenge(&mut value, self);
-            }
-            ErrorKind::Unavailable | ErrorKind::Config => return None,
-            // A DPoP challenge; a DPoP layer adds `algs` and the Bearer one
-            // (`OidcBearerLayer::dpop`).
-            ErrorKind::InvalidDpopProof | ErrorKind::UseDpopNonce => {
-                let value = format!(
-                    "DPoP error=\"{}\", error_description=\"{}\"",
-                    self.error_code().unwrap_or_default(),
-                    self.description()
-                );
-                return HeaderValue::from_str(&value).ok();
-            }
         }
-        HeaderValue::from_str(&value).ok()
+        Some(value)
     }
+}
+
+/// `realm="…"` after `sep`, filtered to what a quoted-string may hold.
+pub(crate) fn push_realm(value: &mut String, sep: &str, realm: &str) {
+    value.push_str(sep);
+    value.push_str("realm=\"");
+    value.extend(rfc6750_chars(realm));
+    value.push('"');
 }
 
 /// `error="insufficient_user_authentication"`, its description, and the

@@ -407,25 +407,6 @@ impl<S, C, R> OidcBearer<S, C, R> {
         }
     }
 
-    /// [`forward`](Self::forward) for a request admitted with the `DPoP`
-    /// scheme by a layer with nonces: its response gets a fresh
-    /// `DPoP-Nonce`.
-    fn forward_nonced<ReqBody, ResBody>(
-        &mut self,
-        req: Request<ReqBody>,
-        state: Arc<DpopState>,
-    ) -> ResponseFuture<S, ReqBody, C, R>
-    where
-        S: Service<Request<ReqBody>, Response = Response<ResBody>>,
-    {
-        ResponseFuture {
-            state: State::Nonced {
-                future: self.inner.call(req),
-                state,
-            },
-        }
-    }
-
     fn reject<ReqBody, ResBody>(&self, error: &Error) -> ResponseFuture<S, ReqBody, C, R>
     where
         S: Service<Request<ReqBody>, Response = Response<ResBody>>,
@@ -440,6 +421,32 @@ impl<S, C, R> OidcBearer<S, C, R> {
                 response: Some(self.rejection.rejection(error, parts)),
             },
         }
+    }
+}
+
+/// The state for a request admitted with the `DPoP` scheme, whose claims
+/// are in its extensions: marked for the refusals of `Require` and
+/// `StepUp` inside (a DPoP challenge, RFC 9449 §7.1), and, with nonces,
+/// answered with a fresh `DPoP-Nonce`.
+fn dpop_admitted<S, ReqBody, C, R>(
+    inner: &mut S,
+    mut req: Request<ReqBody>,
+    state: &Arc<DpopState>,
+) -> State<S, ReqBody, C, R>
+where
+    S: Service<Request<ReqBody>>,
+{
+    req.extensions_mut().insert(dpop::DpopRequest {
+        state: state.clone(),
+        scheme: Some(Scheme::Dpop),
+    });
+    let future = inner.call(req);
+    match state.settings.nonces {
+        Some(_) => State::Nonced {
+            future,
+            state: state.clone(),
+        },
+        None => State::Inner { future },
     }
 }
 
@@ -525,18 +532,7 @@ where
                         Ok(claims) => {
                             req.extensions_mut().insert(claims);
                             match dpop {
-                                Some((state, Scheme::Dpop)) => {
-                                    req.extensions_mut()
-                                        .insert(dpop::DpopRequest(state.clone()));
-                                    let future = inner.call(req);
-                                    match state.settings.nonces {
-                                        Some(_) => State::Nonced {
-                                            future,
-                                            state: state.clone(),
-                                        },
-                                        None => State::Inner { future },
-                                    }
-                                }
+                                Some((state, Scheme::Dpop)) => dpop_admitted(inner, req, state),
                                 _ => State::Inner {
                                     future: inner.call(req),
                                 },

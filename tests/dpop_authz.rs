@@ -378,3 +378,41 @@ async fn after_a_key_refetch_the_dpop_request_is_marked_too() {
     assert_eq!(ok.nonce.as_deref(), Some(nonce.as_str()));
     assert!(validator.keys().contains_kid("rotated-again"));
 }
+
+/// A layer with DPoP settings and `allow_anonymous`: a `Require` inside
+/// refusing a request without credentials challenges exactly as the layer
+/// itself does for one — the DPoP challenge with `algs` (and the Bearer
+/// one when the layer accepts Bearer too), never a scheme it refuses.
+#[tokio::test]
+async fn an_anonymous_request_refused_inside_gets_the_layers_challenges() {
+    let issuer = TestIssuer::start().await;
+    let validator = validator_for(&issuer, AUDIENCE).build().await.unwrap();
+    for (dpop, expected) in [
+        (
+            Dpop::required().plain_http(),
+            vec![format!(r#"DPoP realm="orders", algs="{ALGS}""#)],
+        ),
+        (
+            Dpop::allowed().plain_http(),
+            vec![
+                r#"Bearer realm="orders""#.to_owned(),
+                format!(r#"DPoP realm="orders", algs="{ALGS}""#),
+            ],
+        ),
+    ] {
+        let app = Router::new()
+            .route("/write", get(|| async { "written" }))
+            .route_layer(Require::scope("orders.write").layer::<StandardClaims>())
+            .route_layer(
+                validator
+                    .layer::<StandardClaims>()
+                    .realm("orders")
+                    .allow_anonymous()
+                    .dpop(dpop),
+            );
+        let api = serve(app).await;
+        let seen = send(&api, "GET", "/write", &[], &[]).await;
+        assert_eq!(seen.status, StatusCode::UNAUTHORIZED, "{seen:?}");
+        assert_eq!(seen.challenges, expected, "{seen:?}");
+    }
+}

@@ -1,14 +1,14 @@
 //! From a request to a decision, for a layer with DPoP settings: which
 //! scheme the token came with, the proof, the token, the binding, the
-//! replay check; and the challenges of a refusal.
+//! replay check. (The challenges of a refusal: `challenge`.)
 
 use std::borrow::Cow;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use http::header::{AUTHORIZATION, RETRY_AFTER, WWW_AUTHENTICATE};
-use http::{HeaderMap, HeaderName, HeaderValue, Method, Uri};
+use http::header::AUTHORIZATION;
+use http::{HeaderMap, HeaderName, Method, Uri};
 use serde::de::DeserializeOwned;
 
 use super::Dpop;
@@ -18,7 +18,7 @@ use super::replay::{Seen, StoreFuture};
 use crate::bearer::token68_str;
 use crate::claims::{Binding, Claims};
 use crate::clock::Clock;
-use crate::error::{Error, ErrorKind};
+use crate::error::Error;
 use crate::token_source::Sources;
 use crate::validator::{Outcome, UnknownKid, Validator};
 
@@ -286,79 +286,4 @@ fn dpop_token(headers: &HeaderMap, max_len: usize) -> Result<Option<&str>, Error
     token68_str(token)
         .map(Some)
         .ok_or(Error::InvalidRequest("DPoP token is not token68"))
-}
-
-/// Status and headers for a refusal by a layer with DPoP settings: the
-/// challenges of every accepted scheme (one `WWW-Authenticate` field
-/// each), the error on the scheme the request used, `algs` on the DPoP
-/// one, a fresh `DPoP-Nonce` when nonces are on, `Retry-After` on a 503.
-pub(crate) fn dpop_rejection_parts(
-    error: &Error,
-    realm: Option<&str>,
-    state: &DpopState,
-    scheme: Scheme,
-) -> http::response::Parts {
-    let settings = &state.settings;
-    let (mut parts, ()) = http::Response::new(()).into_parts();
-    parts.status = error.status();
-    let dpop_error = matches!(
-        error.kind(),
-        ErrorKind::InvalidDpopProof | ErrorKind::UseDpopNonce
-    ) || matches!(error, Error::TokenNotDpopBound | Error::DpopRequired);
-    let on_dpop = dpop_error || scheme == Scheme::Dpop;
-    let described = !matches!(
-        error.kind(),
-        ErrorKind::MissingToken | ErrorKind::Unavailable
-    );
-    let bearer = settings.mode != DpopMode::DpopRequired;
-    let dpop = settings.mode != DpopMode::BearerOnly;
-    if bearer {
-        let challenge = match (described && !(on_dpop && dpop), realm) {
-            (true, _) => error.www_authenticate(realm),
-            (false, realm) => Error::MissingToken.www_authenticate(realm),
-        };
-        if let Some(challenge) = challenge {
-            parts.headers.append(WWW_AUTHENTICATE, challenge);
-        }
-    }
-    if dpop {
-        let mut value = String::from("DPoP");
-        let mut sep = " ";
-        if let Some(realm) = realm {
-            value.push_str(sep);
-            value.push_str("realm=\"");
-            value.extend(
-                realm
-                    .chars()
-                    .filter(|c| matches!(*c, ' ' | '!' | '#'..='[' | ']'..='~')),
-            );
-            value.push('"');
-            sep = ", ";
-        }
-        value.push_str(sep);
-        value.push_str("algs=\"");
-        value.push_str(&settings.algs_value());
-        value.push('"');
-        if described && (on_dpop || !bearer) {
-            value.push_str(", error=\"");
-            value.push_str(error.error_code().unwrap_or("invalid_token"));
-            value.push_str("\", error_description=\"");
-            value.push_str(&error.description());
-            value.push('"');
-        }
-        if let Ok(challenge) = HeaderValue::from_str(&value) {
-            parts.headers.append(WWW_AUTHENTICATE, challenge);
-        }
-        if let Some(nonces) = &settings.nonces
-            && let Ok(nonce) = HeaderValue::from_str(&nonces.current(state.clock.now()))
-        {
-            parts.headers.insert(DPOP_NONCE, nonce);
-        }
-    }
-    if let Some(seconds) = error.retry_after_secs() {
-        parts
-            .headers
-            .insert(RETRY_AFTER, HeaderValue::from(seconds));
-    }
-    parts
 }

@@ -1,6 +1,7 @@
-//! Challenges for refusals made after the layer ([`Require`](crate::Require),
-//! [`StepUp`](crate::StepUp)) of a request the layer admitted with the
-//! `DPoP` scheme, and the `DPoP-Nonce` of its other responses.
+//! The challenges of a layer with DPoP settings: its own refusals (every
+//! accepted scheme, `algs`, a fresh nonce), the refusals made after it
+//! ([`Require`](crate::Require), [`StepUp`](crate::StepUp)) of requests
+//! it let through, and the `DPoP-Nonce` of its other responses.
 //!
 //! RFC 9449 §7.1: a resource server answers a DPoP request with a `DPoP`
 //! challenge, using the error codes of RFC 6750 §3.1
@@ -11,82 +12,140 @@
 
 use std::sync::Arc;
 
-use http::header::WWW_AUTHENTICATE;
+use http::header::{RETRY_AFTER, WWW_AUTHENTICATE};
 use http::response::Parts;
 use http::{Extensions, HeaderMap, HeaderValue};
 
-use super::admit::{DPOP_NONCE, DpopState, Scheme, dpop_rejection_parts};
-use crate::error::Error;
+use super::admit::{DPOP_NONCE, DpopState, Scheme};
+use super::{Dpop, DpopMode};
+use crate::error::{Error, ErrorKind, push_realm};
 use crate::rejection::rejection_parts;
 
-/// In the extensions of a request the layer admitted with the `DPoP`
-/// scheme: the layer's settings, for `algs` and nonces.
+/// In the extensions of a request a layer with DPoP settings let through
+/// with the `DPoP` scheme, or with no credentials at all (`allow_anonymous`):
+/// the layer's settings, for `algs` and nonces.
 #[derive(Clone)]
-pub(crate) struct DpopRequest(pub(crate) Arc<DpopState>);
-
-/// Status and headers for `error` refused after the layer: the Bearer
-/// challenge of [`rejection_parts`] as today, or for a DPoP request the
-/// same parameters under the `DPoP` scheme (see [`dpop_parts`]).
-pub(crate) fn refusal_parts(error: &Error, realm: Option<&str>, extensions: &Extensions) -> Parts {
-    match extensions.get::<DpopRequest>() {
-        Some(DpopRequest(state)) => dpop_parts(error, realm, state),
-        None => rejection_parts(error, realm),
-    }
+pub(crate) struct DpopRequest {
+    pub(crate) state: Arc<DpopState>,
+    /// `None`: an anonymous request.
+    pub(crate) scheme: Option<Scheme>,
 }
 
-/// The DPoP challenge for an error of a DPoP request: `DPoP realm, algs`
-/// as the layer's own refusals write them, then the error's parameters as
-/// the Bearer challenge has them (`error`, `error_description`, and
-/// `scope` or `acr_values` and `max_age`), plus a fresh `DPoP-Nonce` when
-/// nonces are on. Only the `DPoP` challenge: the token is bound to a key,
-/// so offering `Bearer` would invite a request that must fail.
-///
-/// An error without a challenge (a `500` for a misplaced layer) keeps
-/// [`rejection_parts`].
-fn dpop_parts(error: &Error, realm: Option<&str>, state: &DpopState) -> Parts {
-    let mut parts = rejection_parts(error, realm);
-    // The error's parameters without scheme and realm; every value in it
-    // is already filtered to what a quoted-string may hold.
-    let Some(bearer) = error.www_authenticate(None) else {
-        return parts;
-    };
-    let params = bearer
-        .to_str()
-        .ok()
-        .and_then(|challenge| challenge.split_once(' '))
-        .map(|(_scheme, params)| params);
-    // `realm`, `algs` and the nonce exactly as the layer's refusals have
-    // them: from the layer's own bare DPoP challenge.
-    let base = dpop_rejection_parts(&Error::MissingToken, realm, state, Scheme::Dpop);
-    let Some(dpop) = dpop_challenge(&base.headers) else {
-        return parts;
-    };
-    let value = match params {
-        Some(params) => format!("{dpop}, {params}"),
-        None => dpop.to_owned(),
-    };
-    let Ok(value) = HeaderValue::from_str(&value) else {
-        return parts;
-    };
-    parts.headers.insert(WWW_AUTHENTICATE, value);
-    if let Some(nonce) = base.headers.get(DPOP_NONCE) {
-        parts.headers.insert(DPOP_NONCE, nonce.clone());
+/// Status and headers for a refusal by a layer with DPoP settings: the
+/// challenges of every accepted scheme (one `WWW-Authenticate` field
+/// each), the error on the scheme the request used, `algs` on the DPoP
+/// one, a fresh `DPoP-Nonce` when nonces are on, `Retry-After` on a 503.
+pub(crate) fn dpop_rejection_parts(
+    error: &Error,
+    realm: Option<&str>,
+    state: &DpopState,
+    scheme: Scheme,
+) -> Parts {
+    let settings = &state.settings;
+    let (mut parts, ()) = http::Response::new(()).into_parts();
+    parts.status = error.status();
+    let dpop_error = matches!(
+        error.kind(),
+        ErrorKind::InvalidDpopProof | ErrorKind::UseDpopNonce
+    ) || matches!(error, Error::TokenNotDpopBound | Error::DpopRequired);
+    let on_dpop = dpop_error || scheme == Scheme::Dpop;
+    let described = !matches!(
+        error.kind(),
+        ErrorKind::MissingToken | ErrorKind::Unavailable
+    );
+    let bearer = settings.mode != DpopMode::DpopRequired;
+    let dpop = settings.mode != DpopMode::BearerOnly;
+    if bearer {
+        let challenge = match (described && !(on_dpop && dpop), realm) {
+            (true, _) => error.www_authenticate(realm),
+            (false, realm) => Error::MissingToken.www_authenticate(realm),
+        };
+        if let Some(challenge) = challenge {
+            parts.headers.append(WWW_AUTHENTICATE, challenge);
+        }
+    }
+    if dpop {
+        let mut value = dpop_challenge_head(realm, settings);
+        if described
+            && (on_dpop || !bearer)
+            && let Some(params) = error.challenge_params()
+        {
+            value.push_str(", ");
+            value.push_str(&params);
+        }
+        if let Ok(challenge) = HeaderValue::from_str(&value) {
+            parts.headers.append(WWW_AUTHENTICATE, challenge);
+        }
+        if let Some(nonce) = fresh_nonce(state) {
+            parts.headers.insert(DPOP_NONCE, nonce);
+        }
+    }
+    if let Some(seconds) = error.retry_after_secs() {
+        parts
+            .headers
+            .insert(RETRY_AFTER, HeaderValue::from(seconds));
     }
     parts
 }
 
-fn dpop_challenge(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get_all(WWW_AUTHENTICATE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .find(|value| value.starts_with("DPoP"))
+/// `DPoP realm="…", algs="…"`: what every DPoP challenge of the layer
+/// starts with.
+fn dpop_challenge_head(realm: Option<&str>, settings: &Dpop) -> String {
+    let mut value = String::from("DPoP");
+    let mut sep = " ";
+    if let Some(realm) = realm {
+        push_realm(&mut value, sep, realm);
+        sep = ", ";
+    }
+    value.push_str(sep);
+    value.push_str("algs=\"");
+    value.push_str(&settings.algs_value());
+    value.push('"');
+    value
 }
 
-/// The `DPoP-Nonce` to send with a response of the inner service to a
-/// DPoP request (RFC 9449 §8.2: a server may supply a new nonce in any
-/// response), so a client switches before its nonce runs out instead of
-/// after a `401 use_dpop_nonce`. `None` without nonces.
+/// Status and headers for `error` refused after the layer: the Bearer
+/// challenge of [`rejection_parts`] as always; for a DPoP request, the
+/// `DPoP` challenge alone with the same parameters (the token is bound to
+/// a key, so offering `Bearer` would invite a request that must fail) and
+/// a fresh `DPoP-Nonce` when nonces are on; for an anonymous request to a
+/// DPoP layer, the challenges that layer sends for no credentials.
+///
+/// An error without a challenge (a `500` for a misplaced layer) keeps
+/// [`rejection_parts`].
+pub(crate) fn refusal_parts(error: &Error, realm: Option<&str>, extensions: &Extensions) -> Parts {
+    let Some(marker) = extensions.get::<DpopRequest>() else {
+        return rejection_parts(error, realm);
+    };
+    let state = &marker.state;
+    let Some(params) = error.challenge_params() else {
+        return rejection_parts(error, realm);
+    };
+    match marker.scheme {
+        None => dpop_rejection_parts(error, realm, state, Scheme::Bearer),
+        Some(_) => {
+            let mut parts = rejection_parts(error, realm);
+            let mut value = dpop_challenge_head(realm, &state.settings);
+            if !params.is_empty() {
+                value.push_str(", ");
+                value.push_str(&params);
+            }
+            parts.headers.remove(WWW_AUTHENTICATE);
+            if let Ok(value) = HeaderValue::from_str(&value) {
+                parts.headers.insert(WWW_AUTHENTICATE, value);
+            }
+            if let Some(nonce) = fresh_nonce(state) {
+                parts.headers.insert(DPOP_NONCE, nonce);
+            }
+            parts
+        }
+    }
+}
+
+/// The `DPoP-Nonce` to send with a response to a DPoP request (RFC 9449
+/// §8.2: a server may supply a new nonce in any response), so a client
+/// switches before its nonce runs out instead of after a `401
+/// use_dpop_nonce`. `None` without nonces.
 pub(crate) fn fresh_nonce(state: &DpopState) -> Option<HeaderValue> {
     let nonces = state.settings.nonces.as_ref()?;
     HeaderValue::from_str(&nonces.current(state.clock.now())).ok()
@@ -119,7 +178,10 @@ mod tests {
 
     fn marked(state: &Arc<DpopState>) -> Extensions {
         let mut extensions = Extensions::new();
-        extensions.insert(DpopRequest(state.clone()));
+        extensions.insert(DpopRequest {
+            state: state.clone(),
+            scheme: Some(Scheme::Dpop),
+        });
         extensions
     }
 

@@ -36,8 +36,10 @@ mod thumbprint;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub(crate) use admit::{Admission, DpopState, Scheme, admit, dpop_rejection_parts};
-pub(crate) use challenge::{DpopRequest, add_nonce, fresh_nonce, refusal_parts};
+pub(crate) use admit::{Admission, DpopState, Scheme, admit};
+pub(crate) use challenge::{
+    DpopRequest, add_nonce, dpop_rejection_parts, fresh_nonce, refusal_parts,
+};
 pub use nonce::Nonces;
 #[cfg(feature = "redis")]
 pub use redis_store::RedisReplayStore;

@@ -45,14 +45,9 @@ impl<S, C, R> OidcBearer<S, C, R> {
         match dpop::admit::<C>(&state, &self.validator, &self.sources, method, uri, headers) {
             Admission::Verified(claims, Scheme::Dpop) => {
                 req.extensions_mut().insert(claims);
-                // For the refusals of `Require` and `StepUp` inside: a DPoP
-                // challenge for a DPoP request (RFC 9449 §7.1).
-                req.extensions_mut()
-                    .insert(dpop::DpopRequest(state.clone()));
-                if state.settings.nonces.is_some() {
-                    return self.forward_nonced(req, state);
+                ResponseFuture {
+                    state: super::dpop_admitted(&mut self.inner, req, &state),
                 }
-                self.forward(req)
             }
             Admission::Verified(claims, Scheme::Bearer) => {
                 req.extensions_mut().insert(claims);
@@ -63,6 +58,11 @@ impl<S, C, R> OidcBearer<S, C, R> {
                 if let Some(realm) = &self.realm {
                     req.extensions_mut().insert(AnonymousRealm(realm.clone()));
                 }
+                // So a `Require` inside challenges as this layer does.
+                req.extensions_mut().insert(dpop::DpopRequest {
+                    state: state.clone(),
+                    scheme: None,
+                });
                 self.forward(req)
             }
             Admission::Anonymous => reject(self, &Error::MissingToken, Scheme::Bearer),
