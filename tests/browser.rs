@@ -12,19 +12,19 @@
 //!
 //! Screenshots of each step: `target/spa-screenshots/`.
 
+#[path = "common/chromium.rs"]
+mod chromium;
+use chromium::{Driver, loopback_listener, serve_on};
 #[path = "../examples/spa/provider.rs"]
 mod provider;
 #[path = "../examples/spa/servers.rs"]
 mod servers;
 
 use std::io::Write as _;
-use std::net::TcpListener as StdListener;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use axum::Router;
-use fantoccini::{Client, ClientBuilder, Locator};
+use fantoccini::{Client, Locator};
 use oidc_bearer::Validator;
 use reqwest::StatusCode;
 use reqwest::header::{
@@ -33,157 +33,11 @@ use reqwest::header::{
     AUTHORIZATION, ORIGIN, WWW_AUTHENTICATE,
 };
 use serde_json::json;
-use tokio::process::{Child, Command};
-
-const INSTALL: &str = "the browser test needs Chromium and its WebDriver: on Debian, \
-     `apt-get update && apt-get install -y chromium chromium-driver` \
-     (or set CHROMIUM and CHROMEDRIVER to their paths)";
 
 /// The whole test, browser start to last screenshot.
 const TEST_LIMIT: Duration = Duration::from_secs(150);
 /// One wait for something on a page.
 const STEP_LIMIT: Duration = Duration::from_secs(20);
-
-/// A router served on 127.0.0.1 until dropped.
-struct Served {
-    origin: String,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-fn serve(listener: StdListener, router: Router) -> Served {
-    listener.set_nonblocking(true).unwrap();
-    let origin = format!("http://{}", listener.local_addr().unwrap());
-    let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-    let task = tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-    Served { origin, task }
-}
-
-fn loopback_listener() -> StdListener {
-    StdListener::bind("127.0.0.1:0").unwrap()
-}
-
-fn program(env: &str, default: &str) -> PathBuf {
-    let path = PathBuf::from(std::env::var_os(env).unwrap_or_else(|| default.into()));
-    let found = if path.components().count() > 1 {
-        path.is_file()
-    } else {
-        std::env::var_os("PATH")
-            .is_some_and(|dirs| std::env::split_paths(&dirs).any(|d| d.join(&path).is_file()))
-    };
-    assert!(found, "{} not found: {INSTALL}", path.display());
-    path
-}
-
-/// chromedriver on a free loopback port, in its own process group so that
-/// the Chromium it starts goes down with it even when the test panics.
-struct Driver {
-    url: String,
-    chromium: PathBuf,
-    child: Child,
-    profile: PathBuf,
-}
-
-impl Driver {
-    async fn start(target: &Path) -> Driver {
-        let chromium = program("CHROMIUM", "/usr/bin/chromium");
-        let chromedriver = program("CHROMEDRIVER", "chromedriver");
-        let port = loopback_listener().local_addr().unwrap().port();
-        let mut child = Command::new(&chromedriver)
-            .arg(format!("--port={port}"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .process_group(0)
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot run {} ({e}): {INSTALL}", chromedriver.display()));
-        let url = format!("http://127.0.0.1:{port}");
-        let status = format!("{url}/status");
-        let http = reqwest::Client::new();
-        let ready = tokio::time::timeout(Duration::from_secs(20), async {
-            loop {
-                if let Ok(response) = http.get(&status).send().await {
-                    let body: serde_json::Value = response.json().await.unwrap_or_default();
-                    if body["value"]["ready"] == true {
-                        return;
-                    }
-                }
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        })
-        .await;
-        if ready.is_err() {
-            let _ = child.start_kill();
-            panic!("chromedriver did not answer on {status} within 20 s: {INSTALL}");
-        }
-        let profile = target.join(format!("spa-browser-profile-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&profile);
-        Driver {
-            url,
-            chromium,
-            child,
-            profile,
-        }
-    }
-
-    async fn browser(&self) -> Client {
-        let chromium = &self.chromium;
-        let capabilities = json!({
-            "browserName": "chrome",
-            "goog:chromeOptions": {
-                "binary": chromium,
-                "args": [
-                    "--headless",
-                    "--no-sandbox",
-                    "--disable-gpu",
-                    "--disable-dev-shm-usage",
-                    "--disable-quic",
-                    "--no-first-run",
-                    "--disable-background-networking",
-                    "--disable-component-update",
-                    "--disable-sync",
-                    // Nothing but loopback: the provider's login page
-                    // imports a web font, which must fail at once rather
-                    // than wait for a network that is not there.
-                    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-                    "--window-size=1000,1000",
-                    format!("--user-data-dir={}", self.profile.display()),
-                ],
-            },
-        });
-        let serde_json::Value::Object(capabilities) = capabilities else {
-            unreachable!()
-        };
-        ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-            .capabilities(capabilities)
-            .connect(&self.url)
-            .await
-            .unwrap_or_else(|e| {
-                panic!(
-                    "chromedriver could not start {}: {e}\n{INSTALL}",
-                    chromium.display()
-                )
-            })
-    }
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        // The whole group: chromedriver and every Chromium process under it.
-        if let Some(pid) = self.child.id() {
-            let _ = std::process::Command::new("kill")
-                .args(["-KILL", "--", &format!("-{pid}")])
-                .status();
-        }
-        let _ = std::fs::remove_dir_all(&self.profile);
-    }
-}
 
 /// The page, as the test reads it, and where its screenshots go.
 struct Page {
@@ -279,7 +133,7 @@ async fn spa_signs_in_in_chromium_and_calls_the_api_across_origins() {
     let _ = std::fs::remove_dir_all(&shots);
     std::fs::create_dir_all(&shots).unwrap();
     // Before anything else, so a missing browser is what the failure says.
-    let driver = Driver::start(&target).await;
+    let driver = Driver::start(&target, "spa-browser-profile").await;
 
     let page_listener = loopback_listener();
     let api_listener = loopback_listener();
@@ -300,10 +154,10 @@ async fn spa_signs_in_in_chromium_and_calls_the_api_across_origins() {
         resource: Some(provider::API_RESOURCE.into()),
         api: api_origin.clone(),
     };
-    let spa = serve(page_listener, servers::page(config()));
-    let api = serve(api_listener, servers::api(&validator, &spa_origin));
+    let spa = serve_on(page_listener, servers::page(config()));
+    let api = serve_on(api_listener, servers::api(&validator, &spa_origin));
     // The same page from an origin the API does not allow.
-    let elsewhere = serve(loopback_listener(), servers::page(config()));
+    let elsewhere = serve_on(loopback_listener(), servers::page(config()));
 
     let client = tokio::time::timeout(Duration::from_secs(60), driver.browser())
         .await

@@ -12,32 +12,27 @@
 //! `CHROMEDRIVER` override the paths); without them it fails saying what
 //! to install.
 
+#[path = "common/chromium.rs"]
+mod chromium;
+use chromium::{Driver, serve};
+
 use std::io::Write as _;
-use std::net::TcpListener as StdListener;
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
 use axum::http::{HeaderName, HeaderValue, Method};
 use axum::routing::get;
-use fantoccini::{Client, ClientBuilder};
+use fantoccini::Client;
 use oidc_bearer::{Claims, Dpop, Nonces, StandardClaims, Validator, jwk_thumbprint};
 use oidc_bearer_testkit::{
     KeyKind, MockProvider, TestKey, TokenBuilder, b64url_decode, standard_claims,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tokio::process::{Child, Command};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
-const INSTALL: &str = "the browser test needs Chromium and its WebDriver: on Debian, \
-     `apt-get update && apt-get install -y chromium chromium-driver` \
-     (or set CHROMIUM and CHROMEDRIVER to their paths)";
-
-/// chromedriver answering its status page.
-const DRIVER_LIMIT: Duration = Duration::from_secs(20);
 /// chromedriver starting a Chromium session.
 const SESSION_LIMIT: Duration = Duration::from_secs(40);
 /// Everything the page does, first load to last call.
@@ -144,147 +139,6 @@ fn api(validator: &Validator, dpop: Dpop, page_origin: &str) -> Router {
         .route("/me", get(me))
         .layer(validator.layer::<StandardClaims>().dpop(dpop))
         .layer(cors)
-}
-
-/// A router served on 127.0.0.1 until dropped.
-struct Served {
-    origin: String,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-fn serve(router: Router) -> Served {
-    let listener = loopback_listener();
-    listener.set_nonblocking(true).unwrap();
-    let origin = format!("http://{}", listener.local_addr().unwrap());
-    let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-    let task = tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-    Served { origin, task }
-}
-
-fn loopback_listener() -> StdListener {
-    StdListener::bind("127.0.0.1:0").unwrap()
-}
-
-// ---- Chromium through chromedriver, as in tests/browser.rs ----
-
-fn program(env: &str, default: &str) -> PathBuf {
-    let path = PathBuf::from(std::env::var_os(env).unwrap_or_else(|| default.into()));
-    let found = if path.components().count() > 1 {
-        path.is_file()
-    } else {
-        std::env::var_os("PATH")
-            .is_some_and(|dirs| std::env::split_paths(&dirs).any(|d| d.join(&path).is_file()))
-    };
-    assert!(found, "{} not found: {INSTALL}", path.display());
-    path
-}
-
-/// chromedriver on a free loopback port, in its own process group so that
-/// the Chromium it starts goes down with it even when the test panics.
-struct Driver {
-    url: String,
-    chromium: PathBuf,
-    child: Child,
-    profile: PathBuf,
-}
-
-impl Driver {
-    async fn start(target: &Path) -> Driver {
-        let chromium = program("CHROMIUM", "/usr/bin/chromium");
-        let chromedriver = program("CHROMEDRIVER", "chromedriver");
-        let port = loopback_listener().local_addr().unwrap().port();
-        let mut child = Command::new(&chromedriver)
-            .arg(format!("--port={port}"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .process_group(0)
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot run {} ({e}): {INSTALL}", chromedriver.display()));
-        let url = format!("http://127.0.0.1:{port}");
-        let status = format!("{url}/status");
-        let http = reqwest::Client::new();
-        let ready = tokio::time::timeout(DRIVER_LIMIT, async {
-            loop {
-                if let Ok(response) = http.get(&status).send().await {
-                    let body: Value = response.json().await.unwrap_or_default();
-                    if body["value"]["ready"] == true {
-                        return;
-                    }
-                }
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        })
-        .await;
-        if ready.is_err() {
-            let _ = child.start_kill();
-            panic!("chromedriver did not answer on {status} within {DRIVER_LIMIT:?}: {INSTALL}");
-        }
-        let profile = target.join(format!("dpop-browser-profile-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&profile);
-        Driver {
-            url,
-            chromium,
-            child,
-            profile,
-        }
-    }
-
-    async fn browser(&self) -> Client {
-        let chromium = &self.chromium;
-        let capabilities = json!({
-            "browserName": "chrome",
-            "goog:chromeOptions": {
-                "binary": chromium,
-                "args": [
-                    "--headless",
-                    "--no-sandbox",
-                    "--disable-gpu",
-                    "--disable-dev-shm-usage",
-                    "--disable-quic",
-                    "--no-first-run",
-                    "--disable-background-networking",
-                    "--disable-component-update",
-                    "--disable-sync",
-                    // Nothing but loopback.
-                    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-                    format!("--user-data-dir={}", self.profile.display()),
-                ],
-            },
-        });
-        let Value::Object(capabilities) = capabilities else {
-            unreachable!()
-        };
-        ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-            .capabilities(capabilities)
-            .connect(&self.url)
-            .await
-            .unwrap_or_else(|e| {
-                panic!(
-                    "chromedriver could not start {}: {e}\n{INSTALL}",
-                    chromium.display()
-                )
-            })
-    }
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        // The whole group: chromedriver and every Chromium process under it.
-        if let Some(pid) = self.child.id() {
-            let _ = std::process::Command::new("kill")
-                .args(["-KILL", "--", &format!("-{pid}")])
-                .status();
-        }
-        let _ = std::fs::remove_dir_all(&self.profile);
-    }
 }
 
 // ---- the page, as the test drives it ----
@@ -399,7 +253,7 @@ async fn the_readme_dpop_snippet_calls_the_api_from_chromium() {
         .to_owned();
     let snippet = readme_snippet();
     // Before anything else, so a missing browser is what the failure says.
-    let driver = Driver::start(&target).await;
+    let driver = Driver::start(&target, "dpop-browser-profile").await;
 
     let provider = MockProvider::start().await;
     let signer = TestKey::generate(KeyKind::Rsa2048, "issuer-key");
