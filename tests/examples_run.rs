@@ -128,12 +128,13 @@ fn start(name: &str, env: &[(&str, String)]) -> Running {
         .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
     let stdout = child.stdout.take().expect("stdout is piped");
     let (lines_tx, lines) = mpsc::channel();
-    // Both pipes drained to the end so the child never blocks on a full one.
+    // Both pipes drained to the end so the child never blocks on a full
+    // one, nor dies of a closed one: once the address is read, nobody
+    // receives the lines, but the example may still print (a `println!`
+    // to a closed pipe panics, and the server goes with it).
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if lines_tx.send(line).is_err() {
-                break;
-            }
+            let _ = lines_tx.send(line);
         }
     });
     let stderr_pipe = child.stderr.take().expect("stderr is piped");
