@@ -34,7 +34,8 @@ use crate::rejection::{DefaultRejection, RejectionHandler, rejection_parts};
 ///   scheme for a request admitted with it (RFC 9449 §7.1), else `Bearer`;
 /// - no claims because the `OidcBearerLayer` let the request through
 ///   anonymously ([`allow_anonymous`](crate::OidcBearerLayer::allow_anonymous)):
-///   `401` with a bare `Bearer` challenge, as a request without a token;
+///   `401` with the challenges that layer sends for a request without a
+///   token (a bare `Bearer` one; with DPoP settings, its `DPoP` one too);
 /// - no claims and no `OidcBearerLayer` in front (or one for another
 ///   claims type): `500` ([`Error::Config`]) and an error log saying what to
 ///   change. Not a 401: no token the client could send would help, and a
