@@ -214,15 +214,9 @@ impl<C, R: RejectionHandler<axum::body::Body>> AuthorizeLayer<C, R> {
         &self,
         grants: &G,
     ) -> Result<(), axum::response::Response> {
-        if self.shared.require.is_met_by(grants) {
-            return Ok(());
-        }
-        tracing::debug!(required = %self.shared.require, "insufficient scope");
-        Err(refuse(
-            &self.rejection,
-            &self.shared.insufficient,
-            self.shared.realm.as_deref(),
-        ))
+        // No extensions: no DPoP marker and no resource, so a plain Bearer
+        // refusal.
+        self.authorize_in(grants, &Extensions::new())
     }
 
     /// [`authorize`](Self::authorize) for a handler that has the request's
