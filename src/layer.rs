@@ -345,10 +345,7 @@ where
         let token = match self.sources.token(req.headers(), req.uri(), max_len) {
             Ok(Some(token)) => token,
             Ok(None) if self.anonymous => {
-                req.extensions_mut().insert(Anonymous);
-                if let Some(realm) = &self.realm {
-                    req.extensions_mut().insert(AnonymousRealm(realm.clone()));
-                }
+                self.mark_anonymous(&mut req);
                 return self.forward(req);
             }
             Ok(None) => {
@@ -372,21 +369,7 @@ where
                 let validator = self.validator.clone();
                 let token = token.into_owned();
                 let wait = Box::pin(async move { validator.verify_after(&token, wait).await });
-                let clone = self.inner.clone();
-                ResponseFuture {
-                    state: State::Waiting {
-                        wait,
-                        request: Some(req),
-                        inner: std::mem::replace(&mut self.inner, clone),
-                        rejection: self.rejection.clone(),
-                        realm: self.realm.clone(),
-                        resource_metadata: self
-                            .validator
-                            .resource()
-                            .map(|r| r.metadata_url.clone()),
-                        dpop: None,
-                    },
-                }
+                self.waiting(wait, req, None)
             }
         }
     }
@@ -403,6 +386,42 @@ impl<S, C, R> OidcBearer<S, C, R> {
         ResponseFuture {
             state: State::Inner {
                 future: self.inner.call(req),
+            },
+        }
+    }
+
+    /// Lets a request without credentials through (`allow_anonymous`),
+    /// marked so extractors and `Require` can tell, with the realm for
+    /// their challenges.
+    fn mark_anonymous<ReqBody>(&self, req: &mut Request<ReqBody>) {
+        req.extensions_mut().insert(Anonymous);
+        if let Some(realm) = &self.realm {
+            req.extensions_mut().insert(AnonymousRealm(realm.clone()));
+        }
+    }
+
+    /// The response future that waits for `wait` (a key refetch, a network
+    /// replay store), then calls the inner service or refuses.
+    fn waiting<ReqBody>(
+        &mut self,
+        wait: Wait<C>,
+        req: Request<ReqBody>,
+        dpop: Option<(Arc<DpopState>, Scheme)>,
+    ) -> ResponseFuture<S, ReqBody, C, R>
+    where
+        S: Service<Request<ReqBody>> + Clone,
+        R: Clone,
+    {
+        let clone = self.inner.clone();
+        ResponseFuture {
+            state: State::Waiting {
+                wait,
+                request: Some(req),
+                inner: std::mem::replace(&mut self.inner, clone),
+                rejection: self.rejection.clone(),
+                realm: self.realm.clone(),
+                resource_metadata: self.validator.resource().map(|r| r.metadata_url.clone()),
+                dpop,
             },
         }
     }

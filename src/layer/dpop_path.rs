@@ -7,7 +7,7 @@ use http::{Request, Response};
 use serde::de::DeserializeOwned;
 use tower_service::Service;
 
-use super::{Anonymous, AnonymousRealm, OidcBearer, ResponseFuture, State};
+use super::{OidcBearer, ResponseFuture, State};
 use crate::dpop::{self, Admission, DpopState, Scheme};
 use crate::error::Error;
 use crate::metadata::with_resource_metadata;
@@ -54,10 +54,7 @@ impl<S, C, R> OidcBearer<S, C, R> {
                 self.forward(req)
             }
             Admission::Anonymous if self.anonymous => {
-                req.extensions_mut().insert(Anonymous);
-                if let Some(realm) = &self.realm {
-                    req.extensions_mut().insert(AnonymousRealm(realm.clone()));
-                }
+                self.mark_anonymous(&mut req);
                 // So a `Require` inside challenges as this layer does.
                 req.extensions_mut().insert(dpop::DpopRequest {
                     state: state.clone(),
@@ -67,23 +64,7 @@ impl<S, C, R> OidcBearer<S, C, R> {
             }
             Admission::Anonymous => reject(self, &Error::MissingToken, Scheme::Bearer),
             Admission::Rejected(error, scheme) => reject(self, &error, scheme),
-            Admission::Pending(wait, scheme) => {
-                let clone = self.inner.clone();
-                ResponseFuture {
-                    state: State::Waiting {
-                        wait,
-                        request: Some(req),
-                        inner: std::mem::replace(&mut self.inner, clone),
-                        rejection: self.rejection.clone(),
-                        realm: self.realm.clone(),
-                        resource_metadata: self
-                            .validator
-                            .resource()
-                            .map(|r| r.metadata_url.clone()),
-                        dpop: Some((state, scheme)),
-                    },
-                }
-            }
+            Admission::Pending(wait, scheme) => self.waiting(wait, req, Some((state, scheme))),
         }
     }
 }
