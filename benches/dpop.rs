@@ -103,6 +103,31 @@ impl Fixture {
         }
     }
 
+    /// The bare checks' keys, parsed once, and the token's signing input
+    /// and decoded signature.
+    fn bare(&self) -> Bare {
+        let member =
+            |jwk: &serde_json::Value, m: &str| b64url_decode(jwk[m].as_str().expect("member"));
+        let jwk = self.rsa.public_jwk();
+        let rsa = RsaPublicKeyComponents {
+            n: member(&jwk, "n"),
+            e: member(&jwk, "e"),
+        }
+        .to_parsed_public_key(&sig::RSA_PKCS1_2048_8192_SHA256)
+        .expect("RSA key");
+        let (message, signature) = self.token.rsplit_once('.').expect("JWS");
+        let client = self.client.public_jwk();
+        let mut point = vec![4u8];
+        point.extend(member(&client, "x"));
+        point.extend(member(&client, "y"));
+        Bare {
+            rsa,
+            message: message.to_owned(),
+            signature: b64url_decode(signature),
+            ec: ParsedPublicKey::new(&sig::ECDSA_P256_SHA256_FIXED, &point).expect("EC key"),
+        }
+    }
+
     fn validator(&self, rt: &Runtime, cache: usize) -> Validator {
         rt.block_on(
             Validator::builder()
@@ -114,6 +139,14 @@ impl Fixture {
         )
         .expect("validator")
     }
+}
+
+/// The token's issuer key and the client's proof key, for the bare checks.
+struct Bare {
+    rsa: ParsedPublicKey,
+    message: String,
+    signature: Vec<u8>,
+    ec: ParsedPublicKey,
 }
 
 async fn ok() -> &'static str {
@@ -237,26 +270,17 @@ fn main() {
     let fx = Fixture::start(&rt);
 
     let mut floor = c.benchmark_group("dpop-floor");
-    let jwk = fx.rsa.public_jwk();
-    let member = |jwk: &serde_json::Value, m: &str| b64url_decode(jwk[m].as_str().expect("member"));
-    let rsa = RsaPublicKeyComponents {
-        n: member(&jwk, "n"),
-        e: member(&jwk, "e"),
-    }
-    .to_parsed_public_key(&sig::RSA_PKCS1_2048_8192_SHA256)
-    .expect("RSA key");
-    let (message, signature) = fx.token.rsplit_once('.').expect("JWS");
-    let signature = b64url_decode(signature);
+    let Bare {
+        rsa,
+        message,
+        signature,
+        ec,
+    } = fx.bare();
     rsa.verify_sig(message.as_bytes(), &signature)
         .expect("valid");
     floor.bench_function("token-RS256", |b| {
         b.iter(|| rsa.verify_sig(black_box(message.as_bytes()), black_box(&signature)))
     });
-    let cjwk = fx.client.public_jwk();
-    let mut point = vec![4u8];
-    point.extend(member(&cjwk, "x"));
-    point.extend(member(&cjwk, "y"));
-    let ec = ParsedPublicKey::new(&sig::ECDSA_P256_SHA256_FIXED, &point).expect("EC key");
     for (input, signature) in &fx.signed {
         ec.verify_sig(input.as_bytes(), signature).expect("valid");
     }
@@ -330,7 +354,7 @@ fn main() {
     });
     layer.finish();
     c.final_summary();
-    paired(&rt, &fx, (&rsa, message, &signature), &ec);
+    paired(&rt, &fx, (&rsa, &message, &signature), &ec);
 }
 
 /// The ratios measured in alternation, so that a shared machine's load,
@@ -428,21 +452,12 @@ fn paired(
 fn callgrind_main(n: usize) {
     let rt = runtime();
     let fx = Fixture::start(&rt);
-    let jwk = fx.rsa.public_jwk();
-    let member = |jwk: &serde_json::Value, m: &str| b64url_decode(jwk[m].as_str().expect("member"));
-    let rsa = RsaPublicKeyComponents {
-        n: member(&jwk, "n"),
-        e: member(&jwk, "e"),
-    }
-    .to_parsed_public_key(&sig::RSA_PKCS1_2048_8192_SHA256)
-    .expect("RSA key");
-    let (message, signature) = fx.token.rsplit_once('.').expect("JWS");
-    let signature = b64url_decode(signature);
-    let cjwk = fx.client.public_jwk();
-    let mut point = vec![4u8];
-    point.extend(member(&cjwk, "x"));
-    point.extend(member(&cjwk, "y"));
-    let ec = ParsedPublicKey::new(&sig::ECDSA_P256_SHA256_FIXED, &point).expect("EC key");
+    let Bare {
+        rsa,
+        message,
+        signature,
+        ec,
+    } = fx.bare();
     let uncached = fx.validator(&rt, 0);
     let cached = fx.validator(&rt, 10_000);
     let dpop_auth = HeaderValue::from_str(&format!("DPoP {}", fx.token)).expect("header");
