@@ -12,7 +12,7 @@ mod common;
 #[path = "common/dpop.rs"]
 mod support;
 use common::validator_for;
-use support::{AUDIENCE, api, client, send};
+use support::{AUDIENCE, api, client, get_with_proof, send};
 
 #[tokio::test]
 async fn a_bound_token_with_its_proof_is_accepted_and_the_proof_only_once() {
@@ -271,14 +271,7 @@ async fn a_cached_token_keeps_its_binding() {
     let bearer = send(&api, "GET", "/me", &[&format!("Bearer {unbound}")], &[]).await;
     bearer.ok();
     assert_eq!(validator.cached_tokens(), 2);
-    let proof = dpop_proof(
-        &client.key,
-        "GET",
-        &format!("{}/me", api.base),
-        Some(&unbound),
-    )
-    .sign(&client.key);
-    send(&api, "GET", "/me", &[&format!("DPoP {unbound}")], &[&proof])
+    get_with_proof(&api, &client.key, &unbound)
         .await
         .dpop_refused("invalid_token", "the token is not DPoP-bound");
     // The token is still served from the cache, bound, after all that.
@@ -296,12 +289,7 @@ async fn a_malformed_cnf_is_refused_and_an_odd_jkt_matches_no_key() {
     let issuer = TestIssuer::start().await;
     let validator = validator_for(&issuer, AUDIENCE).build().await.unwrap();
     let dpop = api(&validator, Dpop::allowed().plain_http()).await;
-    let plain = common::serve(
-        axum::Router::new()
-            .route("/me", axum::routing::get(support::echo))
-            .route_layer(validator.layer::<oidc_bearer::StandardClaims>()),
-    )
-    .await;
+    let plain = support::plain_api(&validator).await;
     let jkt = jwk_thumbprint_of(&TestKey::generate(KeyKind::EcP256, "k"));
     for cnf in [
         serde_json::json!("x"),
@@ -350,12 +338,7 @@ async fn a_token_bound_another_way_is_refused_by_a_dpop_layer() {
     let issuer = TestIssuer::start().await;
     let validator = validator_for(&issuer, AUDIENCE).build().await.unwrap();
     let dpop = api(&validator, Dpop::allowed().plain_http()).await;
-    let plain = common::serve(
-        axum::Router::new()
-            .route("/me", axum::routing::get(support::echo))
-            .route_layer(validator.layer::<oidc_bearer::StandardClaims>()),
-    )
-    .await;
+    let plain = support::plain_api(&validator).await;
     let cert_bound = issuer
         .builder(AUDIENCE)
         .claim(
@@ -373,22 +356,9 @@ async fn a_token_bound_another_way_is_refused_by_a_dpop_layer() {
         "{as_bearer:?}"
     );
     let client = client(&issuer, KeyKind::EcP256);
-    let proof = dpop_proof(
-        &client.key,
-        "GET",
-        &format!("{}/me", dpop.base),
-        Some(&cert_bound),
-    )
-    .sign(&client.key);
-    send(
-        &dpop,
-        "GET",
-        "/me",
-        &[&format!("DPoP {cert_bound}")],
-        &[&proof],
-    )
-    .await
-    .dpop_refused("invalid_token", description);
+    get_with_proof(&dpop, &client.key, &cert_bound)
+        .await
+        .dpop_refused("invalid_token", description);
     send(
         &plain,
         "GET",

@@ -16,7 +16,7 @@ mod common;
 #[path = "common/dpop.rs"]
 mod support;
 use common::{Api, serve, validator_for};
-use support::{ALGS, AUDIENCE, api, client, echo, send};
+use support::{ALGS, AUDIENCE, api, client, echo, get_with_proof, send};
 
 #[tokio::test]
 async fn schemes_per_mode_and_their_challenges() {
@@ -90,22 +90,9 @@ async fn schemes_per_mode_and_their_challenges() {
         .claim("exp", now() - 7200)
         .claim("cnf", serde_json::json!({ "jkt": jwk_thumbprint(&client.key.public_jwk().to_string()).unwrap() }))
         .sign(&issuer.key);
-    let proof = dpop_proof(
-        &client.key,
-        "GET",
-        &format!("{}/me", both.base),
-        Some(&expired),
-    )
-    .sign(&client.key);
-    send(
-        &both,
-        "GET",
-        "/me",
-        &[&format!("DPoP {expired}")],
-        &[&proof],
-    )
-    .await
-    .dpop_refused("invalid_token", "token expired");
+    get_with_proof(&both, &client.key, &expired)
+        .await
+        .dpop_refused("invalid_token", "token expired");
     // A malformed DPoP credential: 400 on the DPoP challenge.
     for value in ["DPoP a b", "DPoP", "dpop\tabc", "DPoP  "] {
         let malformed = send(&both, "GET", "/me", &[value], &[]).await;

@@ -84,6 +84,21 @@ pub async fn api(validator: &Validator, dpop: Dpop) -> Api {
     serve(app).await
 }
 
+/// The same route behind a layer without DPoP settings.
+pub async fn plain_api(validator: &Validator) -> Api {
+    let app = Router::new()
+        .route("/me", get(echo))
+        .route_layer(validator.layer::<StandardClaims>());
+    serve(app).await
+}
+
+/// `GET /me` with `Authorization: DPoP <token>` and a fresh proof of
+/// `key` for it.
+pub async fn get_with_proof(api: &Api, key: &TestKey, token: &str) -> Seen {
+    let proof = dpop_proof(key, "GET", &format!("{}/me", api.base), Some(token)).sign(key);
+    send(api, "GET", "/me", &[&format!("DPoP {token}")], &[&proof]).await
+}
+
 /// `method /me` with these `Authorization` and `DPoP` headers.
 pub async fn send(api: &Api, method: &str, path: &str, auth: &[&str], proofs: &[&str]) -> Seen {
     let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
