@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use oidc_bearer::{Dpop, ManualClock};
+use oidc_bearer::{Algorithm, Dpop, ManualClock};
 use oidc_bearer_testkit::{KeyKind, TestIssuer, TestKey, dpop_proof, now};
 
 mod common;
@@ -376,4 +376,57 @@ async fn a_token_bound_another_way_is_refused_by_a_dpop_layer() {
     send(&dpop, "GET", "/me", &[&format!("Bearer {empty}")], &[])
         .await
         .ok();
+}
+
+/// A client's proofs share one protected header, whose checks the layer
+/// makes once; what depends on the proof (its signature, its claims) is
+/// still checked on every proof, and a layer whose settings were cloned
+/// before `.algs(..)` narrowed them still applies its own allow-list to a
+/// header another layer accepted.
+#[tokio::test]
+async fn a_header_seen_before_still_has_its_signature_and_alg_checked() {
+    let issuer = TestIssuer::start().await;
+    let validator = validator_for(&issuer, AUDIENCE).build().await.unwrap();
+    let shared = Dpop::allowed().plain_http();
+    let wide = api(&validator, shared.clone()).await;
+    let narrow = api(&validator, shared.clone().algs([Algorithm::RS256])).await;
+    let client = client(&issuer, KeyKind::EcP256);
+    get_with_proof(&wide, &client.key, &client.token).await.ok();
+    // The same header, another proof: refused by the layer that does not
+    // accept ES256, first and again.
+    for _ in 0..2 {
+        let refused = get_with_proof(&narrow, &client.key, &client.token).await;
+        refused.dpop_refused(
+            "invalid_dpop_proof",
+            "invalid DPoP proof: the proof alg is not one of the accepted algs",
+        );
+        assert!(
+            refused.dpop_challenge().contains(r#"algs="RS256""#),
+            "{refused:?}"
+        );
+    }
+    // Accepted where it is accepted, still.
+    get_with_proof(&wide, &client.key, &client.token).await.ok();
+    // The header the layer knows, with another key's signature: refused.
+    let thief = TestKey::generate(KeyKind::EcP256, "thief");
+    let forged = client.proof(&wide, "GET").sign_with(&thief, "ES256");
+    assert_eq!(
+        forged.split('.').next(),
+        client
+            .proof(&wide, "GET")
+            .sign(&client.key)
+            .split('.')
+            .next(),
+        "the forged proof carries the client's header"
+    );
+    client.get(&wide, &forged).await.dpop_refused(
+        "invalid_dpop_proof",
+        "invalid DPoP proof: the proof signature does not verify with its jwk",
+    );
+    // And its claims: a proof for POST, sent with GET.
+    let post = client.proof(&wide, "POST").sign(&client.key);
+    client.get(&wide, &post).await.dpop_refused(
+        "invalid_dpop_proof",
+        "invalid DPoP proof: the proof htm is not the request method",
+    );
 }

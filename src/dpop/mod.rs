@@ -142,7 +142,7 @@ pub struct Dpop {
     pub(crate) fail_open: bool,
     pub(crate) nonces: Option<Nonces>,
     pub(crate) max_proof_len: usize,
-    pub(crate) proof_keys: Arc<proof::ProofKeys>,
+    pub(crate) proof_headers: Arc<proof::ProofHeaders>,
 }
 
 impl std::fmt::Debug for Dpop {
@@ -182,7 +182,7 @@ impl Dpop {
             fail_open: false,
             nonces: None,
             max_proof_len: 8 * 1024,
-            proof_keys: Arc::new(proof::ProofKeys::new()),
+            proof_headers: Arc::new(proof::ProofHeaders::new()),
         }
     }
 

@@ -44,50 +44,91 @@ pub(crate) struct CheckedProof {
     pub id: ProofId,
 }
 
-/// Proof keys already parsed, by thumbprint and algorithm: a client signs
-/// every proof with the same key, and parsing it (an EC point's curve
-/// check, an Ed25519 key's subgroup check) is a large share of a proof's
-/// cost beside its signature. The thumbprint is SHA-256 of exactly the
-/// members the key is made of, so it names one key. Bounded: emptied when
-/// full, which only costs the next requests a parse.
-pub(crate) struct ProofKeys {
-    keys: Mutex<HashMap<KeyName, Arc<ParsedPublicKey>>>,
+/// Proof headers already checked, by the header as sent (its base64url
+/// segment). A client signs every proof with the same key and sends the
+/// same protected header with each (only the claims change, RFC 9449
+/// §4.2), so the header's checks (`typ`, `crit`, `alg`, a public `jwk`),
+/// its key's thumbprint and the key's parse (an EC point's curve check, an
+/// Ed25519 key's subgroup check) are made once per client rather than once
+/// per proof. Each is a function of the header's bytes and of the layer's
+/// settings, which own this map, so an entry stands for every check it
+/// skips. Only headers that passed are kept. Bounded: emptied when full,
+/// which only costs the next requests the checks again.
+pub(crate) struct ProofHeaders {
+    headers: Mutex<HashMap<Box<str>, Arc<CheckedHeader>>>,
 }
 
-/// A proof key's thumbprint and the algorithm it was parsed for.
-type KeyName = ([u8; 32], Algorithm);
+/// What a proof header that passed its checks settles.
+struct CheckedHeader {
+    alg: Algorithm,
+    /// RFC 7638 SHA-256 thumbprint of the header's `jwk`.
+    jkt: [u8; 32],
+    key: ParsedPublicKey,
+}
 
-/// Keys remembered at most; one `ParsedPublicKey` is a few hundred bytes.
-const PROOF_KEYS: usize = 1024;
+/// Headers remembered at most. A header is at most the proof's length
+/// (`max_proof_len`, 8 KiB by default; an EC header is ~250 bytes) and a
+/// `ParsedPublicKey` a few hundred bytes.
+const PROOF_HEADERS: usize = 1024;
 
-impl ProofKeys {
+impl ProofHeaders {
     pub(crate) fn new() -> Self {
-        ProofKeys {
-            keys: Mutex::new(HashMap::new()),
+        ProofHeaders {
+            headers: Mutex::new(HashMap::new()),
         }
     }
 
-    fn get_or_parse(
-        &self,
-        jkt: &[u8; 32],
-        alg: Algorithm,
-        members: &JwkMembers<'_>,
-    ) -> Result<Arc<ParsedPublicKey>, Error> {
-        let lock = || self.keys.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(key) = lock().get(&(*jkt, alg)) {
-            return Ok(key.clone());
+    fn get_or_check(&self, header: &str, settings: &Dpop) -> Result<Arc<CheckedHeader>, Error> {
+        let lock = || self.headers.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(checked) = lock().get(header) {
+            return Ok(checked.clone());
         }
-        let key = Arc::new(
-            proof_key(members, alg)
-                .map_err(|_| invalid("the proof jwk is not a usable key for its alg"))?,
-        );
-        let mut keys = lock();
-        if keys.len() >= PROOF_KEYS {
-            keys.clear();
+        let checked = Arc::new(check_header(header, settings)?);
+        let mut headers = lock();
+        if headers.len() >= PROOF_HEADERS {
+            headers.clear();
         }
-        keys.insert((*jkt, alg), key.clone());
-        Ok(key)
+        headers.insert(header.into(), checked.clone());
+        Ok(checked)
     }
+}
+
+/// RFC 9449 §4.3 checks 4 to 6 on the protected header, the `jwk`'s
+/// thumbprint, and its key parsed for the header's `alg`.
+fn check_header(segment: &str, settings: &Dpop) -> Result<CheckedHeader, Error> {
+    // Decoded on the stack when it fits (it does, but for RSA keys of
+    // more than 2048 bits): no allocation.
+    let (mut header_stack, mut header_heap) = ([0u8; 512], Vec::new());
+    let header = token::decode_into(segment, &mut header_stack, &mut header_heap, "header")
+        .map_err(|_| invalid("the proof header is not base64url"))?;
+    let header: ProofHeader = serde_json::from_slice(header)
+        .map_err(|_| invalid("the proof header is not a valid JOSE header"))?;
+    // 4. `typ` is `dpop+jwt`.
+    match header.typ.as_deref() {
+        Some(typ) if token::typ_matches(typ, "dpop+jwt") => {}
+        _ => return Err(invalid("the proof typ is not dpop+jwt")),
+    }
+    if header.crit.is_some() {
+        return Err(invalid("the proof has a critical header parameter"));
+    }
+    // 5. An asymmetric algorithm of the allow-list (`none` and HMAC are
+    // never in it).
+    let alg = header
+        .alg
+        .as_deref()
+        .and_then(Algorithm::from_name)
+        .filter(|alg| settings.algs.contains(alg))
+        .ok_or_else(not_accepted_alg)?;
+    // 6. A public key in `jwk`, nothing private.
+    let jwk = header.jwk.ok_or(invalid("the proof header has no jwk"))?;
+    if jwk.has_private_members() {
+        return Err(invalid("the proof jwk holds private key members"));
+    }
+    let members = jwk.members();
+    let unusable = || invalid("the proof jwk is not a usable key for its alg");
+    let jkt = thumbprint(&members).ok_or_else(unusable)?;
+    let key = proof_key(&members, alg).map_err(|_| unusable())?;
+    Ok(CheckedHeader { alg, jkt, key })
 }
 
 /// Strings borrow from the decoded JSON unless they hold escapes.
@@ -168,6 +209,10 @@ struct ProofClaims<'a> {
     nonce: Option<Cow<'a, str>>,
 }
 
+const fn not_accepted_alg() -> Error {
+    invalid("the proof alg is not one of the accepted algs")
+}
+
 const fn invalid(why: &'static str) -> Error {
     Error::InvalidDpopProof(why)
 }
@@ -187,38 +232,15 @@ pub(crate) fn check(
     // 2. A well-formed compact JWS.
     let parts = token::split(proof, settings.max_proof_len)
         .map_err(|_| invalid("the proof is not a compact JWS"))?;
-    // Decoded on the stack when they fit (they do, but for RSA keys of
-    // more than 2048 bits): no allocation.
-    let (mut header_stack, mut header_heap) = ([0u8; 512], Vec::new());
-    let header = token::decode_into(parts.header, &mut header_stack, &mut header_heap, "header")
-        .map_err(|_| invalid("the proof header is not base64url"))?;
-    let header: ProofHeader = serde_json::from_slice(header)
-        .map_err(|_| invalid("the proof header is not a valid JOSE header"))?;
-    // 4. `typ` is `dpop+jwt`.
-    match header.typ.as_deref() {
-        Some(typ) if token::typ_matches(typ, "dpop+jwt") => {}
-        _ => return Err(invalid("the proof typ is not dpop+jwt")),
+    // 4 to 6, and the key: once per client's header.
+    let header = settings
+        .proof_headers
+        .get_or_check(parts.header, settings)?;
+    // Settings cloned before `.algs(..)` share the map: a header checked
+    // under another allow-list must pass this one's too.
+    if !settings.algs.contains(&header.alg) {
+        return Err(not_accepted_alg());
     }
-    if header.crit.is_some() {
-        return Err(invalid("the proof has a critical header parameter"));
-    }
-    // 5. An asymmetric algorithm of the allow-list (`none` and HMAC are
-    // never in it).
-    let alg = header
-        .alg
-        .as_deref()
-        .and_then(Algorithm::from_name)
-        .filter(|alg| settings.algs.contains(alg))
-        .ok_or(invalid("the proof alg is not one of the accepted algs"))?;
-    // 6. A public key in `jwk`, nothing private.
-    let jwk = header.jwk.ok_or(invalid("the proof header has no jwk"))?;
-    if jwk.has_private_members() {
-        return Err(invalid("the proof jwk holds private key members"));
-    }
-    let members = jwk.members();
-    let jkt =
-        thumbprint(&members).ok_or(invalid("the proof jwk is not a usable key for its alg"))?;
-    let key = settings.proof_keys.get_or_parse(&jkt, alg, &members)?;
     // 7. The signature, with that key.
     let (mut signature_stack, mut signature_heap) = ([0u8; 516], Vec::new());
     let signature = token::decode_into(
@@ -228,7 +250,9 @@ pub(crate) fn check(
         "signature",
     )
     .map_err(|_| invalid("the proof signature is not base64url"))?;
-    key.verify_sig(parts.signing_input.as_bytes(), signature)
+    header
+        .key
+        .verify_sig(parts.signing_input.as_bytes(), signature)
         .map_err(|_| invalid("the proof signature does not verify with its jwk"))?;
     // 3. The required claims.
     let (mut claims_stack, mut claims_heap) = ([0u8; 512], Vec::new());
@@ -286,6 +310,9 @@ pub(crate) fn check(
     if iat > now.saturating_add(leeway) || iat < now.saturating_sub(window).saturating_sub(leeway) {
         return Err(invalid("the proof iat is outside the acceptance window"));
     }
-    let id = ProofId::new(&jkt, &jti);
-    Ok(CheckedProof { jkt, id })
+    let id = ProofId::new(&header.jkt, &jti);
+    Ok(CheckedProof {
+        jkt: header.jkt,
+        id,
+    })
 }
