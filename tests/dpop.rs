@@ -429,4 +429,15 @@ async fn a_header_seen_before_still_has_its_signature_and_alg_checked() {
         "invalid_dpop_proof",
         "invalid DPoP proof: the proof htm is not the request method",
     );
+    // A header too long to be remembered (padded with a member nobody
+    // reads) is checked on each proof: accepted, and refused for `typ`.
+    let padded = || client.proof(&wide, "GET").header("pad", "p".repeat(2000));
+    for _ in 0..2 {
+        client.get(&wide, &padded().sign(&client.key)).await.ok();
+    }
+    let wrong_typ = padded().header("typ", "JWT").sign(&client.key);
+    client.get(&wide, &wrong_typ).await.dpop_refused(
+        "invalid_dpop_proof",
+        "invalid DPoP proof: the proof typ is not dpop+jwt",
+    );
 }

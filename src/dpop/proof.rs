@@ -66,10 +66,14 @@ struct CheckedHeader {
     key: ParsedPublicKey,
 }
 
-/// Headers remembered at most. A header is at most the proof's length
-/// (`max_proof_len`, 8 KiB by default; an EC header is ~250 bytes) and a
-/// `ParsedPublicKey` a few hundred bytes.
+/// Headers remembered at most.
 const PROOF_HEADERS: usize = 1024;
+
+/// Longest header remembered, in base64url characters: an EC or Ed25519
+/// key's header is ~250, an RSA 4096 key's ~1,000. Longer ones (padded
+/// with members nobody reads) are checked every time, so the map holds at
+/// most 1,024 × (1.5 KB + one parsed key) whatever clients send.
+const MAX_REMEMBERED_HEADER: usize = 1536;
 
 impl ProofHeaders {
     pub(crate) fn new() -> Self {
@@ -84,6 +88,9 @@ impl ProofHeaders {
             return Ok(checked.clone());
         }
         let checked = Arc::new(check_header(header, settings)?);
+        if header.len() > MAX_REMEMBERED_HEADER {
+            return Ok(checked);
+        }
         let mut headers = lock();
         if headers.len() >= PROOF_HEADERS {
             headers.clear();
