@@ -214,11 +214,17 @@ pub(crate) fn decode_header<'b>(
 /// RFC 7515 §4.1.9: `typ` compares case-insensitively and the
 /// `application/` prefix may be left out.
 pub(crate) fn typ_matches(actual: &str, expected: &str) -> bool {
-    fn strip(s: &str) -> &str {
-        if s.len() > 12 && s[..12].eq_ignore_ascii_case("application/") {
-            &s[12..]
-        } else {
-            s
+    // Compared as bytes: `typ` is the sender's, and byte 12 need not be a
+    // character boundary (`aaaaaaaaaaaéx`), where slicing a `str` panics.
+    fn strip(s: &str) -> &[u8] {
+        let bytes = s.as_bytes();
+        match bytes.split_at_checked(12) {
+            Some((prefix, rest))
+                if !rest.is_empty() && prefix.eq_ignore_ascii_case(b"application/") =>
+            {
+                rest
+            }
+            _ => bytes,
         }
     }
     strip(actual).eq_ignore_ascii_case(strip(expected))
@@ -335,5 +341,17 @@ mod tests {
         assert!(typ_matches("at+jwt", "at+jwt"));
         assert!(typ_matches("application/AT+JWT", "at+jwt"));
         assert!(!typ_matches("JWT", "at+jwt"));
+        // A multi-byte character across byte 12, or the prefix alone: no
+        // match, and no panic.
+        for typ in [
+            "aaaaaaaaaaaéx",
+            "aaaaaaaaaaa\u{1F600}",
+            "application/",
+            "applicatioé/at+jwt",
+        ] {
+            assert!(!typ_matches(typ, "at+jwt"), "{typ}");
+            assert!(!typ_matches("at+jwt", typ), "{typ}");
+        }
+        assert!(typ_matches("Application/é", "é"));
     }
 }

@@ -123,6 +123,14 @@ async fn every_proof_check_refuses_with_invalid_dpop_proof() {
             base.clone().header("typ", "JWT").sign(&client.key),
         ),
         (
+            // A multi-byte character across byte 12 (the length of
+            // "application/"): compared, not sliced.
+            "the proof typ is not dpop+jwt",
+            base.clone()
+                .header("typ", "aaaaaaaaaaaéx")
+                .sign(&client.key),
+        ),
+        (
             "the proof alg is not one of",
             base.clone().sign_hmac(b"secret", "HS256"),
         ),

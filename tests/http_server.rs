@@ -510,6 +510,9 @@ async fn optional_claim_rules_over_http() {
 
     for (token, rule) in [
         (token().header("typ", "JWT"), "invalid token type"),
+        // A multi-byte character across the length of "application/":
+        // refused like any other type, not a dropped connection.
+        (token().header("typ", "aaaaaaaaaaaéx"), "invalid token type"),
         (
             token().remove_claim("client_id"),
             "missing required claim: client_id",

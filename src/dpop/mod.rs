@@ -107,9 +107,9 @@ pub enum DpopMode {
 /// verified-token cache. The proof is checked on every request; its
 /// protected header, the same on every proof of a client, has its checks
 /// (`typ`, `crit`, `alg`, the `jwk`, its thumbprint) made once and is
-/// remembered by its exact bytes, per layer (at most 1,024 headers of up
-/// to 1,536 characters with their parsed keys; the `alg` allow-list is
-/// applied on every proof).
+/// remembered by its exact bytes, by these settings and their clones (at
+/// most 1,024 headers of up to 1,536 characters with their parsed keys;
+/// the `alg` allow-list is applied on every proof).
 ///
 /// # Refusals
 ///

@@ -82,15 +82,18 @@ impl ProofHeaders {
         }
     }
 
-    fn get_or_check(&self, header: &str, settings: &Dpop) -> Result<Arc<CheckedHeader>, Error> {
+    /// `algs` is the one setting the header checks read; the map is
+    /// keyed by the header alone, so nothing else may be passed in (the
+    /// caller applies `algs` again on a hit).
+    fn get_or_check(&self, header: &str, algs: &[Algorithm]) -> Result<Arc<CheckedHeader>, Error> {
+        if header.len() > MAX_REMEMBERED_HEADER {
+            return check_header(header, algs).map(Arc::new);
+        }
         let lock = || self.headers.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(checked) = lock().get(header) {
             return Ok(checked.clone());
         }
-        let checked = Arc::new(check_header(header, settings)?);
-        if header.len() > MAX_REMEMBERED_HEADER {
-            return Ok(checked);
-        }
+        let checked = Arc::new(check_header(header, algs)?);
         let mut headers = lock();
         if headers.len() >= PROOF_HEADERS {
             headers.clear();
@@ -102,7 +105,7 @@ impl ProofHeaders {
 
 /// RFC 9449 §4.3 checks 4 to 6 on the protected header, the `jwk`'s
 /// thumbprint, and its key parsed for the header's `alg`.
-fn check_header(segment: &str, settings: &Dpop) -> Result<CheckedHeader, Error> {
+fn check_header(segment: &str, algs: &[Algorithm]) -> Result<CheckedHeader, Error> {
     // Decoded on the stack when it fits (it does, but for RSA keys of
     // more than 2048 bits): no allocation.
     let (mut header_stack, mut header_heap) = ([0u8; 512], Vec::new());
@@ -124,7 +127,7 @@ fn check_header(segment: &str, settings: &Dpop) -> Result<CheckedHeader, Error> 
         .alg
         .as_deref()
         .and_then(Algorithm::from_name)
-        .filter(|alg| settings.algs.contains(alg))
+        .filter(|alg| algs.contains(alg))
         .ok_or_else(not_accepted_alg)?;
     // 6. A public key in `jwk`, nothing private.
     let jwk = header.jwk.ok_or(invalid("the proof header has no jwk"))?;
@@ -242,7 +245,7 @@ pub(crate) fn check(
     // 4 to 6, and the key: once per client's header.
     let header = settings
         .proof_headers
-        .get_or_check(parts.header, settings)?;
+        .get_or_check(parts.header, &settings.algs)?;
     // Settings cloned before `.algs(..)` share the map: a header checked
     // under another allow-list must pass this one's too.
     if !settings.algs.contains(&header.alg) {
@@ -322,4 +325,72 @@ pub(crate) fn check(
         jkt: header.jkt,
         id,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A proof header with the P-256 key of RFC 7515 Appendix A.3 and
+    /// `pad` filler, as base64url.
+    fn header(pad: &str) -> String {
+        let json = serde_json::json!({
+            "typ": "dpop+jwt",
+            "alg": "ES256",
+            "jwk": {
+                "kty": "EC",
+                "crv": "P-256",
+                "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+                "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0",
+            },
+            "pad": pad,
+        });
+        URL_SAFE_NO_PAD.encode(json.to_string())
+    }
+
+    fn remembered(headers: &ProofHeaders) -> usize {
+        headers.headers.lock().unwrap().len()
+    }
+
+    const ES256: &[Algorithm] = &[Algorithm::ES256];
+
+    #[test]
+    fn a_header_that_passed_is_remembered_and_reused() {
+        let headers = ProofHeaders::new();
+        let first = headers.get_or_check(&header("a"), ES256).unwrap();
+        let again = headers.get_or_check(&header("a"), ES256).unwrap();
+        assert!(Arc::ptr_eq(&first, &again));
+        assert_eq!(remembered(&headers), 1);
+        assert_eq!(first.alg, Algorithm::ES256);
+    }
+
+    #[test]
+    fn a_refused_or_long_header_is_not_remembered() {
+        let headers = ProofHeaders::new();
+        let refused = headers.get_or_check(&header("a"), &[Algorithm::EdDSA]);
+        assert_eq!(
+            refused.err().map(|e| e.to_string()),
+            Some(not_accepted_alg().to_string())
+        );
+        let long = header(&"p".repeat(MAX_REMEMBERED_HEADER));
+        assert!(long.len() > MAX_REMEMBERED_HEADER);
+        let first = headers.get_or_check(&long, ES256).unwrap();
+        let again = headers.get_or_check(&long, ES256).unwrap();
+        assert!(!Arc::ptr_eq(&first, &again), "checked each time");
+        assert_eq!(first.jkt, again.jkt);
+        assert_eq!(remembered(&headers), 0);
+    }
+
+    #[test]
+    fn the_map_is_emptied_when_full() {
+        let headers = ProofHeaders::new();
+        for n in 0..PROOF_HEADERS {
+            headers
+                .get_or_check(&header(&n.to_string()), ES256)
+                .unwrap();
+        }
+        assert_eq!(remembered(&headers), PROOF_HEADERS);
+        headers.get_or_check(&header("one more"), ES256).unwrap();
+        assert_eq!(remembered(&headers), 1);
+    }
 }
