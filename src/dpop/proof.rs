@@ -50,10 +50,12 @@ pub(crate) struct CheckedProof {
 /// §4.2), so the header's checks (`typ`, `crit`, `alg`, a public `jwk`),
 /// its key's thumbprint and the key's parse (an EC point's curve check, an
 /// Ed25519 key's subgroup check) are made once per client rather than once
-/// per proof. Each is a function of the header's bytes and of the layer's
-/// settings, which own this map, so an entry stands for every check it
-/// skips. Only headers that passed are kept. Bounded: emptied when full,
-/// which only costs the next requests the checks again.
+/// per proof. Each is a function of the header's bytes and of the `alg`
+/// allow-list alone, and clones of the settings share this map, so the
+/// allow-list is applied again on every proof: an entry then stands for
+/// every check it skips. Only headers that passed are kept. Bounded:
+/// emptied when full, which only costs the next requests the checks
+/// again.
 pub(crate) struct ProofHeaders {
     headers: Mutex<HashMap<Box<str>, Arc<CheckedHeader>>>,
 }
