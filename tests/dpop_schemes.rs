@@ -255,11 +255,14 @@ async fn htu_is_compared_after_normalisation_and_behind_a_proxy() {
     let client = client(&issuer, KeyKind::Ed25519);
     let api = api(&validator, Dpop::allowed().plain_http()).await;
     let port = api.base.rsplit(':').next().unwrap().to_owned();
+    // A fresh proof of the client for `GET htu`.
+    let proof_for =
+        |htu: &str| dpop_proof(&client.key, "GET", htu, Some(&client.token)).sign(&client.key);
     for htu in [
         format!("HTTP://127.0.0.1:{port}/me?page=2#top"),
         format!("http://127.0.0.1:{port}/%6De"),
     ] {
-        let proof = dpop_proof(&client.key, "GET", &htu, Some(&client.token)).sign(&client.key);
+        let proof = proof_for(&htu);
         client.get(&api, &proof).await.ok();
     }
     // Behind a proxy: the URL clients use, whatever the Host.
@@ -268,21 +271,9 @@ async fn htu_is_compared_after_normalisation_and_behind_a_proxy() {
         Dpop::allowed().external_url("https://API.example.com:443/orders/"),
     )
     .await;
-    let proof = dpop_proof(
-        &client.key,
-        "GET",
-        "https://api.example.com/orders/me",
-        Some(&client.token),
-    )
-    .sign(&client.key);
+    let proof = proof_for("https://api.example.com/orders/me");
     client.get(&proxied, &proof).await.ok();
-    let direct = dpop_proof(
-        &client.key,
-        "GET",
-        &format!("{}/me", proxied.base),
-        Some(&client.token),
-    )
-    .sign(&client.key);
+    let direct = proof_for(&format!("{}/me", proxied.base));
     client
         .get(&proxied, &direct)
         .await
@@ -296,13 +287,7 @@ async fn htu_is_compared_after_normalisation_and_behind_a_proxy() {
             .plain_http(),
     )
     .await;
-    let proof = dpop_proof(
-        &client.key,
-        "GET",
-        "https://api.example.com/orders/me",
-        Some(&client.token),
-    )
-    .sign(&client.key);
+    let proof = proof_for("https://api.example.com/orders/me");
     client.get(&both, &proof).await.ok();
     for wrong in [
         "https://api.example.com/ordersme",
@@ -310,7 +295,7 @@ async fn htu_is_compared_after_normalisation_and_behind_a_proxy() {
         "https://api.example.com/me",
         "https://api.example.com/orders/mex",
     ] {
-        let proof = dpop_proof(&client.key, "GET", wrong, Some(&client.token)).sign(&client.key);
+        let proof = proof_for(wrong);
         client
             .get(&both, &proof)
             .await
