@@ -12,7 +12,6 @@ use crate::error::Error;
 use crate::fetch::HttpOptions;
 use crate::issuers::{IntoIssuers, Issuer, Shared};
 use crate::jwks::RefreshPolicy;
-use crate::keys::HmacKeys;
 use crate::validator::{Config, Validator};
 
 /// Configures a [`Validator`]. Mistakes are reported by
@@ -55,7 +54,6 @@ pub struct ValidatorBuilder {
     /// `issuer()` was called twice with these values.
     issuer_twice: Option<(String, String)>,
     trusted: Vec<Issuer>,
-    hmac_secret: Option<Vec<u8>>,
     leeway: Duration,
     max_token_len: usize,
     clock: Arc<dyn Clock>,
@@ -72,7 +70,6 @@ impl Default for ValidatorBuilder {
             base: Issuer::new(""),
             issuer_twice: None,
             trusted: Vec::new(),
-            hmac_secret: None,
             leeway: Duration::from_secs(60),
             max_token_len: 8 * 1024,
             clock: Arc::new(SystemClock),
@@ -144,7 +141,7 @@ impl ValidatorBuilder {
     /// Find the keys through OpenID Connect discovery (the default when no
     /// other key source is set): `{issuer}/.well-known/openid-configuration`
     /// must name the configured issuer exactly, and its `jwks_uri` is used.
-    /// Replaces any earlier key source.
+    /// Adds a key source of the builder's issuer.
     pub fn discovery(mut self) -> Self {
         self.base = self.base.discovery();
         self
@@ -165,15 +162,16 @@ impl ValidatorBuilder {
         self
     }
 
-    /// Fetch the signing keys from this JWKS URL. Replaces any earlier key
-    /// source. Must be `https`, or `http` on a loopback host.
+    /// Fetch the signing keys from this JWKS URL. Must be `https`, or
+    /// `http` on a loopback host. Adds a key source of the builder's
+    /// issuer: call again for several key sets (see [`Issuer::jwks_url`]).
     pub fn jwks_url(mut self, url: impl Into<String>) -> Self {
         self.base = self.base.jwks_url(url);
         self
     }
 
-    /// Use this JWKS document (`{"keys":[…]}`) as a fixed key set.
-    /// Replaces any earlier key source.
+    /// Use this JWKS document (`{"keys":[…]}`) as a fixed key set. Adds a
+    /// key source of the builder's issuer.
     pub fn jwks_json(mut self, json: impl Into<Vec<u8>>) -> Self {
         self.base = self.base.jwks_json(json);
         self
@@ -182,7 +180,7 @@ impl ValidatorBuilder {
     /// Use one PEM public key (`PUBLIC KEY`, `CERTIFICATE`, or the bare
     /// base64 Keycloak's realm endpoint shows). With `kid`, only tokens
     /// naming that `kid` (or none) are verified with it; without, it is the
-    /// one key for every token. Replaces any earlier key source.
+    /// one key for every token. Adds a key source of the builder's issuer.
     pub fn pem_key(mut self, pem: impl Into<String>, kid: Option<&str>) -> Self {
         self.base = self.base.pem_key(pem, kid);
         self
@@ -217,10 +215,15 @@ impl ValidatorBuilder {
         self
     }
 
-    /// Also accept HS256/HS384/HS512 tokens signed with this shared secret.
-    /// HMAC is never used with keys from a JWKS.
+    /// Also accept HS256/HS384/HS512 tokens of the builder's own
+    /// [`issuer`](Self::issuer) signed with this shared secret (at least 32
+    /// bytes). The secret belongs to that issuer alone: an HMAC token
+    /// naming an issuer added with [`trust`](Self::trust) is refused
+    /// whatever its signature (give such an issuer its own
+    /// [`Issuer::hmac_secret`]). Without [`issuer`](Self::issuer), `build()`
+    /// refuses it. HMAC is never used with keys from a JWKS.
     pub fn hmac_secret(mut self, secret: impl Into<Vec<u8>>) -> Self {
-        self.hmac_secret = Some(secret.into());
+        self.base = self.base.hmac_secret(secret);
         self
     }
 
@@ -390,14 +393,15 @@ impl ValidatorBuilder {
                     .into(),
             ));
         } else if !self.base.audiences.is_empty()
-            || self.base.source.is_some()
+            || !self.base.sources.is_empty()
             || self.base.provider_url.is_some()
             || !self.base.rules.is_empty()
         {
             return Err(Error::Config(
-                "audience(), the key source, provider_url() and rule() on the builder \
-                 configure its own issuer(), which is not set: set them on the Issuer given \
-                 to .trust(...) instead"
+                "audience(), the key sources (jwks_url(), jwks_json(), pem_key(), \
+                 hmac_secret()), provider_url() and rule() on the builder configure its own \
+                 issuer(), which is not set: a key source belongs to exactly one issuer, so \
+                 set them on the Issuer given to .trust(...) instead"
                     .into(),
             ));
         }
@@ -411,7 +415,6 @@ impl ValidatorBuilder {
             )));
         }
         // Before any fetch: a configuration mistake is reported as such.
-        let hmac = self.hmac_secret.as_deref().map(HmacKeys::new).transpose()?;
         let resource = self
             .resource
             .as_deref()
@@ -423,7 +426,6 @@ impl ValidatorBuilder {
             policy: self.policy,
             start_without_keys: self.start_without_keys,
             leeway,
-            hmac: hmac.is_some(),
         };
         let issuers = crate::issuers::open(issuers, &shared).await?;
         Ok(Validator::from_config(Config {
@@ -431,7 +433,6 @@ impl ValidatorBuilder {
             leeway,
             max_token_len: self.max_token_len,
             clock: self.clock,
-            hmac,
             cache: (self.cache_size > 0).then(|| TokenCache::new(self.cache_size)),
             counters: Default::default(),
             resource,

@@ -39,11 +39,13 @@ impl IssuerName {
         }
     }
 
-    /// True when `iss` has this issuer's shape, its tenant not yet known:
-    /// enough to select the issuer whose rules then decide.
-    pub fn fits(&self, iss: &str) -> bool {
+    /// True when `iss` has this template's shape, whatever stands for the
+    /// tenant: never enough to select an issuer (that takes
+    /// [`matches`](Self::matches)), only to say that a token without
+    /// `tid` is missing it.
+    pub fn has_shape_of(&self, iss: &str) -> bool {
         match self {
-            IssuerName::Exact(exact) => **exact == *iss,
+            IssuerName::Exact(_) => false,
             IssuerName::Template { prefix, suffix } => {
                 iss.len() > prefix.len() + suffix.len()
                     && iss.starts_with(&**prefix)
@@ -143,8 +145,14 @@ mod tests {
         assert!(!t.matches(&iss("common"), Some("common")), "not a GUID");
         let smuggled = "x/v2.0/../8eaef023";
         assert!(!t.matches(&iss(smuggled), Some(smuggled)));
-        assert!(t.fits(&iss(A)));
-        assert!(!t.fits("https://login.microsoftonline.com//v2.0"));
+        for shaped in [
+            format!("https://login.microsoftonline.com/{A}/v2.0/"),
+            format!("https://login.microsoftonline.com/{A}//v2.0"),
+            "https://login.microsoftonline.com/{tenantid}/v2.0".to_owned(),
+        ] {
+            assert!(!t.matches(&shaped, Some(A)), "{shaped}");
+        }
+        assert!(!t.matches(&iss("{tenantid}"), Some("{tenantid}")));
         assert_eq!(
             t.to_string(),
             "https://login.microsoftonline.com/{tenantid}/v2.0"

@@ -5,13 +5,19 @@ use std::sync::Arc;
 
 use crate::validator::Rule;
 
-/// Where an issuer's keys come from, as configured.
+/// Where an issuer's keys come from, as configured: each belongs to the
+/// one [`Issuer`] it was set on.
 #[derive(Clone)]
 pub(crate) enum Source {
     Discovery,
     JwksUrl(String),
     JwksJson(Vec<u8>),
-    Pem { pem: String, kid: Option<String> },
+    Pem {
+        pem: String,
+        kid: Option<String>,
+    },
+    /// An HMAC shared secret (HS256/384/512).
+    Secret(Vec<u8>),
 }
 
 /// One issuer whose tokens a [`Validator`](crate::Validator) accepts, with
@@ -57,7 +63,9 @@ pub struct Issuer {
     pub(crate) audiences: Vec<String>,
     pub(crate) skip_audience: bool,
     pub(crate) azp_audience: Option<String>,
-    pub(crate) source: Option<Source>,
+    /// Every key source of this issuer, in the order set; none means
+    /// discovery.
+    pub(crate) sources: Vec<Source>,
     pub(crate) provider_url: Option<String>,
     pub(crate) required_typ: Option<String>,
     pub(crate) required_claims: Vec<String>,
@@ -93,7 +101,7 @@ impl Issuer {
             audiences: Vec::new(),
             skip_audience: false,
             azp_audience: None,
-            source: None,
+            sources: Vec::new(),
             provider_url: None,
             required_typ: None,
             required_claims: Vec::new(),
@@ -160,9 +168,10 @@ impl Issuer {
 
     /// Find the keys through OpenID Connect discovery (the default when no
     /// other key source is set): `{issuer}/.well-known/openid-configuration`
-    /// must name the issuer exactly, and its `jwks_uri` is used.
+    /// must name the issuer exactly, and its `jwks_uri` is used. Adds a key
+    /// source, like the other key setters.
     pub fn discovery(mut self) -> Self {
-        self.source = Some(Source::Discovery);
+        self.sources.push(Source::Discovery);
         self
     }
 
@@ -177,27 +186,73 @@ impl Issuer {
         self
     }
 
-    /// Fetch the signing keys from this JWKS URL (`https`, or `http` on a
-    /// loopback host). Replaces any earlier key source.
+    /// Fetch signing keys from this JWKS URL (`https`, or `http` on a
+    /// loopback host).
+    ///
+    /// Call again (or with [`jwks_json`](Self::jwks_json),
+    /// [`pem_key`](Self::pem_key), [`discovery`](Self::discovery)) to give
+    /// the issuer several key sets — Azure AD B2C publishes one JWKS per
+    /// user flow or custom policy, all for one `iss`. Each source is a key
+    /// store of its own, fetched and refreshed on its own; a token's `kid`
+    /// is looked up in all of them, and an unknown `kid` refetches every
+    /// fetched one. Sources belong to this issuer only: a token naming
+    /// another issuer is never verified with them (two issuers naming the
+    /// same URL share one download of it, each trusting what it named).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), oidc_bearer::Error> {
+    /// # let sign_in = oidc_bearer_testkit::TestIssuer::start().await;
+    /// # let mut custom = oidc_bearer_testkit::TestIssuer::start().await;
+    /// # custom.issuer = sign_in.issuer.clone();
+    /// # let (issuer, user_flow_jwks, policy_jwks) =
+    /// #     (sign_in.issuer.clone(), sign_in.jwks_url.clone(), custom.jwks_url.clone());
+    /// use oidc_bearer::{Issuer, StandardClaims, Validator};
+    ///
+    /// // One B2C tenant: a user flow and a custom policy, one issuer,
+    /// // two key sets.
+    /// let validator = Validator::builder()
+    ///     .trust(Issuer::new(&issuer).audience("api").jwks_url(&user_flow_jwks).jwks_url(&policy_jwks))
+    ///     .build()
+    ///     .await?;
+    /// validator.verify::<StandardClaims>(&sign_in.token("api")).await?;
+    /// validator.verify::<StandardClaims>(&custom.token("api")).await?;
+    /// # Ok(()) }
+    /// ```
     pub fn jwks_url(mut self, url: impl Into<String>) -> Self {
-        self.source = Some(Source::JwksUrl(url.into()));
+        self.sources.push(Source::JwksUrl(url.into()));
         self
     }
 
-    /// Use this JWKS document (`{"keys":[…]}`) as a fixed key set.
+    /// Use this JWKS document (`{"keys":[…]}`) as a fixed key set; adds a
+    /// key source (see [`jwks_url`](Self::jwks_url)).
     pub fn jwks_json(mut self, json: impl Into<Vec<u8>>) -> Self {
-        self.source = Some(Source::JwksJson(json.into()));
+        self.sources.push(Source::JwksJson(json.into()));
         self
     }
 
     /// Use one PEM public key (`PUBLIC KEY`, `CERTIFICATE`, or the bare
     /// base64 Keycloak's realm endpoint shows), for tokens naming `kid`
-    /// (or none) when given, else for every token.
+    /// (or none) when given, else for every token; adds a key source (see
+    /// [`jwks_url`](Self::jwks_url)).
     pub fn pem_key(mut self, pem: impl Into<String>, kid: Option<&str>) -> Self {
-        self.source = Some(Source::Pem {
+        self.sources.push(Source::Pem {
             pem: pem.into(),
             kid: kid.map(str::to_owned),
         });
+        self
+    }
+
+    /// Also accept HS256/HS384/HS512 tokens of this issuer signed with this
+    /// shared secret (at least 32 bytes, RFC 7518 §3.2). The secret
+    /// verifies tokens whose `iss` is this issuer and no other: with
+    /// several trusted issuers, an HMAC token naming another one is
+    /// refused ("unsupported algorithm") whatever its signature. HMAC is
+    /// never used with keys from a JWKS. One secret per issuer (a second
+    /// is a `build()` error). With a secret and no other key source the
+    /// issuer has no published keys: nothing is discovered or fetched.
+    pub fn hmac_secret(mut self, secret: impl Into<Vec<u8>>) -> Self {
+        self.sources.push(Source::Secret(secret.into()));
         self
     }
 

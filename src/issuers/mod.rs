@@ -4,14 +4,17 @@
 //!
 //! - `issuer`: [`Issuer`] and [`IntoIssuers`];
 //! - `select`: the table requests use, and the selection;
+//! - `keys`: one issuer's key stores and secret, and the signature check;
 //! - `open`: build-time checks and one key store per JWKS URL.
 
 mod issuer;
+mod keys;
 mod open;
 mod select;
 
 #[cfg(test)]
 pub(crate) use issuer::Source;
 pub use issuer::{IntoIssuers, Issuer};
+pub(crate) use keys::Tickets;
 pub(crate) use open::{Shared, open};
 pub(crate) use select::{IssuerEntry, IssuerTable};

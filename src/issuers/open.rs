@@ -6,12 +6,14 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::issuer::{Issuer, Source};
+use super::keys::IssuerKeys;
 use super::select::{IssuerEntry, IssuerTable};
 use crate::claims::{ClaimChecks, IssuerName, TENANT_PLACEHOLDER, entra_v2_alias, is_guid};
 use crate::discovery;
 use crate::error::Error;
 use crate::fetch::{self, HttpOptions};
 use crate::jwks::{KeySource, KeyStore, OpenKeyStore, RefreshPolicy};
+use crate::keys::HmacKeys;
 
 /// The validator-wide settings the issuers' key stores and rules need.
 pub(crate) struct Shared<'a> {
@@ -19,60 +21,53 @@ pub(crate) struct Shared<'a> {
     pub policy: RefreshPolicy,
     pub start_without_keys: bool,
     pub leeway: i64,
-    pub hmac: bool,
 }
 
 /// Checks every issuer, opens (and shares) their key stores, and returns
 /// the table. `issuers` is non-empty.
 pub(crate) async fn open(issuers: Vec<Issuer>, shared: &Shared<'_>) -> Result<IssuerTable, Error> {
     let mut names: Vec<IssuerName> = Vec::with_capacity(issuers.len());
+    let mut secrets = Vec::with_capacity(issuers.len());
     for issuer in &issuers {
         let name = check(issuer)?;
         if names.contains(&name) {
             return Err(Error::Config(format!(
                 "the issuer {name} is trusted twice: give it one Issuer with all its \
-                 audiences and rules"
+                 audiences, key sources and rules"
             )));
         }
         names.push(name);
+        // Before any fetch: a configuration mistake is reported as such.
+        secrets.push(secret(issuer)?);
     }
-    let mut sources: Vec<KeySource> = issuers.iter().map(|i| key_source(i, shared)).collect();
+    let mut sources: Vec<Vec<KeySource>> = issuers.iter().map(key_sources).collect();
     let remote = sources
         .iter()
+        .flatten()
         .filter(|s| matches!(s, KeySource::JwksUrl(_) | KeySource::Discovery { .. }))
         .count();
     if remote > 1 {
         // Only a known URL can be shared: ask discovery now.
-        for source in &mut sources {
+        for source in sources.iter_mut().flatten() {
             resolve_discovery(source, shared).await?;
         }
     }
 
-    let mut stores: HashMap<String, Arc<OpenKeyStore>> = HashMap::new();
+    let mut by_url: HashMap<String, Arc<OpenKeyStore>> = HashMap::new();
     let mut entries = Vec::with_capacity(issuers.len());
-    for ((issuer, name), source) in issuers.into_iter().zip(names).zip(sources) {
-        let shared_url = match &source {
-            KeySource::JwksUrl(url) => Some(fetch::check_url(url, true)?.to_string()),
-            _ => None,
-        };
-        let keys = match shared_url.as_ref().and_then(|url| stores.get(url)) {
-            Some(store) => store.clone(),
-            None => {
-                let store = Arc::new(
-                    KeyStore::open(
-                        source,
-                        shared.http,
-                        shared.policy.clone(),
-                        shared.start_without_keys,
-                    )
-                    .await?,
-                );
-                if let Some(url) = shared_url {
-                    stores.insert(url, store.clone());
-                }
-                store
+    let configured = issuers.into_iter().zip(names).zip(sources).zip(secrets);
+    for (((issuer, name), sources), secret) in configured {
+        let mut stores: Vec<Arc<OpenKeyStore>> = Vec::with_capacity(sources.len());
+        for source in sources {
+            let store = open_store(source, shared, &mut by_url).await?;
+            if stores.iter().any(|s| Arc::ptr_eq(s, &store)) {
+                return Err(Error::Config(format!(
+                    "the issuer {name} names one JWKS twice (as jwks_url() and through \
+                     discovery, or the same URL twice): name it once"
+                )));
             }
-        };
+            stores.push(store);
+        }
         let key_issuer_alias = issuer
             .key_issuer_alias
             .or_else(|| entra_v2_alias(&issuer.name, "https://login.microsoftonline.com"));
@@ -88,13 +83,58 @@ pub(crate) async fn open(issuers: Vec<Issuer>, shared: &Shared<'_>) -> Result<Is
                 azp_audience: issuer.azp_audience.map(Into::into),
                 leeway: shared.leeway,
             },
-            keys,
+            keys: IssuerKeys::new(stores, secret),
             required_typ: issuer.required_typ.map(Into::into),
             required_claims: issuer.required_claims.into_iter().map(Into::into).collect(),
             rules: issuer.rules.into(),
         });
     }
     Ok(IssuerTable::new(entries))
+}
+
+/// The store for `source`: the one already open for its URL, or a new
+/// one. Fixed sources (JWKS document, PEM) are never shared.
+async fn open_store(
+    source: KeySource,
+    shared: &Shared<'_>,
+    by_url: &mut HashMap<String, Arc<OpenKeyStore>>,
+) -> Result<Arc<OpenKeyStore>, Error> {
+    let url = match &source {
+        KeySource::JwksUrl(url) => Some(fetch::check_url(url, true)?.to_string()),
+        _ => None,
+    };
+    if let Some(store) = url.as_ref().and_then(|url| by_url.get(url)) {
+        return Ok(store.clone());
+    }
+    let store = Arc::new(
+        KeyStore::open(
+            source,
+            shared.http,
+            shared.policy.clone(),
+            shared.start_without_keys,
+        )
+        .await?,
+    );
+    if let Some(url) = url {
+        by_url.insert(url, store.clone());
+    }
+    Ok(store)
+}
+
+/// The issuer's shared secret, keyed; at most one.
+fn secret(issuer: &Issuer) -> Result<Option<HmacKeys>, Error> {
+    let mut secrets = issuer.sources.iter().filter_map(|source| match source {
+        Source::Secret(secret) => Some(secret),
+        _ => None,
+    });
+    let first = secrets.next();
+    if secrets.next().is_some() {
+        return Err(Error::Config(format!(
+            "hmac_secret() is set twice on the issuer {:?}: an issuer has one shared secret",
+            issuer.name
+        )));
+    }
+    first.map(|secret| HmacKeys::new(secret)).transpose()
 }
 
 /// The build-time checks of one issuer; its `iss` rule when they pass.
@@ -164,11 +204,14 @@ fn check(issuer: &Issuer) -> Result<IssuerName, Error> {
              (client id or App ID URI), or .insecure_skip_audience() to accept any audience"
         )));
     }
-    let discovery = matches!(issuer.source, None | Some(Source::Discovery));
+    let discovery = key_sources(issuer)
+        .iter()
+        .any(|s| matches!(s, KeySource::Discovery { .. }));
     if issuer.provider_url.is_some() && !discovery {
         return Err(Error::Config(
             "provider_url() only changes where discovery is fetched from, but the keys \
-             come from jwks_url(), jwks_json() or pem_key(): remove one of the two"
+             come from jwks_url(), jwks_json() or pem_key(): remove provider_url(), or add \
+             .discovery()"
                 .into(),
         ));
     }
@@ -208,23 +251,42 @@ fn entra_issuer_shape(issuer: &str) -> Option<&'static str> {
         .then_some("v1 issuers end in a slash (https://sts.windows.net/<tid>/)")
 }
 
-fn key_source(issuer: &Issuer, shared: &Shared<'_>) -> KeySource {
-    match &issuer.source {
-        Some(Source::JwksUrl(url)) => KeySource::JwksUrl(url.clone()),
-        Some(Source::JwksJson(json)) => KeySource::JwksJson(json.clone()),
-        Some(Source::Pem { pem, kid }) => KeySource::Pem {
-            pem: pem.clone(),
-            kid: kid.clone(),
-        },
-        None if shared.hmac => KeySource::Nothing,
-        Some(Source::Discovery) | None => KeySource::Discovery {
-            fetch_base: issuer
-                .provider_url
-                .clone()
-                .unwrap_or_else(|| issuer.name.clone()),
-            issuer: issuer.name.clone(),
-        },
+/// The issuer's key sources but its secret, in the order set. Discovery
+/// when none is set, unless the issuer has a secret (and no
+/// `provider_url()` asking for discovery): then it has no published keys.
+fn key_sources(issuer: &Issuer) -> Vec<KeySource> {
+    let discovery = || KeySource::Discovery {
+        fetch_base: issuer
+            .provider_url
+            .clone()
+            .unwrap_or_else(|| issuer.name.clone()),
+        issuer: issuer.name.clone(),
+    };
+    let mut sources: Vec<KeySource> = issuer
+        .sources
+        .iter()
+        .filter_map(|source| match source {
+            Source::Discovery => Some(discovery()),
+            Source::JwksUrl(url) => Some(KeySource::JwksUrl(url.clone())),
+            Source::JwksJson(json) => Some(KeySource::JwksJson(json.clone())),
+            Source::Pem { pem, kid } => Some(KeySource::Pem {
+                pem: pem.clone(),
+                kid: kid.clone(),
+            }),
+            Source::Secret(_) => None,
+        })
+        .collect();
+    if sources.is_empty() {
+        let secret = issuer
+            .sources
+            .iter()
+            .any(|s| matches!(s, Source::Secret(_)));
+        sources.push(match secret && issuer.provider_url.is_none() {
+            true => KeySource::Nothing,
+            false => discovery(),
+        });
     }
+    sources
 }
 
 /// A discovery source becomes the JWKS URL its document names, so issuers

@@ -14,11 +14,14 @@ use crate::error::Error;
 use crate::jwks::OpenKeyStore;
 use crate::validator::Rule;
 
+use super::keys::IssuerKeys;
+
 /// One trusted issuer as the pipeline uses it.
 pub(crate) struct IssuerEntry {
     pub claims: ClaimChecks,
-    /// Shared by every issuer with the same JWKS URL.
-    pub keys: Arc<OpenKeyStore>,
+    /// This issuer's key stores and secret (a store fetched from a URL is
+    /// shared by every issuer naming that URL).
+    pub keys: IssuerKeys,
     pub required_typ: Option<Box<str>>,
     pub required_claims: Box<[Box<str>]>,
     pub rules: Box<[Rule]>,
@@ -31,6 +34,9 @@ pub(crate) struct IssuerTable {
     exact: HashMap<Box<str>, usize>,
     /// Templated (multi-tenant) issuers, tried in order after `exact`.
     templates: Box<[usize]>,
+    /// Some issuer has a shared secret: without one, HMAC tokens are
+    /// refused before their claims are read.
+    any_secret: bool,
 }
 
 /// The members selection reads from the unverified claims.
@@ -57,6 +63,7 @@ impl IssuerTable {
             }
         }
         IssuerTable {
+            any_secret: entries.iter().any(|e| e.keys.has_secret()),
             entries: entries.into(),
             exact,
             templates: templates.into(),
@@ -79,12 +86,18 @@ impl IssuerTable {
     /// Every key store once, even when issuers share it.
     pub fn stores(&self) -> Vec<&Arc<OpenKeyStore>> {
         let mut stores: Vec<&Arc<OpenKeyStore>> = Vec::new();
-        for entry in self.entries.iter() {
-            if !stores.iter().any(|s| Arc::ptr_eq(s, &entry.keys)) {
-                stores.push(&entry.keys);
+        for store in self.entries.iter().flat_map(|e| e.keys.stores()) {
+            if !stores.iter().any(|s| Arc::ptr_eq(s, store)) {
+                stores.push(store);
             }
         }
         stores
+    }
+
+    /// True when some issuer has a shared secret.
+    #[inline]
+    pub fn any_secret(&self) -> bool {
+        self.any_secret
     }
 
     /// One exact issuer: its `iss` is checked after the signature, as
@@ -97,7 +110,11 @@ impl IssuerTable {
     /// (`payload`, not yet verified). `graph_hint`: the header carries
     /// Microsoft Graph's `nonce`. Refuses a token naming no trusted issuer,
     /// and a multi-tenant token of a tenant that is not allowed, before any
-    /// key is looked up.
+    /// key is looked up. A template selects only by its full rule (filled
+    /// with the token's own `tid`, a GUID, it equals `iss`): an `iss` that
+    /// merely has its shape (`…/common/v2.0`, `…/{tenantid}/v2.0`, a `tid`
+    /// that disagrees, a doubled slash) names no trusted issuer, so it
+    /// costs no key lookup and no fetch.
     #[inline]
     pub fn select(&self, payload: &[u8], graph_hint: bool) -> Result<usize, Error> {
         if self.is_single() {
@@ -114,10 +131,18 @@ impl IssuerTable {
         }
         for &index in self.templates.iter() {
             let claims = &self.entries[index].claims;
-            if claims.issuer.fits(iss) {
+            if claims.issuer.matches(iss, peek.tid.as_deref()) {
                 claims.check_tenant(peek.tid.as_deref())?;
                 return Ok(index);
             }
+        }
+        if peek.tid.is_none()
+            && self
+                .templates
+                .iter()
+                .any(|&i| self.entries[i].claims.issuer.has_shape_of(iss))
+        {
+            return Err(Error::MissingClaim("tid".into()));
         }
         Err(unknown_issuer(payload, graph_hint))
     }
@@ -129,8 +154,11 @@ impl IssuerTable {
     pub fn check_named(&self, index: usize, payload: &[u8], graph_hint: bool) -> Result<(), Error> {
         let named = serde_json::from_slice::<Peek<'_>>(payload)
             .ok()
-            .and_then(|peek| peek.iss)
-            .is_some_and(|iss| self.entries[index].claims.issuer.fits(&iss));
+            .is_some_and(|peek| {
+                peek.iss.as_deref().is_some_and(|iss| {
+                    (self.entries[index].claims.issuer).matches(iss, peek.tid.as_deref())
+                })
+            });
         match named {
             true => Ok(()),
             false => Err(unknown_issuer(payload, graph_hint)),

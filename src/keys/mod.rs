@@ -23,5 +23,6 @@ mod x509;
 
 pub(crate) use hmac::HmacKeys;
 pub(crate) use proof_key::{JwkMembers, proof_key};
+pub(crate) use set::Candidates;
 pub use set::{KeySet, SkippedKey};
 pub(crate) use verifying::VerifyingKey;

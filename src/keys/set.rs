@@ -52,9 +52,11 @@ pub struct SkippedKey {
 /// [`Validator::keys`]: crate::Validator::keys
 #[derive(Default)]
 pub struct KeySet {
-    /// Several keys under one `kid` only when no two of them verify the
-    /// same algorithm (one key published once per `alg`), so `kid` and
-    /// `alg` together always name at most one key.
+    /// The keys published under each `kid`, in document order. Usually
+    /// one, or one per `alg`; a provider may publish different keys that
+    /// verify the same algorithm under one `kid` (RFC 7517 §4.5 only says
+    /// they SHOULD differ): up to [`MAX_KEYS_PER_KID`] of those are kept
+    /// and a token naming that `kid` is tried with each.
     by_kid: HashMap<Box<str>, Vec<Arc<VerifyingKey>>>,
     /// Certificate thumbprints (JWK `x5t`, or SHA-1 of the first `x5c`).
     by_x5t: HashMap<[u8; 20], Vec<Arc<VerifyingKey>>>,
@@ -86,6 +88,11 @@ impl fmt::Debug for KeySet {
             .finish()
     }
 }
+
+/// How many different keys under one `kid` may verify the same algorithm:
+/// each is tried on a token naming that `kid`, so this bounds what a
+/// forged signature costs.
+pub(crate) const MAX_KEYS_PER_KID: usize = 3;
 
 #[derive(Deserialize)]
 struct JwkSetDoc {
@@ -139,14 +146,27 @@ impl KeySet {
         let key = Arc::new(key);
         if let Some(kid) = &key.kid {
             let same_kid = self.by_kid.entry(kid.as_ref().into()).or_default();
-            if same_kid.iter().any(|k| shares_an_algorithm(k, &key)) {
-                // A token naming this kid and such an algorithm would be
-                // ambiguous, so the first key wins and this one is reported.
+            let reason = if same_kid.iter().any(|k| k.fingerprint == key.fingerprint) {
+                Some(format!(
+                    "the same key is published twice under kid {kid:?}: the first is used"
+                ))
+            } else if same_kid
+                .iter()
+                .filter(|k| shares_an_algorithm(k, &key))
+                .count()
+                >= MAX_KEYS_PER_KID
+            {
+                Some(format!(
+                    "more than {MAX_KEYS_PER_KID} different keys under kid {kid:?} verify the \
+                     same algorithm: the first {MAX_KEYS_PER_KID} are tried, this one is not"
+                ))
+            } else {
+                None
+            };
+            if let Some(reason) = reason {
                 self.skipped.push(SkippedKey {
                     kid: Some(kid.to_string()),
-                    reason: "duplicate kid (an earlier key with this kid verifies the same \
-                             algorithms)"
-                        .into(),
+                    reason,
                 });
                 return;
             }
@@ -206,29 +226,30 @@ impl KeySet {
         self.fingerprints.contains(&fingerprint)
     }
 
-    /// Selects the key for a token: by `kid` and `alg` when the token names
-    /// a `kid`; without one, by certificate thumbprint (`x5t`, as AD FS
-    /// sends) among the published keys, or else the only key that can
-    /// verify `alg` (several → ambiguous). The thumbprint only ever chooses
-    /// among published keys; one that matches none leaves the choice to
-    /// `alg` alone.
+    /// Selects the keys to try for a token: those under its `kid` that
+    /// verify `alg` when the token names a `kid` (one, unless the provider
+    /// published several under it); without one, by certificate thumbprint
+    /// (`x5t`, as AD FS sends) among the published keys, or else the only
+    /// key that can verify `alg` (several → ambiguous). The thumbprint only
+    /// ever chooses among published keys; one that matches none leaves the
+    /// choice to `alg` alone. Never empty.
     pub(crate) fn select(
         &self,
         kid: Option<&str>,
         x5t: Option<&str>,
         alg: Algorithm,
-    ) -> Result<&VerifyingKey, Error> {
+    ) -> Result<Candidates<'_>, Error> {
         if let Some(kid) = kid
             && !self.any_kid
         {
             let same_kid = self.by_kid.get(kid).ok_or(Error::UnknownKey)?;
-            return fitting(same_kid, alg);
+            return Candidates::of(same_kid, alg);
         }
         if let Some(same_cert) = x5t.and_then(thumbprint).and_then(|t| self.by_x5t.get(&t)) {
-            return fitting(same_cert, alg);
+            return Candidates::of(same_cert, alg);
         }
         match alg.index().map(|i| &self.by_alg[i]) {
-            Some(Fitting::One(key)) => Ok(key),
+            Some(Fitting::One(key)) => Candidates::of(std::slice::from_ref(key), alg),
             Some(Fitting::Several) => Err(Error::AmbiguousKey),
             // Keys exist but none takes this alg: say so, rather than
             // blame a kid the token may not even carry.
@@ -238,12 +259,37 @@ impl KeySet {
     }
 }
 
-/// The key among `keys` (one `kid` or one certificate) that verifies `alg`.
-fn fitting(keys: &[Arc<VerifyingKey>], alg: Algorithm) -> Result<&VerifyingKey, Error> {
-    keys.iter()
-        .find(|k| k.supports(alg))
-        .map(|k| &**k)
-        .ok_or(Error::AlgorithmMismatch)
+/// The keys of one `kid` or one certificate that verify the token's
+/// `alg`, in the order published: at most [`MAX_KEYS_PER_KID`].
+pub(crate) struct Candidates<'a> {
+    keys: &'a [Arc<VerifyingKey>],
+    alg: Algorithm,
+}
+
+impl<'a> Candidates<'a> {
+    /// The keys among `keys` that verify `alg`; none is an algorithm
+    /// mismatch.
+    fn of(keys: &'a [Arc<VerifyingKey>], alg: Algorithm) -> Result<Self, Error> {
+        if !keys.iter().any(|k| k.supports(alg)) {
+            return Err(Error::AlgorithmMismatch);
+        }
+        Ok(Candidates { keys, alg })
+    }
+}
+
+impl<'a> Iterator for Candidates<'a> {
+    type Item = &'a Arc<VerifyingKey>;
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        while let Some((first, rest)) = self.keys.split_first() {
+            self.keys = rest;
+            if first.supports(self.alg) {
+                return Some(first);
+            }
+        }
+        None
+    }
 }
 
 fn shares_an_algorithm(a: &VerifyingKey, b: &VerifyingKey) -> bool {

@@ -277,8 +277,8 @@ mod tests {
         );
         for issuer in &both {
             assert!(matches!(
-                &issuer.source,
-                Some(crate::issuers::Source::JwksUrl(url)) if *url == format!(
+                &issuer.sources[..],
+                [crate::issuers::Source::JwksUrl(url)] if *url == format!(
                     "https://login.microsoftonline.com/{T}/discovery/v2.0/keys?appid=6e74172b-be56-4843-9ff4-e66a39bb12e3"
                 )
             ));

@@ -38,6 +38,9 @@ use crate::issuers::{IntoIssuers, Issuer};
 pub struct Keycloak {
     issuer: Issuer,
     realm: String,
+    /// Where the realm's keys are fetched: the public base, or the
+    /// internal one.
+    keys_base: String,
 }
 
 impl Keycloak {
@@ -47,8 +50,7 @@ impl Keycloak {
     pub fn realm(base_url: impl AsRef<str>, realm: impl Into<String>) -> Self {
         let realm = realm.into();
         let base = base_url.as_ref().trim_end_matches('/');
-        let mut issuer =
-            Issuer::new(format!("{base}/realms/{realm}")).jwks_url(certs(base, &realm));
+        let mut issuer = Issuer::new(format!("{base}/realms/{realm}"));
         if realm.is_empty() || realm.contains(['/', '?', '#', '%', ' ']) {
             issuer.invalid = Some(format!(
                 "Keycloak::realm(.., {realm:?}): give the realm's name as it appears in its \
@@ -60,7 +62,11 @@ impl Keycloak {
                  /realms/<realm> (e.g. https://auth.example.com, or .../auth before Keycloak 17)"
             ));
         }
-        Keycloak { issuer, realm }
+        Keycloak {
+            issuer,
+            realm,
+            keys_base: base.to_owned(),
+        }
     }
 
     /// Where this service reaches Keycloak when that is not its public
@@ -70,8 +76,7 @@ impl Keycloak {
     /// non-loopback host also needs
     /// [`allow_insecure_http`](crate::ValidatorBuilder::allow_insecure_http).
     pub fn internal_url(mut self, base_url: impl AsRef<str>) -> Self {
-        let base = base_url.as_ref().trim_end_matches('/');
-        self.issuer = self.issuer.jwks_url(certs(base, &self.realm));
+        self.keys_base = base_url.as_ref().trim_end_matches('/').to_owned();
         self
     }
 
@@ -103,7 +108,7 @@ impl Keycloak {
 
 impl IntoIssuers for Keycloak {
     fn into_issuers(self) -> Vec<Issuer> {
-        vec![self.issuer]
+        vec![self.issuer.jwks_url(certs(&self.keys_base, &self.realm))]
     }
 }
 
@@ -118,8 +123,8 @@ mod tests {
     use crate::issuers::Source;
 
     fn jwks_url(issuer: &Issuer) -> &str {
-        match &issuer.source {
-            Some(Source::JwksUrl(url)) => url,
+        match &issuer.sources[..] {
+            [Source::JwksUrl(url)] => url,
             _ => panic!("no JWKS URL"),
         }
     }

@@ -24,7 +24,7 @@ use crate::clock::Clock;
 use crate::error::Error;
 use crate::issuers::IssuerTable;
 use crate::jwks::Health;
-use crate::keys::{HmacKeys, KeySet};
+use crate::keys::KeySet;
 use crate::layer::OidcBearerLayer;
 
 pub(crate) use pipeline::{Outcome, UnknownKid};
@@ -76,7 +76,6 @@ pub(crate) struct Config {
     pub leeway: i64,
     pub max_token_len: usize,
     pub clock: Arc<dyn Clock>,
-    pub hmac: Option<HmacKeys>,
     pub cache: Option<TokenCache>,
     /// What [`Validator::metrics`] reports.
     pub counters: crate::metrics::Counters,
@@ -167,7 +166,8 @@ impl Validator {
     }
 
     /// The key set the first issuer's tokens are verified against right
-    /// now: its `kid`s, and the keys that were skipped and why.
+    /// now (its first key source, when it has several): its `kid`s, and
+    /// the keys that were skipped and why.
     pub fn keys(&self) -> Arc<KeySet> {
         self.inner.issuers.first().keys.snapshot()
     }

@@ -2,7 +2,6 @@
 //! of a step that had to wait for keys.
 
 use std::borrow::Cow;
-use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
 
@@ -10,9 +9,7 @@ use super::Validator;
 use crate::algorithm::Algorithm;
 use crate::claims::{self, Binding, Claims, Registered, key_accepts};
 use crate::error::Error;
-use crate::issuers::IssuerEntry;
-use crate::jwks::Ticket;
-use crate::keys::{KeySet, VerifyingKey};
+use crate::issuers::{IssuerEntry, Tickets};
 use crate::token::{self, Compact, Header, HeaderBuf};
 
 /// What one verification step decided.
@@ -21,9 +18,10 @@ pub(crate) enum Outcome<C> {
     Verified(Claims<C>),
     /// The token is refused, or there are no keys to check it with.
     Rejected(Error),
-    /// The token names a `kid` the keys do not hold, and a refetch of the
-    /// key set has been asked for: wait for it with
-    /// [`Validator::verify_after`], which verifies again.
+    /// The token names a `kid` the keys do not hold (or one whose key did
+    /// not verify it: the provider may have put new material under an old
+    /// `kid`), and a refetch of the key set has been asked for: wait for it
+    /// with [`Validator::verify_after`], which verifies again.
     WaitForKeys(KeyWait),
 }
 
@@ -34,7 +32,7 @@ pub(crate) struct KeyWait {
     kid: Box<str>,
     alg: Algorithm,
     issuer: usize,
-    ticket: Ticket,
+    tickets: Tickets,
 }
 
 /// Whether a step may answer [`Outcome::WaitForKeys`].
@@ -50,10 +48,14 @@ pub(crate) enum UnknownKid {
 /// Why the pipeline stopped, before it is made an [`Outcome`].
 enum Failure {
     Rejected(Error),
-    UnknownKid {
+    /// Worth a refetch of the issuer's keys: its `kid` is unknown, or its
+    /// key did not verify the signature. `otherwise`: the refusal when no
+    /// refetch can be waited for.
+    Refetch {
         kid: Box<str>,
         alg: Algorithm,
         issuer: usize,
+        otherwise: Error,
     },
 }
 
@@ -92,19 +94,24 @@ impl Validator {
                 Outcome::Verified(claims)
             }
             Err(Failure::Rejected(error)) => Outcome::Rejected(error),
-            Err(Failure::UnknownKid { kid, alg, issuer }) => {
+            Err(Failure::Refetch {
+                kid,
+                alg,
+                issuer,
+                otherwise,
+            }) => {
                 let keys = &self.inner.issuers.get(issuer).keys;
                 match (keys.request_refetch(&kid), unknown_kid) {
-                    (Some(ticket), UnknownKid::Wait) => {
+                    (Some(tickets), UnknownKid::Wait) => {
                         let wait = KeyWait {
                             kid,
                             alg,
                             issuer,
-                            ticket,
+                            tickets,
                         };
                         return (Outcome::WaitForKeys(wait), binding);
                     }
-                    _ => Outcome::Rejected(Error::UnknownKey),
+                    _ => Outcome::Rejected(otherwise),
                 }
             }
         };
@@ -118,7 +125,8 @@ impl Validator {
 
     /// The rest of a step that answered [`Outcome::WaitForKeys`]: waits for
     /// the shared refetch, then verifies with the keys it brought, using
-    /// the header decoded before the wait. Logs a rejection, once.
+    /// the header decoded before the wait, and no second refetch. Logs a
+    /// rejection, once.
     pub(crate) async fn verify_after<C: DeserializeOwned + Send + Sync + 'static>(
         &self,
         token: &str,
@@ -137,7 +145,7 @@ impl Validator {
         wait: KeyWait,
     ) -> Result<(Claims<C>, Binding), Error> {
         let entry = self.inner.issuers.get(wait.issuer);
-        entry.keys.wait_for(&wait.kid, wait.ticket).await;
+        entry.keys.wait_for(&wait.kid, wait.tickets).await;
         let _span = tracing::debug_span!("oidc_bearer.verify").entered();
         let header = Header {
             alg: wait.alg,
@@ -157,12 +165,13 @@ impl Validator {
                 let issuer = Selected {
                     index: wait.issuer,
                     entry,
+                    refetch: false,
                 };
                 self.verify_signed(token, parts, claims, &header, now, issuer)
             })
             .map_err(|failure| match failure {
                 Failure::Rejected(error) => error,
-                Failure::UnknownKid { .. } => Error::UnknownKey,
+                Failure::Refetch { otherwise, .. } => otherwise,
             });
         match &result {
             Ok(_) => self.inner.counters.verified(),
@@ -185,9 +194,7 @@ impl Validator {
         if let Some(cache) = &cfg.cache {
             // Keys that are unavailable or too old refuse cached tokens
             // too; a key that left its issuer's set takes its tokens along.
-            let key_held = |issuer: usize, key: u64| {
-                Ok::<_, Error>(cfg.issuers.get(issuer).keys.load()?.holds(key))
-            };
+            let key_held = |issuer: usize, key: u64| cfg.issuers.get(issuer).keys.holds(key);
             if let Some(hit) = cache.get::<C, _>(token, now, cfg.leeway, key_held)? {
                 cfg.counters.cache_hit();
                 return Ok(hit);
@@ -196,7 +203,9 @@ impl Validator {
         let parts = token::split(token, cfg.max_token_len)?;
         let mut header_buf = HeaderBuf::new();
         let header = token::decode_header(parts.header, &mut header_buf)?;
-        if header.alg.is_hmac() && cfg.hmac.is_none() {
+        // Whether the selected issuer has a secret is asked after
+        // selection; with none anywhere, the claims need not be read.
+        if header.alg.is_hmac() && !cfg.issuers.any_secret() {
             return Err(Error::UnsupportedAlgorithm.into());
         }
         let mut payload = PayloadBuf::new();
@@ -209,7 +218,11 @@ impl Validator {
                 _ => return Err(Error::InvalidType.into()),
             }
         }
-        let issuer = Selected { index, entry };
+        let issuer = Selected {
+            index,
+            entry,
+            refetch: true,
+        };
         self.verify_signed(token, parts, claims, &header, now, issuer)
     }
 
@@ -241,22 +254,27 @@ impl Validator {
         // known to come from the issuer's key. (Checking the cheap claims
         // first would only spare honest expired tokens the public-key
         // operation; a forger can always make us pay for it.)
-        let keys = match header.alg.is_hmac() {
-            true => None,
-            false => Some(entry.keys.load()?),
-        };
-        let key = match self.check_signature(
-            keys.as_deref().map(Arc::as_ref),
-            header,
-            parts.signing_input,
-            signature,
-        ) {
+        // Only the selected issuer's keys and secret: a token naming
+        // issuer B is never verified with A's.
+        let key = match entry
+            .keys
+            .verify(header, parts.signing_input.as_bytes(), signature)
+        {
             Ok(key) => key,
-            Err(Error::UnknownKey) => return Err(self.unknown_kid(header, issuer.index, payload)),
+            Err(Error::UnknownKey) => {
+                return Err(self.refetch_for(header, issuer, payload, Error::UnknownKey));
+            }
             // Say why, so nobody chases keys: the client asked for a Graph
             // scope (`User.Read`) instead of one of this API's.
             Err(Error::InvalidSignature) if header.nonce => {
                 return Err(Error::MicrosoftGraphToken.into());
+            }
+            // A provider may rotate key material under the same `kid`:
+            // worth one refetch, under the same single flight and cooldown
+            // as an unknown `kid` (so bad signatures cannot raise the
+            // fetch rate), then one more try.
+            Err(Error::InvalidSignature) if issuer.refetch && header.kid.is_some() => {
+                return Err(self.refetch_for(header, issuer, payload, Error::InvalidSignature));
             }
             Err(error) => return Err(error.into()),
         };
@@ -276,7 +294,7 @@ impl Validator {
             ),
         };
         let iss = entry.claims.check(&reg, payload, now)?;
-        if let Some(bound) = key.and_then(|k| k.issuer.as_deref()) {
+        if let Some(bound) = key.as_ref().and_then(|k| k.issuer.as_deref()) {
             let alias = entry.claims.key_issuer_alias.as_deref();
             if !key_accepts(bound, iss, reg.tid.as_deref(), alias) {
                 return Err(Error::InvalidIssuer.into());
@@ -313,61 +331,42 @@ impl Validator {
                 nbf: reg.nbf,
                 iat: reg.iat,
             };
-            let key = key.map(|k| (issuer.index, k.fingerprint));
+            let key = key.as_ref().map(|k| (issuer.index, k.fingerprint));
             cache.insert(token, &claims, times, key, binding);
         }
         Ok((claims, binding))
     }
 
-    /// No key for the token: worth waiting for a refetch only when the keys
+    /// No key for the token, or its key did not verify it (`otherwise`
+    /// says which): worth waiting for a refetch only when the issuer's keys
     /// are fetched, the token names a `kid`, and it names the issuer (a
     /// token of another issuer must not cost a fetch).
     #[cold]
-    fn unknown_kid(&self, header: &Header<'_>, issuer: usize, payload: &[u8]) -> Failure {
+    fn refetch_for(
+        &self,
+        header: &Header<'_>,
+        issuer: Selected<'_>,
+        payload: &[u8],
+        otherwise: Error,
+    ) -> Failure {
         // Microsoft Graph's `nonce`: no key of ours will ever verify it,
         // so say why rather than fetch.
         if header.nonce {
             return Failure::Rejected(Error::MicrosoftGraphToken);
         }
         let issuers = &self.inner.issuers;
-        if let Err(error) = issuers.check_named(issuer, payload, header.nonce) {
+        if let Err(error) = issuers.check_named(issuer.index, payload, header.nonce) {
             return Failure::Rejected(error);
         }
         match &header.kid {
-            Some(kid) if issuers.get(issuer).keys.is_remote() => Failure::UnknownKid {
+            Some(kid) if issuer.refetch && issuer.entry.keys.is_remote() => Failure::Refetch {
                 kid: kid.as_ref().into(),
                 alg: header.alg,
-                issuer,
+                issuer: issuer.index,
+                otherwise,
             },
-            _ => Failure::Rejected(Error::UnknownKey),
+            _ => Failure::Rejected(otherwise),
         }
-    }
-
-    /// Verifies the signature with the HMAC secret or the key `keys` hold
-    /// for the token's `kid` and `alg`. Returns that key (`None` for HMAC,
-    /// which is bound to the secret, not to a published key).
-    fn check_signature<'k>(
-        &self,
-        keys: Option<&'k KeySet>,
-        header: &Header<'_>,
-        signing_input: &str,
-        signature: &[u8],
-    ) -> Result<Option<&'k VerifyingKey>, Error> {
-        let Some(keys) = keys else {
-            let secret = self
-                .inner
-                .hmac
-                .as_ref()
-                .ok_or(Error::UnsupportedAlgorithm)?;
-            secret.verify(header.alg, signing_input.as_bytes(), signature)?;
-            return Ok(None);
-        };
-        let key = keys.select(header.kid.as_deref(), header.x5t.as_deref(), header.alg)?;
-        key.verifier(header.alg)
-            .ok_or(Error::AlgorithmMismatch)?
-            .verify_sig(signing_input.as_bytes(), signature)
-            .map_err(|_| Error::InvalidSignature)?;
-        Ok(Some(key))
     }
 }
 
@@ -385,11 +384,13 @@ fn log_rejection(error: &Error) {
 }
 
 /// The issuer a token was matched to, by index (for the cache and the
-/// wait) and entry.
+/// wait) and entry, and whether a refetch of its keys may still be asked
+/// for (not after one was waited for).
 #[derive(Clone, Copy)]
 struct Selected<'a> {
     index: usize,
     entry: &'a IssuerEntry,
+    refetch: bool,
 }
 
 /// The decoded payload, on the stack when it fits (it almost always
