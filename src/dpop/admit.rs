@@ -151,10 +151,9 @@ fn with_proof<C: DeserializeOwned + Send + Sync + 'static>(
     let Ok(proof) = proof.to_str() else {
         return reject(Error::InvalidDpopProof("the proof is not a compact JWS"));
     };
-    let Some(htu) = state.settings.origin.request_uri(uri, headers) else {
-        return reject(Error::InvalidDpopProof(
-            "the request has no Host to compare htu with",
-        ));
+    let htu = match state.settings.origin.request_uri(uri, headers) {
+        Ok(htu) => htu,
+        Err(reason) => return reject(Error::InvalidDpopProof(reason)),
     };
     let now = state.clock.now();
     let target = Target {

@@ -64,7 +64,8 @@ pub enum DpopMode {
 ///
 /// Defaults: every asymmetric algorithm the crate verifies, proofs up to
 /// 60 s old plus 60 s of leeway either way, `htu` rebuilt from the
-/// request's `Host` with `https`, the in-process [`MemoryReplayStore`],
+/// request's `Host` with `https` whatever scheme the request names, the
+/// in-process [`MemoryReplayStore`],
 /// failing closed, no nonces.
 ///
 /// # Modes
@@ -246,28 +247,61 @@ impl Dpop {
     /// says: behind a reverse proxy or a gateway that terminates TLS or
     /// rewrites the host. The proof's `htu` is compared with this URL
     /// followed by the request's path (so give any prefix the proxy strips:
-    /// `https://example.com/api`). Without it, `htu` is compared with
-    /// `https://{Host}{path}` (or `http://…` with
-    /// [`plain_http`](Self::plain_http)). A refusal saying "the proof htu
-    /// is not the request URI" for every request usually means this is
-    /// missing; the layer's debug log names the URI it compared with.
+    /// `https://example.com/api`); the request's `Host` and target
+    /// authority are not read. A refusal saying "the proof htu is not the
+    /// request URI" for every request usually means this is missing; the
+    /// layer's debug log names the URI it compared with.
+    ///
+    /// # Without it
+    ///
+    /// `htu` is compared with `https://{authority}{path}` (or `http://…`
+    /// with [`plain_http`](Self::plain_http)). The scheme is always this
+    /// configuration's: the scheme of a request target in absolute form
+    /// (`GET http://api.example.com/me HTTP/1.1`) or of HTTP/2's `:scheme`
+    /// is the client's to write, and taking it would let a proof captured
+    /// from a plaintext request pass at the `https` API (RFC 9449 §4.3
+    /// check 9, §11.1). The authority is the `Host`'s, or the target's in
+    /// absolute form (HTTP/2's `:authority`); when both are present they
+    /// must name the same host and port, or the request is refused (RFC
+    /// 9112 §3.2.2 has the target's win, but a proxy in front may have
+    /// routed by `Host`), as is a request with more than one `Host` (RFC
+    /// 9112 §3.2).
+    ///
+    /// # Authorities
+    ///
+    /// In `htu`, in `Host`, in the request target and in `url`, an
+    /// authority is `host[:port]` exactly, or it is refused, never read as
+    /// another authority: the host a name of letters, digits and `-._~`,
+    /// an IPv4 address or a bracketed IPv6 address without a zone (RFC
+    /// 3986 §3.2.2); the port ASCII digits for a number from 0 to 65535
+    /// (RFC 3986 §3.2.3: `:99999`, `:+443` and `:-1` are refused, not
+    /// taken for the default port); no userinfo (RFC 9110 §4.2.4). An empty
+    /// port (`host:`) and the scheme's default port are the same as no
+    /// port (RFC 3986 §6.2.3), and leading zeros do not change a port's
+    /// number. Hosts compare case-insensitively, literally otherwise
+    /// (`[::1]` is not `[0::1]`, a trailing dot counts).
     ///
     /// # Panics
     ///
-    /// When `url` is not an absolute `http` or `https` URL: a
-    /// configuration mistake.
+    /// When `url` is not an absolute `http` or `https` URL with such an
+    /// authority (`https://api.example.com:99999`): a configuration
+    /// mistake, named in the message.
     pub fn external_url(mut self, url: impl AsRef<str>) -> Self {
         let url = url.as_ref();
-        let normal = htu::normalize(url)
-            .unwrap_or_else(|| panic!("Dpop::external_url({url:?}): not an absolute http(s) URL"));
+        let normal = htu::parse_absolute(url)
+            .unwrap_or_else(|reason| panic!("Dpop::external_url({url:?}): {reason}"));
         self.origin = htu::Origin::Fixed(normal.trim_end_matches('/').to_owned());
         self
     }
 
     /// Rebuild the request URI as `http://{Host}{path}` instead of
     /// `https://…`: for an API served over plain HTTP (on loopback, in
-    /// tests). Behind a proxy use [`external_url`](Self::external_url),
-    /// whose URL names its own scheme: after it, this changes nothing.
+    /// tests). Without it a layer compares `htu` with `https` even for a
+    /// request whose target says `http://` (see
+    /// [`external_url`](Self::external_url)); with it, `http` even for one
+    /// that says `https://`. Behind a proxy use
+    /// [`external_url`](Self::external_url), whose URL names its own
+    /// scheme: after it, this changes nothing.
     pub fn plain_http(mut self) -> Self {
         if let htu::Origin::FromRequest { .. } = self.origin {
             self.origin = htu::Origin::FromRequest { scheme: "http" };

@@ -25,6 +25,7 @@ use tower::ServiceExt as _;
 
 mod algorithms;
 mod claims;
+mod dpop_htu;
 mod ecdsa;
 mod eddsa;
 mod header_members;
