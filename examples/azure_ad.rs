@@ -22,7 +22,10 @@
 //! - `AZURE_CLAIMS_MAPPING=1`: the app has a claims-mapping policy, so its
 //!   keys are fetched with `?appid=<AZURE_CLIENT_ID>`.
 //! - `AZURE_INSTANCE`: another cloud's sign-in host (default
-//!   `https://login.microsoftonline.com`).
+//!   `https://login.microsoftonline.com`; US Government
+//!   `https://login.microsoftonline.us`, China `https://login.chinacloudapi.cn`).
+//! - `AZURE_V1_ISSUER`: for v1 tokens from an instance none of those, the
+//!   `iss` of v1 tokens without `/<tid>/`, e.g. `https://sts.windows.net`.
 //! - `LISTEN`: address to bind (default `127.0.0.1:3000`).
 //!
 //! Routes: `GET /me` (any valid token), `GET /orders` (delegated scope
@@ -87,6 +90,7 @@ struct Config {
     version: EntraTokenVersion,
     claims_mapping: bool,
     instance: Option<String>,
+    v1_issuer: Option<String>,
     listen: String,
 }
 
@@ -150,6 +154,7 @@ fn config() -> Result<Config, Usage> {
         version,
         claims_mapping: var("AZURE_CLAIMS_MAPPING").is_some_and(|v| v == "1"),
         instance: var("AZURE_INSTANCE"),
+        v1_issuer: var("AZURE_V1_ISSUER"),
         listen: var("LISTEN").unwrap_or_else(|| "127.0.0.1:3000".into()),
     })
 }
@@ -200,6 +205,9 @@ async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     }
     if let Some(instance) = &config.instance {
         entra = entra.instance(instance);
+    }
+    if let Some(v1_issuer) = &config.v1_issuer {
+        entra = entra.v1_issuer(v1_issuer);
     }
 
     let validator = Validator::builder()

@@ -1,13 +1,17 @@
 //! Microsoft Entra ID as it really signs and sends tokens (issue 9):
 //! a JWKS shaped like Microsoft's (`x5c`, `x5t`, a per-key `issuer`, no
 //! `alg`), v1 and v2 access tokens, and Graph tokens sent to the wrong API.
-//! Every case goes through the layer over real HTTP.
+//! Every case goes through the layer over real HTTP. The national clouds
+//! (issue: Azure China v1 tokens) each have their issuers and their own
+//! keys, served on 127.0.0.1 in place of the cloud's keys URL.
 
 use axum::routing::get;
 use axum::{Json, Router};
 use http::StatusCode;
-use oidc_bearer::{Claims, StandardClaims, Validator};
-use oidc_bearer_testkit::{KeyKind, TestKey, TokenBuilder, now};
+use oidc_bearer::{
+    Claims, EntraId, EntraTokenVersion, Error, IntoIssuers, Issuer, StandardClaims, Validator,
+};
+use oidc_bearer_testkit::{KeyKind, MockProvider, Reply, TestKey, TokenBuilder, now};
 use serde_json::{Value, json};
 
 mod common;
@@ -173,4 +177,277 @@ async fn microsoft_graph_tokens_are_refused_saying_what_to_change() {
     claims["aud"] = json!("api://someone-else");
     let token = TokenBuilder::new().claims(claims).sign(&key);
     refused_with(&call(&validator, &token).await, "invalid audience");
+}
+
+/// A cloud as its tokens and keys show it (the values `EntraId::instance`
+/// documents, with their sources): sign-in host, v2 and v1 issuers before
+/// `/{tid}/…`.
+struct Cloud {
+    name: &'static str,
+    instance: &'static str,
+    v2: &'static str,
+    v1: &'static str,
+}
+
+const CLOUDS: [Cloud; 3] = [
+    Cloud {
+        name: "global",
+        instance: "https://login.microsoftonline.com",
+        v2: "https://login.microsoftonline.com",
+        v1: "https://sts.windows.net",
+    },
+    Cloud {
+        name: "us-gov",
+        instance: "https://login.microsoftonline.us",
+        v2: "https://login.microsoftonline.us",
+        v1: "https://sts.windows.net",
+    },
+    Cloud {
+        name: "china",
+        instance: "https://login.chinacloudapi.cn",
+        v2: "https://login.partner.microsoftonline.cn",
+        v1: "https://sts.chinacloudapi.cn",
+    },
+];
+
+/// Each cloud's own signing key, published (at `/{cloud}/{tenant}/…`) as
+/// Entra does: bound to the cloud's templated v2 issuer.
+struct Clouds {
+    provider: MockProvider,
+    keys: Vec<TestKey>,
+}
+
+impl Clouds {
+    async fn start() -> Clouds {
+        let provider = MockProvider::start().await;
+        let keys: Vec<TestKey> = CLOUDS
+            .iter()
+            .map(|cloud| TestKey::generate(KeyKind::Rsa2048, format!("{}-key", cloud.name)))
+            .collect();
+        for (cloud, key) in CLOUDS.iter().zip(&keys) {
+            let jwk = common::microsoft_jwk(key, &format!("{}/{{tenantid}}/v2.0", cloud.v2));
+            let jwks = Reply::json(&json!({ "keys": [jwk] }));
+            for tenant in [TENANT, "common"] {
+                provider.set(&Self::keys_path(cloud, tenant), jwks.clone());
+            }
+        }
+        Clouds { provider, keys }
+    }
+
+    fn keys_path(cloud: &Cloud, tenant: &str) -> String {
+        format!("/{}/{tenant}/discovery/v2.0/keys", cloud.name)
+    }
+
+    /// The preset for `cloud`, v1 and v2, with its keys fetched from here
+    /// instead of `{instance}/{tenant}/discovery/v2.0/keys`.
+    async fn validator(&self, cloud: &Cloud, multi_tenant: bool) -> Validator {
+        let (preset, tenant) = if multi_tenant {
+            (EntraId::multi_tenant(), "common")
+        } else {
+            (EntraId::tenant(TENANT), TENANT)
+        };
+        let issuers = preset
+            .instance(cloud.instance)
+            .audience(API_CLIENT_ID)
+            .audience(APP_ID_URI)
+            .token_version(EntraTokenVersion::V1AndV2)
+            .into_issuers();
+        let keys = self.provider.url(&Self::keys_path(cloud, tenant));
+        let mut builder = Validator::builder();
+        for issuer in issuers {
+            builder = builder.trust(issuer.jwks_url(&keys));
+        }
+        builder.build().await.unwrap()
+    }
+
+    /// `cloud`'s v1 or v2 token for `TENANT`, signed with its key.
+    fn token(&self, cloud: usize, v1: bool) -> String {
+        let claims = if v1 {
+            v1_claims(&format!("{}/{TENANT}/", CLOUDS[cloud].v1), TENANT)
+        } else {
+            v2_claims(&format!("{}/{TENANT}/v2.0", CLOUDS[cloud].v2), TENANT)
+        };
+        TokenBuilder::new()
+            .header("typ", "JWT")
+            .claims(claims)
+            .sign(&self.keys[cloud])
+    }
+}
+
+/// What a validator of one cloud answers for a token of another: the
+/// issuer rule when the `iss` is another cloud's, the key when it is the
+/// same (`sts.windows.net`, global and US Government) but the signature
+/// is another cloud's.
+fn expected_refusal(validator: &Cloud, token: &Cloud, v1: bool) -> &'static str {
+    let same_iss = if v1 {
+        validator.v1 == token.v1
+    } else {
+        validator.v2 == token.v2
+    };
+    if same_iss {
+        "unknown key id"
+    } else {
+        "invalid issuer"
+    }
+}
+
+/// The issue: a validator for Azure China trusted the global v1 issuer
+/// and refused China's. Every cloud's v1 and v2 tokens pass its own
+/// validator, single- and multi-tenant, and every other cloud's are
+/// refused, over HTTP and through `verify`/`try_verify`.
+#[tokio::test]
+async fn each_cloud_accepts_its_own_v1_and_v2_tokens_and_refuses_the_other_clouds() {
+    let clouds = Clouds::start().await;
+    let mut seen = Vec::new();
+    let mut wrong = Vec::new();
+    for multi_tenant in [false, true] {
+        for (at, cloud) in CLOUDS.iter().enumerate() {
+            let validator = clouds.validator(cloud, multi_tenant).await;
+            let api = serve(
+                Router::new()
+                    .route("/me", get(me))
+                    .route_layer(validator.layer::<StandardClaims>()),
+            )
+            .await;
+            for (from, token_cloud) in CLOUDS.iter().enumerate() {
+                for v1 in [true, false] {
+                    let token = clouds.token(from, v1);
+                    let iss = if v1 {
+                        format!("{}/{TENANT}/", token_cloud.v1)
+                    } else {
+                        format!("{}/{TENANT}/v2.0", token_cloud.v2)
+                    };
+                    let answer = fetch(&api, "/me", &[&bearer(&token)]).await;
+                    let expected = (from != at).then(|| expected_refusal(cloud, token_cloud, v1));
+                    let challenge = answer.challenge.clone().unwrap_or_default();
+                    let right = match expected {
+                        None => answer.status == StatusCode::OK && answer.body.contains(TENANT),
+                        Some(description) => {
+                            answer.status == StatusCode::UNAUTHORIZED
+                                && challenge.contains("error=\"invalid_token\"")
+                                && challenge
+                                    .contains(&format!("error_description=\"{description}\""))
+                        }
+                    };
+                    let verified = validator.verify::<StandardClaims>(&token).await;
+                    let tried = validator.try_verify::<StandardClaims>(&token);
+                    let direct_right =
+                        [&verified, &tried]
+                            .iter()
+                            .all(|result| match (expected, result) {
+                                (None, Ok(claims)) => claims.iss == iss,
+                                (Some("invalid issuer"), Err(Error::InvalidIssuer)) => true,
+                                (Some("unknown key id"), Err(Error::UnknownKey)) => true,
+                                _ => false,
+                            });
+                    let line = format!(
+                        "{} validator{}, {} v{} token: {} {challenge} / verify {:?} / \
+                         try_verify {:?}",
+                        cloud.name,
+                        if multi_tenant { " (multi-tenant)" } else { "" },
+                        token_cloud.name,
+                        if v1 { 1 } else { 2 },
+                        answer.status.as_u16(),
+                        verified.as_ref().err(),
+                        tried.as_ref().err(),
+                    );
+                    if !(right && direct_right) {
+                        wrong.push(format!("{line}; expected {}", expected.unwrap_or("200")));
+                    }
+                    seen.push(line);
+                }
+            }
+        }
+    }
+    println!("{}", seen.join("\n"));
+    assert!(
+        wrong.is_empty(),
+        "{} wrong:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
+}
+
+/// An `Issuer` written by hand with China's v1 issuer shares the keys of
+/// China's v2 issuer, as the preset's does; the global v1 issuer still
+/// those of the global v2 issuer.
+#[tokio::test]
+async fn a_hand_written_v1_issuer_uses_the_keys_of_its_own_clouds_v2_issuer() {
+    let clouds = Clouds::start().await;
+    for (at, cloud) in CLOUDS
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.name != "us-gov")
+    {
+        let validator = Validator::builder()
+            .trust(
+                Issuer::new(format!("{}/{TENANT}/", cloud.v1))
+                    .audience(APP_ID_URI)
+                    .jwks_url(clouds.provider.url(&Clouds::keys_path(cloud, TENANT))),
+            )
+            .build()
+            .await
+            .unwrap();
+        let answer = call(&validator, &clouds.token(at, true)).await;
+        assert_eq!(answer.status, StatusCode::OK, "{}: {answer:?}", cloud.name);
+    }
+}
+
+/// A cloud whose v1 issuer is not known gets none guessed: `build()` says
+/// how to set it, and a local server (as tests use) works once it is set.
+#[tokio::test]
+async fn an_unknown_instance_needs_its_v1_issuer_said_and_azure_germany_is_refused() {
+    let clouds = Clouds::start().await;
+    let local = format!("{}/global", clouds.provider.base_url());
+    let v1_preset = || {
+        EntraId::tenant(TENANT)
+            .instance(&local)
+            .audience(APP_ID_URI)
+            .token_version(EntraTokenVersion::V1)
+    };
+    let error = Validator::builder()
+        .trust(v1_preset())
+        .build()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, Error::Config(message) if message.contains(&local)
+            && message.contains(".v1_issuer(")),
+        "{error}"
+    );
+    // Said explicitly: the global v1 token passes with the key bound to
+    // this instance's v2 issuer.
+    let key = &clouds.keys[0];
+    clouds.provider.set(
+        &Clouds::keys_path(&CLOUDS[0], TENANT),
+        Reply::json(
+            &json!({ "keys": [common::microsoft_jwk(key, &format!("{local}/{{tenantid}}/v2.0"))] }),
+        ),
+    );
+    let validator = Validator::builder()
+        .trust(v1_preset().v1_issuer("https://sts.windows.net"))
+        .build()
+        .await
+        .unwrap();
+    let answer = call(&validator, &clouds.token(0, true)).await;
+    assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
+    refused_with(
+        &call(&validator, &clouds.token(2, true)).await,
+        "invalid issuer",
+    );
+
+    let error = Validator::builder()
+        .trust(
+            EntraId::tenant(TENANT)
+                .instance("https://login.microsoftonline.de")
+                .audience(API_CLIENT_ID),
+        )
+        .build()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, Error::Config(message) if message.contains("Azure Germany")
+            && message.contains("closed")),
+        "{error}"
+    );
 }

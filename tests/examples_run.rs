@@ -31,6 +31,7 @@ const VARS: &[&str] = &[
     "AZURE_TOKEN_VERSION",
     "AZURE_CLAIMS_MAPPING",
     "AZURE_INSTANCE",
+    "AZURE_V1_ISSUER",
     "KEYCLOAK_URL",
     "KEYCLOAK_REALM",
     "KEYCLOAK_INTERNAL_URL",
@@ -391,6 +392,8 @@ async fn azure_ad_example_multi_tenant_v1_and_v2_with_allow_list() {
             ("AZURE_CLIENT_ID", API_CLIENT_ID.into()),
             ("AZURE_TOKEN_VERSION", "both".into()),
             ("AZURE_INSTANCE", provider.base_url()),
+            // A local instance is no known cloud: its v1 issuer is said.
+            ("AZURE_V1_ISSUER", "https://sts.windows.net".into()),
         ],
     );
     let me = format!("{}/me", api.base);

@@ -124,6 +124,8 @@ async fn entra_v1_and_v2_share_the_tenant_keys_and_refuse_another_tenant() {
         let validator = build(
             EntraId::tenant(A)
                 .instance(entra.base())
+                // A local instance is no known cloud: its v1 issuer is said.
+                .v1_issuer("https://sts.windows.net")
                 .audience(CLIENT)
                 .audience(APP_ID_URI)
                 .token_version(EntraTokenVersion::V1AndV2),

@@ -26,7 +26,7 @@ use serde::Serialize;
 
 pub(crate) use checks::{ClaimChecks, is_microsoft_graph};
 pub(crate) use confirmation::{Binding, Confirmation};
-pub(crate) use issuer::{IssuerName, TENANT_PLACEHOLDER, entra_v2_alias, is_guid, key_accepts};
+pub(crate) use issuer::{IssuerName, TENANT_PLACEHOLDER, is_guid, key_accepts};
 pub use registered::numeric_date;
 pub(crate) use registered::{
     Audience, Registered, claim_names, numeric_date_opt, one_or_many, wrong_type_claim,

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use super::issuer::{Issuer, Source};
 use super::keys::IssuerKeys;
 use super::select::{IssuerEntry, IssuerTable};
-use crate::claims::{ClaimChecks, IssuerName, TENANT_PLACEHOLDER, entra_v2_alias, is_guid};
+use crate::claims::{ClaimChecks, IssuerName, TENANT_PLACEHOLDER, is_guid};
 use crate::discovery;
 use crate::error::Error;
 use crate::fetch::{self, HttpOptions};
@@ -70,7 +70,7 @@ pub(crate) async fn open(issuers: Vec<Issuer>, shared: &Shared<'_>) -> Result<Is
         }
         let key_issuer_alias = issuer
             .key_issuer_alias
-            .or_else(|| entra_v2_alias(&issuer.name, "https://login.microsoftonline.com"));
+            .or_else(|| crate::providers::entra_v1_key_alias(&issuer.name));
         entries.push(IssuerEntry {
             claims: ClaimChecks {
                 issuer: name,

@@ -10,6 +10,74 @@ use crate::validator::Rule;
 /// The global cloud's sign-in host (the MSAL "instance").
 const GLOBAL: &str = "https://login.microsoftonline.com";
 
+/// One Entra ID cloud: the sign-in hosts that name it and the issuers its
+/// tokens carry, each before `/{tid}/…`. Sources: see [`EntraId::instance`].
+struct Cloud {
+    name: &'static str,
+    instances: &'static [&'static str],
+    /// v2 tokens: `{v2}/{tid}/v2.0`; the JWK `issuer` member of its keys.
+    v2: &'static str,
+    /// v1 tokens: `{v1}/{tid}/`.
+    v1: &'static str,
+}
+
+/// The clouds whose issuers are known. The global cloud comes first: the
+/// v1 host `sts.windows.net` is shared with US Government, and an issuer
+/// written by hand with that host is taken as the global one.
+const CLOUDS: &[Cloud] = &[
+    Cloud {
+        name: "global",
+        instances: &[GLOBAL],
+        v2: GLOBAL,
+        v1: "https://sts.windows.net",
+    },
+    Cloud {
+        name: "Azure US Government",
+        instances: &["https://login.microsoftonline.us"],
+        v2: "https://login.microsoftonline.us",
+        v1: "https://sts.windows.net",
+    },
+    Cloud {
+        name: "Azure China (21Vianet)",
+        // Both hosts sign in to the one cloud (MSAL's instance aliases);
+        // its v2 tokens name the second whichever was used.
+        instances: &[
+            "https://login.chinacloudapi.cn",
+            "https://login.partner.microsoftonline.cn",
+        ],
+        v2: "https://login.partner.microsoftonline.cn",
+        v1: "https://sts.chinacloudapi.cn",
+    },
+];
+
+/// Azure Germany's sign-in host: the cloud closed on 2021-10-29.
+const GERMANY: &str = "https://login.microsoftonline.de";
+
+fn cloud_of(instance: &str) -> Option<&'static Cloud> {
+    CLOUDS.iter().find(|cloud| {
+        cloud
+            .instances
+            .iter()
+            .any(|known| known.eq_ignore_ascii_case(instance))
+    })
+}
+
+/// The issuer a v1 issuer written by hand (`Issuer::new(..)`, not the
+/// preset, which sets its own) shares its keys with: the v2 issuer of the
+/// same cloud and tenant, to which Entra binds each key (JWK `issuer`);
+/// Microsoft's own validator accepts v1 tokens signed by them, its v1
+/// metadata attaching no issuer to keys. `None` for any other issuer.
+pub(crate) fn v1_key_alias(v1_issuer: &str) -> Option<String> {
+    CLOUDS.iter().find_map(|cloud| {
+        let tenant = v1_issuer
+            .strip_prefix(cloud.v1)?
+            .strip_prefix('/')?
+            .strip_suffix('/')
+            .filter(|t| !t.is_empty() && !t.contains('/'))?;
+        Some(format!("{}/{tenant}/v2.0", cloud.v2))
+    })
+}
+
 /// Which access-token versions an [`EntraId`] API accepts. Entra issues
 /// the version the API's app registration asks for in its manifest
 /// (`accessTokenAcceptedVersion`: `null` or `1` → v1, `2` → v2), whatever
@@ -17,11 +85,11 @@ const GLOBAL: &str = "https://login.microsoftonline.com";
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum EntraTokenVersion {
-    /// v1: `iss` `https://sts.windows.net/{tid}/`, `aud` usually the App ID
-    /// URI (`api://…`).
+    /// v1: `iss` `https://sts.windows.net/{tid}/` (global cloud; others:
+    /// [`EntraId::instance`]), `aud` usually the App ID URI (`api://…`).
     V1,
-    /// v2 (the default): `iss` `https://login.microsoftonline.com/{tid}/v2.0`,
-    /// `aud` the API's client id.
+    /// v2 (the default): `iss` `https://login.microsoftonline.com/{tid}/v2.0`
+    /// (global cloud), `aud` the API's client id.
     #[default]
     V2,
     /// Both, e.g. while the manifest changes: two issuers sharing one key
@@ -48,6 +116,9 @@ enum Tenants {
 /// | v1 `iss` | `https://sts.windows.net/{tid}/` | the same with `{tenantid}` |
 /// | keys | `…/{tid}/discovery/v2.0/keys` | `…/common/discovery/v2.0/keys` |
 /// | tenants | the one | any, or [`allowed_tenants`](Self::allowed_tenants), checked first |
+///
+/// Those are the global cloud's issuers and keys; another cloud's come
+/// with its [`instance`](Self::instance).
 ///
 /// Both: the audiences you give (client id and/or App ID URI); keys bound
 /// to issuers through their JWK `issuer` member, a v1 token accepted with
@@ -78,6 +149,7 @@ pub struct EntraId {
     tenants: Tenants,
     allowed: Option<Vec<String>>,
     instance: String,
+    v1_issuer: Option<String>,
     version: EntraTokenVersion,
     audiences: Vec<String>,
     app_id: Option<String>,
@@ -90,6 +162,7 @@ impl std::fmt::Debug for EntraId {
             .field("tenants", &self.tenants)
             .field("allowed", &self.allowed)
             .field("instance", &self.instance)
+            .field("v1_issuer", &self.v1_issuer)
             .field("version", &self.version)
             .field("audiences", &self.audiences)
             .finish_non_exhaustive()
@@ -117,6 +190,7 @@ impl EntraId {
             tenants,
             allowed: None,
             instance: GLOBAL.into(),
+            v1_issuer: None,
             version: EntraTokenVersion::V2,
             audiences: Vec::new(),
             app_id: None,
@@ -160,12 +234,59 @@ impl EntraId {
         self
     }
 
-    /// The sign-in host of another cloud, e.g. `https://login.microsoftonline.us`
-    /// (default `https://login.microsoftonline.com`): the v2 issuer and the
-    /// keys URL use it. v1 issuers stay `https://sts.windows.net/…`.
+    /// The sign-in host (MSAL's "instance") of the cloud the tenant lives
+    /// in; default `https://login.microsoftonline.com`. Keys are fetched
+    /// from `{instance}/{tenant}/discovery/v2.0/keys`, and the issuers are
+    /// the cloud's own, so a token of another cloud is refused:
+    ///
+    /// | cloud | instance | v2 `iss` | v1 `iss` |
+    /// |---|---|---|---|
+    /// | global | `https://login.microsoftonline.com` | `https://login.microsoftonline.com/{tid}/v2.0` | `https://sts.windows.net/{tid}/` |
+    /// | Azure US Government | `https://login.microsoftonline.us` | `https://login.microsoftonline.us/{tid}/v2.0` | `https://sts.windows.net/{tid}/` |
+    /// | Azure China (21Vianet) | `https://login.chinacloudapi.cn` or `https://login.partner.microsoftonline.cn` | `https://login.partner.microsoftonline.cn/{tid}/v2.0` | `https://sts.chinacloudapi.cn/{tid}/` |
+    ///
+    /// Sources. The instances: Microsoft's national clouds page,
+    /// "Microsoft Entra authentication endpoints"
+    /// (<https://learn.microsoft.com/entra/identity-platform/authentication-national-cloud>),
+    /// which names no issuer. The v2 issuers: MSAL's built-in cloud
+    /// metadata (`lib/msal-common/src/authority/AuthorityMetadata.ts` in
+    /// AzureAD/microsoft-authentication-library-for-js), which marks
+    /// China's issuer host as differing from its sign-in host, as China's
+    /// discovery documents and tokens show. The v1 issuers: no Microsoft
+    /// reference page lists them; these are the hosts Microsoft's own
+    /// tools expect (`sts.chinacloudapi.cn` for China, `sts.windows.net`
+    /// for every other cloud). US Government's v1 tokens thus share the
+    /// global host: there a global v1 token is refused by its key, not by
+    /// its `iss`, each cloud signing with its own keys.
+    ///
+    /// Azure Germany (`https://login.microsoftonline.de`) closed on
+    /// 2021-10-29: `build()` refuses it. For any other instance (a local
+    /// test server, a cloud not listed) the v2 issuer is
+    /// `{instance}/{tid}/v2.0` and no v1 issuer is guessed: accepting v1
+    /// tokens there needs [`v1_issuer`](Self::v1_issuer), or `build()`
+    /// says so.
     pub fn instance(mut self, url: impl Into<String>) -> Self {
         self.instance = url.into().trim_end_matches('/').to_owned();
         self
+    }
+
+    /// The v1 issuer of this cloud, without its tenant: v1 tokens then
+    /// carry `{url}/{tid}/`, e.g. `https://sts.windows.net` for
+    /// `https://sts.windows.net/{tid}/`. Only needed for an
+    /// [`instance`](Self::instance) the table there does not list (and it
+    /// replaces the table's value for one it does). v1 tokens are still
+    /// verified with the keys bound to the v2 issuer.
+    pub fn v1_issuer(mut self, url: impl Into<String>) -> Self {
+        self.v1_issuer = Some(url.into().trim_end_matches('/').to_owned());
+        self
+    }
+
+    /// The v2 issuer and the v1 issuer (if known) before `/{tid}/…`.
+    fn issuer_bases(&self) -> (&str, Option<&str>) {
+        let cloud = cloud_of(&self.instance);
+        let v2 = cloud.map_or(self.instance.as_str(), |cloud| cloud.v2);
+        let v1 = self.v1_issuer.as_deref().or(cloud.map(|cloud| cloud.v1));
+        (v2, v1)
     }
 
     /// A custom check on the verified claims of this API's tokens, as
@@ -180,6 +301,45 @@ impl EntraId {
 
     /// The mistake `build()` reports, if any.
     fn mistake(&self) -> Option<String> {
+        self.tenant_mistake().or_else(|| self.cloud_mistake())
+    }
+
+    fn cloud_mistake(&self) -> Option<String> {
+        let instance = &self.instance;
+        if instance.eq_ignore_ascii_case(GERMANY) {
+            return Some(format!(
+                "EntraId::instance({instance:?}) is Azure Germany, which closed on 2021-10-29 \
+                 and issues no tokens: its tenants moved to the global cloud, the default \
+                 instance (https://login.microsoftonline.com)"
+            ));
+        }
+        if let Some(v1) = &self.v1_issuer {
+            let bare = reqwest::Url::parse(v1).is_ok_and(|url| {
+                url.scheme() == "https" && url.path() == "/" && url.query().is_none()
+            }) && !v1.contains(TENANT_PLACEHOLDER);
+            if !bare {
+                return Some(format!(
+                    "EntraId::v1_issuer({v1:?}) takes the v1 issuer without its tenant, such as \
+                     https://sts.windows.net: tokens carry it followed by /<tenant id>/"
+                ));
+            }
+        }
+        let wants_v1 = self.version != EntraTokenVersion::V2;
+        (wants_v1 && self.issuer_bases().1.is_none()).then(|| {
+            let known: Vec<String> = CLOUDS
+                .iter()
+                .map(|cloud| format!("{} {}", cloud.name, cloud.instances.join(" or ")))
+                .collect();
+            format!(
+                "EntraId::instance({instance:?}) is no cloud whose v1 issuer is known ({}), so \
+                 v1 tokens cannot be checked: set it with .v1_issuer(\"https://…\"), the `iss` \
+                 of your v1 tokens without /<tenant id>/, or accept v2 tokens only",
+                known.join("; ")
+            )
+        })
+    }
+
+    fn tenant_mistake(&self) -> Option<String> {
         let Tenants::One(tenant) = &self.tenants else {
             return None;
         };
@@ -221,12 +381,16 @@ impl IntoIssuers for EntraId {
             Tenants::One(tenant) => tenant.clone(),
             Tenants::Any => TENANT_PLACEHOLDER.to_owned(),
         };
-        let v2 = format!("{}/{tenant}/v2.0", self.instance);
-        let v1 = format!("https://sts.windows.net/{tenant}/");
-        let names: Vec<(String, Option<String>)> = match self.version {
-            EntraTokenVersion::V1 => vec![(v1, Some(v2))],
-            EntraTokenVersion::V2 => vec![(v2, None)],
-            EntraTokenVersion::V1AndV2 => vec![(v2.clone(), None), (v1, Some(v2))],
+        let (v2_base, v1_base) = self.issuer_bases();
+        let v2 = format!("{v2_base}/{tenant}/v2.0");
+        // The cloud's v1 tokens are signed with the keys bound to its v2
+        // issuer: the alias is set here, so nothing downstream guesses it.
+        let v1 = v1_base.map(|base| (format!("{base}/{tenant}/"), Some(v2.clone())));
+        let names: Vec<(String, Option<String>)> = match (self.version, v1) {
+            (EntraTokenVersion::V1, Some(v1)) => vec![v1],
+            (EntraTokenVersion::V1AndV2, Some(v1)) => vec![(v2, None), v1],
+            // No v1 issuer known: `mistake()` makes `build()` say so.
+            _ => vec![(v2, None)],
         };
         let keys_url = self.keys_url();
         let mistake = self.mistake();
@@ -308,6 +472,171 @@ mod tests {
         for tenant in ["contoso.onmicrosoft.com", "common", "Organizations", ""] {
             let issuers = EntraId::tenant(tenant).audience("x").into_issuers();
             assert!(issuers[0].invalid.is_some(), "{tenant}");
+        }
+    }
+
+    /// The clouds' issuers as Microsoft's libraries and tokens have them
+    /// (sources on `EntraId::instance`), written out rather than read
+    /// from the table they check.
+    const CLOUD_ISSUERS: [(&str, &str, &str); 4] = [
+        (
+            "https://login.microsoftonline.com",
+            "https://login.microsoftonline.com",
+            "https://sts.windows.net",
+        ),
+        (
+            "https://login.microsoftonline.us",
+            "https://login.microsoftonline.us",
+            "https://sts.windows.net",
+        ),
+        (
+            "https://login.chinacloudapi.cn",
+            "https://login.partner.microsoftonline.cn",
+            "https://sts.chinacloudapi.cn",
+        ),
+        (
+            "https://login.partner.microsoftonline.cn/",
+            "https://login.partner.microsoftonline.cn",
+            "https://sts.chinacloudapi.cn",
+        ),
+    ];
+
+    #[test]
+    fn each_cloud_has_its_own_v1_and_v2_issuers_and_the_v1_alias_follows() {
+        for (instance, v2, v1) in CLOUD_ISSUERS {
+            let single = EntraId::tenant(T).instance(instance);
+            let multi = EntraId::multi_tenant().instance(instance);
+            for (preset, tenant) in [(single, T), (multi, TENANT_PLACEHOLDER)] {
+                let issuers = preset
+                    .audience("api://x")
+                    .token_version(EntraTokenVersion::V1AndV2)
+                    .into_issuers();
+                let names: Vec<&str> = issuers.iter().map(|i| i.name.as_str()).collect();
+                let v2 = format!("{v2}/{tenant}/v2.0");
+                assert_eq!(names, [v2.clone(), format!("{v1}/{tenant}/")], "{instance}");
+                assert_eq!(issuers[0].key_issuer_alias, None, "{instance}");
+                assert_eq!(
+                    issuers[1].key_issuer_alias.as_deref(),
+                    Some(&*v2),
+                    "{instance}"
+                );
+                let keys_tenant = if tenant == T { T } else { "common" };
+                let keys = format!(
+                    "{}/{keys_tenant}/discovery/v2.0/keys",
+                    instance.trim_end_matches('/')
+                );
+                for issuer in &issuers {
+                    assert!(issuer.invalid.is_none(), "{instance}: {:?}", issuer.invalid);
+                    assert!(matches!(
+                        &issuer.source,
+                        Some(crate::issuers::Source::JwksUrl(url)) if *url == keys
+                    ));
+                }
+            }
+        }
+        // The instance is a host name: its case does not change the cloud.
+        let upper = EntraId::tenant(T)
+            .instance("https://LOGIN.chinacloudapi.cn")
+            .audience("x")
+            .token_version(EntraTokenVersion::V1)
+            .into_issuers();
+        assert_eq!(upper[0].name, format!("https://sts.chinacloudapi.cn/{T}/"));
+    }
+
+    #[test]
+    fn an_unknown_instance_gets_no_v1_issuer_guessed() {
+        let local = "http://127.0.0.1:8080";
+        let v2_only = EntraId::tenant(T)
+            .instance(local)
+            .audience("x")
+            .into_issuers();
+        assert_eq!(v2_only[0].name, format!("{local}/{T}/v2.0"));
+        assert!(v2_only[0].invalid.is_none());
+        for version in [EntraTokenVersion::V1, EntraTokenVersion::V1AndV2] {
+            let issuers = EntraId::tenant(T)
+                .instance(local)
+                .audience("x")
+                .token_version(version)
+                .into_issuers();
+            assert!(
+                issuers.iter().all(|i| !i.name.contains("sts.")),
+                "{version:?}"
+            );
+            let mistake = issuers[0].invalid.as_deref().unwrap_or_default();
+            assert!(
+                mistake.contains(local)
+                    && mistake.contains(".v1_issuer(")
+                    && mistake.contains("https://login.chinacloudapi.cn"),
+                "{mistake}"
+            );
+        }
+        // Said explicitly, it is used, with the v2 issuer as its alias.
+        let explicit = EntraId::multi_tenant()
+            .instance(local)
+            .v1_issuer("https://sts.example.com/")
+            .audience("x")
+            .token_version(EntraTokenVersion::V1)
+            .into_issuers();
+        assert_eq!(explicit[0].name, "https://sts.example.com/{tenantid}/");
+        assert_eq!(
+            explicit[0].key_issuer_alias.as_deref(),
+            Some(&*format!("{local}/{{tenantid}}/v2.0"))
+        );
+        assert!(explicit[0].invalid.is_none());
+    }
+
+    #[test]
+    fn azure_germany_and_a_v1_issuer_with_a_tenant_are_refused() {
+        let germany = EntraId::tenant(T)
+            .instance("https://login.microsoftonline.de/")
+            .audience("x")
+            .into_issuers();
+        let mistake = germany[0].invalid.as_deref().unwrap_or_default();
+        assert!(
+            mistake.contains("Azure Germany") && mistake.contains("closed"),
+            "{mistake}"
+        );
+        for v1 in [
+            "sts.windows.net",
+            "http://sts.windows.net",
+            "https://sts.windows.net/8eaef023-2b34-4da1-9baa-8bc8c9d6a490/",
+            "https://sts.windows.net/{tenantid}/",
+            "https://sts.windows.net?x=1",
+            "",
+        ] {
+            let issuers = EntraId::tenant(T)
+                .v1_issuer(v1)
+                .audience("x")
+                .token_version(EntraTokenVersion::V1)
+                .into_issuers();
+            let mistake = issuers[0].invalid.as_deref().unwrap_or_default();
+            assert!(mistake.contains("without its tenant"), "{v1}: {mistake}");
+        }
+    }
+
+    #[test]
+    fn a_hand_written_v1_issuer_shares_the_keys_of_its_clouds_v2_issuer() {
+        assert_eq!(
+            v1_key_alias(&format!("https://sts.windows.net/{T}/")),
+            Some(format!("https://login.microsoftonline.com/{T}/v2.0"))
+        );
+        assert_eq!(
+            v1_key_alias(&format!("https://sts.chinacloudapi.cn/{T}/")),
+            Some(format!("https://login.partner.microsoftonline.cn/{T}/v2.0"))
+        );
+        assert_eq!(
+            v1_key_alias("https://sts.windows.net/{tenantid}/").as_deref(),
+            Some("https://login.microsoftonline.com/{tenantid}/v2.0")
+        );
+        for other in [
+            "https://sts.windows.net.evil/a/",
+            "https://sts.windows.net/a",
+            "https://sts.windows.net//",
+            "https://sts.windows.net/a/b/",
+            "https://sts.chinacloudapi.cn.evil/a/",
+            "https://login.microsoftonline.com/a/v2.0",
+        ] {
+            assert_eq!(v1_key_alias(other), None, "{other}");
         }
     }
 }

@@ -21,6 +21,7 @@ mod entra_claims;
 mod keycloak;
 mod keycloak_claims;
 
+pub(crate) use entra::v1_key_alias as entra_v1_key_alias;
 pub use entra::{EntraId, EntraTokenVersion};
 pub use entra_claims::AzureClaims;
 pub use keycloak::Keycloak;
