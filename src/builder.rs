@@ -119,14 +119,19 @@ impl ValidatorBuilder {
     }
 
     /// An accepted audience; call again to accept several. A token passes
-    /// when its `aud` (string or array) contains one of them.
+    /// when its `aud` (string or array) contains one of them. An `aud`
+    /// that names no one (`""`, `[]`, `[""]`, `null`) is no `aud`:
+    /// `missing required claim: aud` (OpenID Connect Core §2, RFC 7519
+    /// §4.1.3), on every audience path. An empty audience here is a
+    /// `build()` error.
     pub fn audience(mut self, audience: impl Into<String>) -> Self {
         self.base = self.base.audience(audience);
         self
     }
 
     /// Also accept a token whose `aud` names none of the audiences when
-    /// its `azp` is `client_id`; a token without `aud` is still refused.
+    /// its `azp` is `client_id`; a token without `aud`, or whose `aud`
+    /// names no one (`[]`, `""`, `[""]`), is still refused.
     /// See [`Issuer::allow_azp_as_audience`].
     pub fn allow_azp_as_audience(mut self, client_id: impl Into<String>) -> Self {
         self.base = self.base.allow_azp_as_audience(client_id);

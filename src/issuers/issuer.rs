@@ -3,7 +3,14 @@
 use std::fmt;
 use std::sync::Arc;
 
+use crate::error::Error;
 use crate::validator::Rule;
+
+/// A provider's own test of what kind of token a verified payload is (an
+/// access token or not), set by a preset: a plain function of the claims
+/// JSON, so it costs one borrowed scan of the payload, not a
+/// `serde_json::Value` as a [`rule`](Issuer::rule) does.
+pub(crate) type KindCheck = fn(&[u8]) -> Result<(), Error>;
 
 /// Where an issuer's keys come from, as configured.
 #[derive(Clone)]
@@ -62,6 +69,8 @@ pub struct Issuer {
     pub(crate) required_typ: Option<String>,
     pub(crate) required_claims: Vec<String>,
     pub(crate) rules: Vec<Rule>,
+    /// Set by a preset whose provider marks each token's kind.
+    pub(crate) kind_check: Option<KindCheck>,
     /// A mistake a provider preset found, reported by `build()`.
     pub(crate) invalid: Option<String>,
 }
@@ -98,6 +107,7 @@ impl Issuer {
             required_typ: None,
             required_claims: Vec::new(),
             rules: Vec::new(),
+            kind_check: None,
             invalid: None,
         }
     }
@@ -132,7 +142,11 @@ impl Issuer {
     }
 
     /// An accepted audience; call again to accept several. A token passes
-    /// when its `aud` (string or array) contains one of them.
+    /// when its `aud` (string or array) contains one of them. An `aud`
+    /// that names no one (`""`, `[]`, `[""]`, `null`) is no `aud`:
+    /// `missing required claim: aud` (OpenID Connect Core §2, RFC 7519
+    /// §4.1.3), on every audience path. An empty audience here is a
+    /// `build()` error.
     pub fn audience(mut self, audience: impl Into<String>) -> Self {
         self.audiences.push(audience.into());
         self
@@ -142,7 +156,8 @@ impl Issuer {
     /// its `azp` (authorized party, OpenID Connect Core §2) is `client_id`
     /// — Keycloak, until an Audience mapper puts the API in `aud`, issues
     /// `aud: "account"` and names the client only in `azp`. A token
-    /// without `aud` is still refused, and any other `azp` too. This trusts
+    /// without `aud`, or whose `aud` names no one (`[]`, `""`, `[""]`), is
+    /// still refused, and any other `azp` too. This trusts
     /// every token the client obtained, for whatever audience: prefer an
     /// Audience mapper.
     pub fn allow_azp_as_audience(mut self, client_id: impl Into<String>) -> Self {

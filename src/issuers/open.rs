@@ -92,6 +92,7 @@ pub(crate) async fn open(issuers: Vec<Issuer>, shared: &Shared<'_>) -> Result<Is
             required_typ: issuer.required_typ.map(Into::into),
             required_claims: issuer.required_claims.into_iter().map(Into::into).collect(),
             rules: issuer.rules.into(),
+            kind_check: issuer.kind_check,
         });
     }
     Ok(IssuerTable::new(entries))
@@ -162,6 +163,17 @@ fn check(issuer: &Issuer) -> Result<IssuerName, Error> {
         return Err(Error::Config(format!(
             "no audience for issuer {name:?}: call .audience(...) with your API's identifier \
              (client id or App ID URI), or .insecure_skip_audience() to accept any audience"
+        )));
+    }
+    if issuer.audiences.iter().any(String::is_empty) {
+        return Err(Error::Config(format!(
+            "an empty audience for issuer {name:?}: no token can be for it (an empty aud is \
+             no audience); give your API's identifier"
+        )));
+    }
+    if issuer.azp_audience.as_deref() == Some("") {
+        return Err(Error::Config(format!(
+            "allow_azp_as_audience(\"\") on {name:?}: give the client id tokens carry in azp"
         )));
     }
     let discovery = matches!(issuer.source, None | Some(Source::Discovery));
