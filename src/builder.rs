@@ -116,14 +116,19 @@ impl ValidatorBuilder {
     }
 
     /// An accepted audience; call again to accept several. A token passes
-    /// when its `aud` (string or array) contains one of them.
+    /// when its `aud` (string or array) contains one of them. An `aud`
+    /// that names no one (`""`, `[]`, `[""]`, `null`) is no `aud`:
+    /// `missing required claim: aud` (OpenID Connect Core §2, RFC 7519
+    /// §4.1.3), on every audience path. An empty audience here is a
+    /// `build()` error.
     pub fn audience(mut self, audience: impl Into<String>) -> Self {
         self.base = self.base.audience(audience);
         self
     }
 
     /// Also accept a token whose `aud` names none of the audiences when
-    /// its `azp` is `client_id`; a token without `aud` is still refused.
+    /// its `azp` is `client_id`; a token without `aud`, or whose `aud`
+    /// names no one (`[]`, `""`, `[""]`), is still refused.
     /// See [`Issuer::allow_azp_as_audience`].
     pub fn allow_azp_as_audience(mut self, client_id: impl Into<String>) -> Self {
         self.base = self.base.allow_azp_as_audience(client_id);
@@ -141,7 +146,7 @@ impl ValidatorBuilder {
     /// Find the keys through OpenID Connect discovery (the default when no
     /// other key source is set): `{issuer}/.well-known/openid-configuration`
     /// must name the configured issuer exactly, and its `jwks_uri` is used.
-    /// Adds a key source of the builder's issuer.
+    /// Replaces any earlier key source.
     pub fn discovery(mut self) -> Self {
         self.base = self.base.discovery();
         self
@@ -162,16 +167,17 @@ impl ValidatorBuilder {
         self
     }
 
-    /// Fetch the signing keys from this JWKS URL. Must be `https`, or
-    /// `http` on a loopback host. Adds a key source of the builder's
-    /// issuer: call again for several key sets (see [`Issuer::jwks_url`]).
+    /// Fetch the signing keys from this JWKS URL. Replaces any earlier key
+    /// source. Must be `https`, or `http` on a loopback host. For several
+    /// key sets of one issuer (Azure AD B2C policies), see
+    /// [`Issuer::jwks_urls`].
     pub fn jwks_url(mut self, url: impl Into<String>) -> Self {
         self.base = self.base.jwks_url(url);
         self
     }
 
-    /// Use this JWKS document (`{"keys":[…]}`) as a fixed key set. Adds a
-    /// key source of the builder's issuer.
+    /// Use this JWKS document (`{"keys":[…]}`) as a fixed key set.
+    /// Replaces any earlier key source.
     pub fn jwks_json(mut self, json: impl Into<Vec<u8>>) -> Self {
         self.base = self.base.jwks_json(json);
         self
@@ -180,7 +186,7 @@ impl ValidatorBuilder {
     /// Use one PEM public key (`PUBLIC KEY`, `CERTIFICATE`, or the bare
     /// base64 Keycloak's realm endpoint shows). With `kid`, only tokens
     /// naming that `kid` (or none) are verified with it; without, it is the
-    /// one key for every token. Adds a key source of the builder's issuer.
+    /// one key for every token. Replaces any earlier key source.
     pub fn pem_key(mut self, pem: impl Into<String>, kid: Option<&str>) -> Self {
         self.base = self.base.pem_key(pem, kid);
         self
@@ -394,6 +400,7 @@ impl ValidatorBuilder {
             ));
         } else if !self.base.audiences.is_empty()
             || !self.base.sources.is_empty()
+            || self.base.secret.is_some()
             || self.base.provider_url.is_some()
             || !self.base.rules.is_empty()
         {

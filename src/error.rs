@@ -114,6 +114,11 @@ pub enum Error {
     /// The header `typ` is not the required one (e.g. `at+jwt`).
     #[error("invalid token type")]
     InvalidType,
+    /// The token is signed by a trusted issuer but is not an access token:
+    /// a Keycloak ID, refresh or logout token (its `typ` claim, see
+    /// [`Keycloak`](crate::Keycloak)). The message names the kind.
+    #[error("not an access token: {0}")]
+    NotAnAccessToken(&'static str),
     /// The token was issued for Microsoft Graph (a `nonce` in its header,
     /// or Graph's audience), not for this API: only Graph can verify it.
     /// The client must request a scope of this API instead of a Graph
@@ -261,6 +266,7 @@ impl Error {
         "dpop_required",
         "replay_store_unavailable",
         "unsupported_confirmation",
+        "not_an_access_token",
     ];
 
     /// A stable snake_case label for this kind of failure (`expired`,
@@ -326,6 +332,7 @@ impl Error {
             Error::DpopRequired => 33,
             Error::ReplayStoreUnavailable { .. } => 34,
             Error::UnsupportedConfirmation => 35,
+            Error::NotAnAccessToken(_) => 36,
         }
     }
 }

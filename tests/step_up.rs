@@ -240,3 +240,165 @@ async fn anonymous_requests_get_a_bare_challenge() {
     assert_eq!(answer.status, 401);
     assert_eq!(answer.challenge.as_deref(), Some("Bearer realm=\"bank\""));
 }
+
+const HWK: &str = "urn:test:hwk";
+const PWD: &str = "urn:test:pwd";
+
+/// One route per `and`: `/age` (60 s and 3600 s), `/age_rev` (the same,
+/// the other way round), `/acr` (`[mfa hwk]` and `[hwk pwd]`), `/disjoint`
+/// (`[mfa]` and `[pwd]`) and `/mixed` (max_age 60 s and `[mfa hwk]` and
+/// 3600 s and `[mfa]`).
+async fn and_api(validator: &Validator) -> Api {
+    let minute = Duration::from_secs(60);
+    let hour = Duration::from_secs(3600);
+    let routes = [
+        ("/age", StepUp::max_age(minute).and(StepUp::max_age(hour))),
+        (
+            "/age_rev",
+            StepUp::max_age(hour).and(StepUp::max_age(minute)),
+        ),
+        (
+            "/acr",
+            StepUp::acr_values([MFA, HWK]).and(StepUp::acr_values([HWK, PWD])),
+        ),
+        (
+            "/disjoint",
+            StepUp::acr_values([MFA]).and(StepUp::acr_values([PWD])),
+        ),
+        (
+            "/mixed",
+            StepUp::max_age(minute)
+                .and(StepUp::acr_values([MFA, HWK]))
+                .and(StepUp::max_age(hour))
+                .and(StepUp::acr_values([MFA])),
+        ),
+    ];
+    let mut app = Router::new();
+    for (path, step_up) in routes {
+        app = app.route(
+            path,
+            get(|| async { "ok" })
+                .route_layer(step_up.layer::<StandardClaims>(validator).realm("bank")),
+        );
+    }
+    serve(app.route_layer(validator.layer::<StandardClaims>().realm("bank"))).await
+}
+
+/// The step-up challenge of `realm="bank"`.
+fn step_up_challenge(description: &str, attrs: &str) -> String {
+    format!(
+        "Bearer realm=\"bank\", error=\"insufficient_user_authentication\", \
+         error_description=\"insufficient user authentication: {description}\"{attrs}"
+    )
+}
+
+#[tokio::test]
+async fn and_of_two_max_ages_keeps_the_smaller() {
+    let issuer = TestIssuer::start().await;
+    let validator = validator_for(&issuer, API).build().await.unwrap();
+    let api = and_api(&validator).await;
+    for path in ["/age", "/age_rev"] {
+        let fresh = fetch(&api, path, &[&bearer(&token(&issuer, None, Some(30)))]).await;
+        assert_eq!(fresh.status, 200, "{path}");
+        // Within 3600 s, not within 60: the sign-in of the issue.
+        let old = fetch(&api, path, &[&bearer(&token(&issuer, None, Some(600)))]).await;
+        assert_eq!(old.status, 401, "{path}");
+        assert_eq!(
+            old.challenge.unwrap(),
+            step_up_challenge("authentication too old (max_age 60 s)", ", max_age=\"60\""),
+            "{path}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn and_of_two_acr_lists_accepts_only_values_in_both() {
+    let issuer = TestIssuer::start().await;
+    let validator = validator_for(&issuer, API).build().await.unwrap();
+    let api = and_api(&validator).await;
+    let ok = fetch(&api, "/acr", &[&bearer(&token(&issuer, Some(HWK), None))]).await;
+    assert_eq!(ok.status, 200);
+    for one_side_only in [MFA, PWD] {
+        let answer = fetch(
+            &api,
+            "/acr",
+            &[&bearer(&token(&issuer, Some(one_side_only), None))],
+        )
+        .await;
+        assert_eq!(answer.status, 401, "{one_side_only}");
+        assert_eq!(
+            answer.challenge.unwrap(),
+            step_up_challenge(
+                "authentication context class (acr) not accepted",
+                &format!(", acr_values=\"{HWK}\"")
+            ),
+            "{one_side_only}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn and_of_disjoint_acr_lists_refuses_every_token_and_names_both() {
+    let issuer = TestIssuer::start().await;
+    let validator = validator_for(&issuer, API).build().await.unwrap();
+    let api = and_api(&validator).await;
+    for acr in [Some(MFA), Some(PWD), None] {
+        let answer = fetch(&api, "/disjoint", &[&bearer(&token(&issuer, acr, Some(0)))]).await;
+        assert_eq!(answer.status, 401, "{acr:?}");
+        // No `acr_values`: no value would do.
+        assert_eq!(
+            answer.challenge.unwrap(),
+            step_up_challenge(
+                &format!(
+                    "no authentication context class (acr) meets this route: acr_values \
+                     [{MFA}] and [{PWD}] have no value in common"
+                ),
+                ""
+            ),
+            "{acr:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn and_of_max_age_and_acr_keeps_the_strictest_of_each() {
+    let issuer = TestIssuer::start().await;
+    let validator = validator_for(&issuer, API).build().await.unwrap();
+    let api = and_api(&validator).await;
+    let ok = fetch(
+        &api,
+        "/mixed",
+        &[&bearer(&token(&issuer, Some(MFA), Some(30)))],
+    )
+    .await;
+    assert_eq!(ok.status, 200);
+    let attrs = format!(", acr_values=\"{MFA}\", max_age=\"60\"");
+    for (acr, age, description) in [
+        (
+            HWK,
+            30,
+            "authentication context class (acr) not accepted".to_owned(),
+        ),
+        (MFA, 600, "authentication too old (max_age 60 s)".to_owned()),
+        (
+            HWK,
+            600,
+            "authentication context class (acr) not accepted and authentication too old \
+             (max_age 60 s)"
+                .to_owned(),
+        ),
+    ] {
+        let answer = fetch(
+            &api,
+            "/mixed",
+            &[&bearer(&token(&issuer, Some(acr), Some(age)))],
+        )
+        .await;
+        assert_eq!(answer.status, 401, "{acr} {age}");
+        assert_eq!(
+            answer.challenge.unwrap(),
+            step_up_challenge(&description, &attrs),
+            "{acr} {age}"
+        );
+    }
+}

@@ -176,12 +176,19 @@ impl Require {
         Require::group(requirements, false)
     }
 
-    /// This requirement, or `other`.
+    /// This requirement, or `other`: met when either is. Nothing is
+    /// merged: a chain of `or`s becomes one flat any-of list of every
+    /// alternative given.
     pub fn or(self, other: Require) -> Require {
         Require::any([self, other])
     }
 
-    /// This requirement, and `other` too.
+    /// This requirement, and `other` too: met only when both are, so never
+    /// weaker than either side. Nothing is merged or replaced: `and` keeps
+    /// every requirement of both sides (a chain of `and`s becomes one flat
+    /// all-of list; an any-of side stays a group of its own, `(a or b) and
+    /// c`), and the 403's `scope` attribute names the scopes of both
+    /// (RFC 6750 §3).
     pub fn and(self, other: Require) -> Require {
         Require::all([self, other])
     }
@@ -454,6 +461,45 @@ mod tests {
             error.www_authenticate(None).unwrap(),
             r#"Bearer error="insufficient_scope", error_description="insufficient scope: role Bestellungen Prfer required""#
         );
+    }
+
+    /// `and` is as strict as each side, `or` as lenient as each: no chain
+    /// or nesting drops or replaces a side.
+    #[test]
+    fn and_is_as_strict_as_each_side_and_or_as_lenient() {
+        let sides = [
+            Require::scope("a"),
+            Require::any_scope(["a", "b"]),
+            Require::all_scopes(["a", "b"]),
+            Require::role("r").or(Require::scope("b")),
+            Require::realm_role("r"),
+            Require::client_role("api", "r"),
+            Require::scope("a").and(Require::realm_role("r")),
+        ];
+        let grants = [
+            "{}",
+            r#"{"scope":"a"}"#,
+            r#"{"scope":"b"}"#,
+            r#"{"scope":"a b"}"#,
+            r#"{"roles":["r"]}"#,
+            r#"{"scope":"a","realm_access":{"roles":["r"]}}"#,
+            r#"{"scope":"a b","resource_access":{"api":{"roles":["r"]}}}"#,
+        ]
+        .map(claims);
+        for x in &sides {
+            for y in &sides {
+                let both = x.clone().and(y.clone());
+                let either = x.clone().or(y.clone());
+                for c in &grants {
+                    let (mx, my) = (x.is_met_by(c), y.is_met_by(c));
+                    assert_eq!(both.is_met_by(c), mx && my, "{both}");
+                    assert_eq!(either.is_met_by(c), mx || my, "{either}");
+                }
+            }
+        }
+        // The challenge of `and` asks for the scopes of both sides.
+        let both = Require::any_scope(["a", "x"]).and(Require::scope("b"));
+        assert_eq!(scope_attr(&both).as_deref(), Some("a b"));
     }
 
     #[test]

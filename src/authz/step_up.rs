@@ -31,7 +31,8 @@ use crate::validator::Validator;
 ///   maximum age plus the validator's
 ///   [`leeway`](crate::ValidatorBuilder::leeway); a missing `auth_time`
 ///   counts as too old (RFC 9470 §3 cannot be met without it);
-/// - [`and`](Self::and): both.
+/// - [`and`](Self::and): both, and never weaker than either side: the
+///   smaller `max_age`, the `acr` values both sides accept.
 ///
 /// A token that falls short gets `401` (not 403: the client can fix it by
 /// signing the user in again) with
@@ -79,7 +80,11 @@ use crate::validator::Validator;
 /// no `acr_values` attribute could carry it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StepUp {
+    /// Empty only after [`and`](Self::and) met lists with no value in
+    /// common: then no `acr` is accepted.
     acr_values: Option<Box<[Box<str>]>>,
+    /// The lists `and` found disjoint, as the refusal names them.
+    acr_conflict: Option<Box<str>>,
     max_age: Option<u64>,
 }
 
@@ -104,6 +109,7 @@ impl StepUp {
         }
         StepUp {
             acr_values: Some(values),
+            acr_conflict: None,
             max_age: None,
         }
     }
@@ -113,15 +119,72 @@ impl StepUp {
     pub fn max_age(max_age: Duration) -> StepUp {
         StepUp {
             acr_values: None,
+            acr_conflict: None,
             max_age: Some(max_age.as_secs()),
         }
     }
 
-    /// Both requirements; where both name the same thing, `other`'s wins.
+    /// Both requirements, as strict as each side (a token meets the result
+    /// only if it meets `self` and `other`):
+    ///
+    /// - `max_age`: the smaller of the two;
+    /// - `acr_values`: the values both lists hold, in `self`'s order of
+    ///   preference, since the `acr` must be in both sets.
+    ///
+    /// The challenge then names what a new sign-in must meet for both
+    /// (RFC 9470 §3: `acr_values` are the acceptable values, `max_age` the
+    /// largest acceptable age).
+    ///
+    /// Lists with no value in common make a requirement no token can
+    /// meet. That is kept, not a panic (the lists may come from data): every
+    /// token is refused with 401 `insufficient_user_authentication`, an
+    /// `error_description` naming both lists, and no `acr_values`
+    /// attribute, since no value would do.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use oidc_bearer::{StandardClaims, StepUp};
+    ///
+    /// let route = StepUp::max_age(Duration::from_secs(60))
+    ///     .and(StepUp::max_age(Duration::from_secs(3600)))
+    ///     .and(StepUp::acr_values(["mfa", "hwk"]))
+    ///     .and(StepUp::acr_values(["hwk", "pwd"]));
+    /// let claims: StandardClaims =
+    ///     serde_json::from_str(r#"{"acr":"hwk","auth_time":1000}"#).unwrap();
+    /// assert!(route.check(&claims, 1_060, 0).is_ok());
+    /// // 600 s after sign-in: too old for the 60 s side.
+    /// let error = route.check(&claims, 1_600, 0).unwrap_err();
+    /// assert!(error.www_authenticate(None).unwrap().to_str().unwrap()
+    ///     .ends_with(r#"acr_values="hwk", max_age="60""#));
+    /// ```
     pub fn and(self, other: StepUp) -> StepUp {
+        let max_age = match (self.max_age, other.max_age) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let (acr_values, acr_conflict) = match (self.acr_values, other.acr_values) {
+            (Some(ours), Some(theirs)) => {
+                let common: Box<[Box<str>]> = ours
+                    .iter()
+                    .filter(|v| theirs.contains(v))
+                    .cloned()
+                    .collect();
+                // Once disjoint, the first pair found stays the one named.
+                let conflict = self.acr_conflict.or(other.acr_conflict).or_else(|| {
+                    common
+                        .is_empty()
+                        .then(|| format!("[{}] and [{}]", ours.join(" "), theirs.join(" ")).into())
+                });
+                (Some(common), conflict)
+            }
+            (Some(one), None) => (Some(one), self.acr_conflict),
+            (None, Some(one)) => (Some(one), other.acr_conflict),
+            (None, None) => (None, None),
+        };
         StepUp {
-            acr_values: other.acr_values.or(self.acr_values),
-            max_age: other.max_age.or(self.max_age),
+            acr_values,
+            acr_conflict,
+            max_age,
         }
     }
 
@@ -155,10 +218,19 @@ impl StepUp {
         }
         let mut required = String::new();
         if !acr_ok {
-            required.push_str(match acr {
-                None => "no authentication context class (acr)",
-                Some(_) => "authentication context class (acr) not accepted",
-            });
+            match (&self.acr_conflict, acr) {
+                (Some(lists), _) => {
+                    let _ = write!(
+                        required,
+                        "no authentication context class (acr) meets this route: acr_values \
+                         {lists} have no value in common"
+                    );
+                }
+                (None, None) => required.push_str("no authentication context class (acr)"),
+                (None, Some(_)) => {
+                    required.push_str("authentication context class (acr) not accepted")
+                }
+            }
         }
         if !fresh {
             if !required.is_empty() {
@@ -175,7 +247,11 @@ impl StepUp {
         }
         Err(Error::InsufficientUserAuthentication {
             required,
-            acr_values: self.acr_values.as_ref().map(|v| v.join(" ")),
+            acr_values: self
+                .acr_values
+                .as_ref()
+                .filter(|v| !v.is_empty())
+                .map(|v| v.join(" ")),
             max_age: self.max_age,
         })
     }
@@ -553,6 +629,86 @@ mod tests {
                 .unwrap()
                 .ends_with(r#"acr_values="mfa", max_age="60""#)
         );
+    }
+
+    fn attrs(error: &Error) -> (Option<&str>, Option<u64>) {
+        match error {
+            Error::InsufficientUserAuthentication {
+                acr_values,
+                max_age,
+                ..
+            } => (acr_values.as_deref(), *max_age),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn and_is_as_strict_as_each_side() {
+        let minute = Duration::from_secs(60);
+        let hour = Duration::from_secs(3600);
+        // The smaller max_age, in either order.
+        for step_up in [
+            StepUp::max_age(minute).and(StepUp::max_age(hour)),
+            StepUp::max_age(hour).and(StepUp::max_age(minute)),
+        ] {
+            let signed_in = claims(r#"{"auth_time":1000}"#);
+            assert!(step_up.check(&signed_in, 1_060, 0).is_ok());
+            let error = step_up.check(&signed_in, 1_600, 0).unwrap_err();
+            assert_eq!(attrs(&error), (None, Some(60)));
+        }
+        // The acr values both sides accept, in the left side's order.
+        let step_up = StepUp::acr_values(["mfa", "hwk", "otp"])
+            .and(StepUp::acr_values(["otp", "pwd", "hwk"]));
+        for ok in ["hwk", "otp"] {
+            let c = claims(&format!(r#"{{"acr":"{ok}"}}"#));
+            assert!(step_up.check(&c, 0, 0).is_ok(), "{ok}");
+        }
+        for refused in ["mfa", "pwd"] {
+            let c = claims(&format!(r#"{{"acr":"{refused}"}}"#));
+            let error = step_up.check(&c, 0, 0).unwrap_err();
+            assert_eq!(attrs(&error), (Some("hwk otp"), None), "{refused}");
+        }
+        // Each kind joins the other's: nothing is replaced.
+        let step_up = StepUp::acr_values(["mfa"])
+            .and(StepUp::max_age(minute))
+            .and(StepUp::acr_values(["mfa", "pwd"]))
+            .and(StepUp::max_age(hour));
+        let error = step_up
+            .check(&claims(r#"{"acr":"pwd","auth_time":1000}"#), 1_030, 0)
+            .unwrap_err();
+        assert_eq!(attrs(&error), (Some("mfa"), Some(60)));
+        assert!(
+            step_up
+                .check(&claims(r#"{"acr":"mfa","auth_time":1000}"#), 1_030, 0)
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn disjoint_acr_lists_refuse_every_token_and_say_why() {
+        let step_up = StepUp::acr_values(["mfa"])
+            .and(StepUp::acr_values(["pwd"]))
+            .and(StepUp::max_age(Duration::from_secs(60)));
+        for acr in [
+            r#"{"acr":"mfa","auth_time":0}"#,
+            r#"{"acr":"pwd","auth_time":0}"#,
+            r#"{"auth_time":0}"#,
+        ] {
+            let error = step_up.check(&claims(acr), 0, 0).unwrap_err();
+            assert_eq!(attrs(&error), (None, Some(60)), "{acr}");
+            assert_eq!(
+                error.www_authenticate(None).unwrap(),
+                "Bearer error=\"insufficient_user_authentication\", \
+                 error_description=\"insufficient user authentication: no authentication \
+                 context class (acr) meets this route: acr_values [mfa] and [pwd] have no value \
+                 in common\", max_age=\"60\"",
+                "{acr}"
+            );
+        }
+        // Further lists keep it unmeetable, and the first pair named.
+        let more = step_up.and(StepUp::acr_values(["mfa", "pwd"]));
+        let error = more.check(&claims(r#"{"acr":"mfa"}"#), 0, 0).unwrap_err();
+        assert!(error.to_string().contains("[mfa] and [pwd]"), "{error}");
     }
 
     #[test]

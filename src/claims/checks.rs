@@ -81,7 +81,12 @@ impl ClaimChecks {
             });
         }
         if !self.skip_audience {
-            match &reg.aud {
+            // The one audience rule, for `audience()` and the `azp`
+            // alternative alike: `aud` identifies the recipients (RFC 7519
+            // §4.1.3; OpenID Connect Core §2: it must contain one), so an
+            // `aud` naming no one is none, and `[]` cannot step aside
+            // for `azp`.
+            match reg.aud.as_ref().filter(|aud| !aud.names_no_one()) {
                 None => return Err(Error::MissingClaim("aud".into())),
                 Some(aud) if aud.contains_any(&self.audiences) => {}
                 Some(aud) => {
@@ -198,6 +203,28 @@ mod tests {
             Err(Error::MissingClaim(m)) if m == "aud"
         ));
         assert!(run(&c, &kc(r#","aud":["account","api"]"#, "x")).is_ok());
+        // An `aud` naming no one is no `aud`, for `azp` and `audience()`.
+        for empty in [
+            r#","aud":[]"#,
+            r#","aud":"""#,
+            r#","aud":[""]"#,
+            r#","aud":["",""]"#,
+            r#","aud":null"#,
+        ] {
+            assert!(
+                matches!(run(&c, &kc(empty, "my-api")), Err(Error::MissingClaim(m)) if m == "aud"),
+                "{empty}"
+            );
+        }
+        c.audiences = vec!["".into()].into();
+        assert!(matches!(
+            run(&c, &kc(r#","aud":"""#, "x")),
+            Err(Error::MissingClaim(m)) if m == "aud"
+        ));
+        // One empty member beside a real one: the real one decides.
+        c.audiences = vec!["api".into()].into();
+        assert!(run(&c, &kc(r#","aud":["","api"]"#, "x")).is_ok());
+        assert!(run(&c, &kc(r#","aud":["","account"]"#, "my-api")).is_ok());
     }
 
     #[test]

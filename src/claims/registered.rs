@@ -69,6 +69,16 @@ pub(crate) enum Audience<'a> {
 }
 
 impl Audience<'_> {
+    /// No recipient named: `""`, `[]`, or only empty strings. An empty
+    /// string names no one (RFC 7519 §4.1.3: each is a recipient's
+    /// identifier), so such an `aud` is no audience at all.
+    pub fn names_no_one(&self) -> bool {
+        match self {
+            Audience::One(a) => a.is_empty(),
+            Audience::Many(v) => v.iter().all(|a| a.is_empty()),
+        }
+    }
+
     pub fn contains(&self, wanted: &str) -> bool {
         match self {
             Audience::One(a) => **a == *wanted,

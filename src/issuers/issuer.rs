@@ -3,7 +3,14 @@
 use std::fmt;
 use std::sync::Arc;
 
+use crate::error::Error;
 use crate::validator::Rule;
+
+/// A provider's own test of what kind of token a verified payload is (an
+/// access token or not), set by a preset: a plain function of the claims
+/// JSON, so it costs one borrowed scan of the payload, not a
+/// `serde_json::Value` as a [`rule`](Issuer::rule) does.
+pub(crate) type KindCheck = fn(&[u8]) -> Result<(), Error>;
 
 /// Where an issuer's keys come from, as configured: each belongs to the
 /// one [`Issuer`] it was set on.
@@ -12,12 +19,7 @@ pub(crate) enum Source {
     Discovery,
     JwksUrl(String),
     JwksJson(Vec<u8>),
-    Pem {
-        pem: String,
-        kid: Option<String>,
-    },
-    /// An HMAC shared secret (HS256/384/512).
-    Secret(Vec<u8>),
+    Pem { pem: String, kid: Option<String> },
 }
 
 /// One issuer whose tokens a [`Validator`](crate::Validator) accepts, with
@@ -63,13 +65,17 @@ pub struct Issuer {
     pub(crate) audiences: Vec<String>,
     pub(crate) skip_audience: bool,
     pub(crate) azp_audience: Option<String>,
-    /// Every key source of this issuer, in the order set; none means
-    /// discovery.
+    /// The issuer's published-key sources, in the order set; none means
+    /// discovery (unless it has a secret).
     pub(crate) sources: Vec<Source>,
+    /// The issuer's HMAC shared secret (HS256/384/512).
+    pub(crate) secret: Option<Vec<u8>>,
     pub(crate) provider_url: Option<String>,
     pub(crate) required_typ: Option<String>,
     pub(crate) required_claims: Vec<String>,
     pub(crate) rules: Vec<Rule>,
+    /// Set by a preset whose provider marks each token's kind.
+    pub(crate) kind_check: Option<KindCheck>,
     /// A mistake a provider preset found, reported by `build()`.
     pub(crate) invalid: Option<String>,
 }
@@ -102,10 +108,12 @@ impl Issuer {
             skip_audience: false,
             azp_audience: None,
             sources: Vec::new(),
+            secret: None,
             provider_url: None,
             required_typ: None,
             required_claims: Vec::new(),
             rules: Vec::new(),
+            kind_check: None,
             invalid: None,
         }
     }
@@ -140,7 +148,11 @@ impl Issuer {
     }
 
     /// An accepted audience; call again to accept several. A token passes
-    /// when its `aud` (string or array) contains one of them.
+    /// when its `aud` (string or array) contains one of them. An `aud`
+    /// that names no one (`""`, `[]`, `[""]`, `null`) is no `aud`:
+    /// `missing required claim: aud` (OpenID Connect Core §2, RFC 7519
+    /// §4.1.3), on every audience path. An empty audience here is a
+    /// `build()` error.
     pub fn audience(mut self, audience: impl Into<String>) -> Self {
         self.audiences.push(audience.into());
         self
@@ -150,7 +162,8 @@ impl Issuer {
     /// its `azp` (authorized party, OpenID Connect Core §2) is `client_id`
     /// — Keycloak, until an Audience mapper puts the API in `aud`, issues
     /// `aud: "account"` and names the client only in `azp`. A token
-    /// without `aud` is still refused, and any other `azp` too. This trusts
+    /// without `aud`, or whose `aud` names no one (`[]`, `""`, `[""]`), is
+    /// still refused, and any other `azp` too. This trusts
     /// every token the client obtained, for whatever audience: prefer an
     /// Audience mapper.
     pub fn allow_azp_as_audience(mut self, client_id: impl Into<String>) -> Self {
@@ -168,10 +181,10 @@ impl Issuer {
 
     /// Find the keys through OpenID Connect discovery (the default when no
     /// other key source is set): `{issuer}/.well-known/openid-configuration`
-    /// must name the issuer exactly, and its `jwks_uri` is used. Adds a key
-    /// source, like the other key setters.
+    /// must name the issuer exactly, and its `jwks_uri` is used. Replaces
+    /// any earlier key source.
     pub fn discovery(mut self) -> Self {
-        self.sources.push(Source::Discovery);
+        self.sources = vec![Source::Discovery];
         self
     }
 
@@ -186,18 +199,26 @@ impl Issuer {
         self
     }
 
-    /// Fetch signing keys from this JWKS URL (`https`, or `http` on a
-    /// loopback host).
+    /// Fetch the signing keys from this JWKS URL (`https`, or `http` on a
+    /// loopback host). Replaces any earlier key source; for several key
+    /// sets, [`jwks_urls`](Self::jwks_urls).
+    pub fn jwks_url(mut self, url: impl Into<String>) -> Self {
+        self.sources = vec![Source::JwksUrl(url.into())];
+        self
+    }
+
+    /// Fetch the signing keys from several JWKS URLs, all for this one
+    /// issuer — Azure AD B2C publishes one JWKS per user flow or custom
+    /// policy, and every one of them issues the same `iss`. Replaces any
+    /// earlier key source; an empty list is a `build()` error.
     ///
-    /// Call again (or with [`jwks_json`](Self::jwks_json),
-    /// [`pem_key`](Self::pem_key), [`discovery`](Self::discovery)) to give
-    /// the issuer several key sets — Azure AD B2C publishes one JWKS per
-    /// user flow or custom policy, all for one `iss`. Each source is a key
-    /// store of its own, fetched and refreshed on its own; a token's `kid`
-    /// is looked up in all of them, and an unknown `kid` refetches every
-    /// fetched one. Sources belong to this issuer only: a token naming
-    /// another issuer is never verified with them (two issuers naming the
-    /// same URL share one download of it, each trusting what it named).
+    /// Each URL is a key store of its own, fetched and refreshed on its
+    /// own; a token's `kid` is looked up in all of them (the first key that
+    /// verifies wins), and an unknown `kid` refetches each under its own
+    /// single flight and cooldown. The sets belong to this issuer only: a
+    /// token naming another issuer is never verified with them (two
+    /// issuers naming the same URL share one download of it, each trusting
+    /// what it named itself).
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
@@ -212,34 +233,47 @@ impl Issuer {
     /// // One B2C tenant: a user flow and a custom policy, one issuer,
     /// // two key sets.
     /// let validator = Validator::builder()
-    ///     .trust(Issuer::new(&issuer).audience("api").jwks_url(&user_flow_jwks).jwks_url(&policy_jwks))
+    ///     .trust(Issuer::new(&issuer).audience("api").jwks_urls([&user_flow_jwks, &policy_jwks]))
     ///     .build()
     ///     .await?;
     /// validator.verify::<StandardClaims>(&sign_in.token("api")).await?;
     /// validator.verify::<StandardClaims>(&custom.token("api")).await?;
     /// # Ok(()) }
     /// ```
-    pub fn jwks_url(mut self, url: impl Into<String>) -> Self {
-        self.sources.push(Source::JwksUrl(url.into()));
+    pub fn jwks_urls<I, S>(mut self, urls: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.sources = urls
+            .into_iter()
+            .map(|url| Source::JwksUrl(url.into()))
+            .collect();
+        if self.sources.is_empty() && self.invalid.is_none() {
+            self.invalid = Some(format!(
+                "jwks_urls() on {:?} lists no URL: give the issuer at least one key set",
+                self.name
+            ));
+        }
         self
     }
 
-    /// Use this JWKS document (`{"keys":[…]}`) as a fixed key set; adds a
-    /// key source (see [`jwks_url`](Self::jwks_url)).
+    /// Use this JWKS document (`{"keys":[…]}`) as a fixed key set.
+    /// Replaces any earlier key source.
     pub fn jwks_json(mut self, json: impl Into<Vec<u8>>) -> Self {
-        self.sources.push(Source::JwksJson(json.into()));
+        self.sources = vec![Source::JwksJson(json.into())];
         self
     }
 
     /// Use one PEM public key (`PUBLIC KEY`, `CERTIFICATE`, or the bare
     /// base64 Keycloak's realm endpoint shows), for tokens naming `kid`
-    /// (or none) when given, else for every token; adds a key source (see
-    /// [`jwks_url`](Self::jwks_url)).
+    /// (or none) when given, else for every token. Replaces any earlier
+    /// key source.
     pub fn pem_key(mut self, pem: impl Into<String>, kid: Option<&str>) -> Self {
-        self.sources.push(Source::Pem {
+        self.sources = vec![Source::Pem {
             pem: pem.into(),
             kid: kid.map(str::to_owned),
-        });
+        }];
         self
     }
 
@@ -248,11 +282,11 @@ impl Issuer {
     /// verifies tokens whose `iss` is this issuer and no other: with
     /// several trusted issuers, an HMAC token naming another one is
     /// refused ("unsupported algorithm") whatever its signature. HMAC is
-    /// never used with keys from a JWKS. One secret per issuer (a second
-    /// is a `build()` error). With a secret and no other key source the
-    /// issuer has no published keys: nothing is discovered or fetched.
+    /// never used with keys from a JWKS. Replaces an earlier secret. With a
+    /// secret and no key source the issuer has no published keys: nothing
+    /// is discovered or fetched.
     pub fn hmac_secret(mut self, secret: impl Into<Vec<u8>>) -> Self {
-        self.sources.push(Source::Secret(secret.into()));
+        self.secret = Some(secret.into());
         self
     }
 

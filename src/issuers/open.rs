@@ -38,7 +38,7 @@ pub(crate) async fn open(issuers: Vec<Issuer>, shared: &Shared<'_>) -> Result<Is
         }
         names.push(name);
         // Before any fetch: a configuration mistake is reported as such.
-        secrets.push(secret(issuer)?);
+        secrets.push(issuer.secret.as_deref().map(HmacKeys::new).transpose()?);
     }
     let mut sources: Vec<Vec<KeySource>> = issuers.iter().map(key_sources).collect();
     let remote = sources
@@ -87,6 +87,7 @@ pub(crate) async fn open(issuers: Vec<Issuer>, shared: &Shared<'_>) -> Result<Is
             required_typ: issuer.required_typ.map(Into::into),
             required_claims: issuer.required_claims.into_iter().map(Into::into).collect(),
             rules: issuer.rules.into(),
+            kind_check: issuer.kind_check,
         });
     }
     Ok(IssuerTable::new(entries))
@@ -119,22 +120,6 @@ async fn open_store(
         by_url.insert(url, store.clone());
     }
     Ok(store)
-}
-
-/// The issuer's shared secret, keyed; at most one.
-fn secret(issuer: &Issuer) -> Result<Option<HmacKeys>, Error> {
-    let mut secrets = issuer.sources.iter().filter_map(|source| match source {
-        Source::Secret(secret) => Some(secret),
-        _ => None,
-    });
-    let first = secrets.next();
-    if secrets.next().is_some() {
-        return Err(Error::Config(format!(
-            "hmac_secret() is set twice on the issuer {:?}: an issuer has one shared secret",
-            issuer.name
-        )));
-    }
-    first.map(|secret| HmacKeys::new(secret)).transpose()
 }
 
 /// The build-time checks of one issuer; its `iss` rule when they pass.
@@ -204,6 +189,17 @@ fn check(issuer: &Issuer) -> Result<IssuerName, Error> {
              (client id or App ID URI), or .insecure_skip_audience() to accept any audience"
         )));
     }
+    if issuer.audiences.iter().any(String::is_empty) {
+        return Err(Error::Config(format!(
+            "an empty audience for issuer {name:?}: no token can be for it (an empty aud is \
+             no audience); give your API's identifier"
+        )));
+    }
+    if issuer.azp_audience.as_deref() == Some("") {
+        return Err(Error::Config(format!(
+            "allow_azp_as_audience(\"\") on {name:?}: give the client id tokens carry in azp"
+        )));
+    }
     let discovery = key_sources(issuer)
         .iter()
         .any(|s| matches!(s, KeySource::Discovery { .. }));
@@ -251,7 +247,7 @@ fn entra_issuer_shape(issuer: &str) -> Option<&'static str> {
         .then_some("v1 issuers end in a slash (https://sts.windows.net/<tid>/)")
 }
 
-/// The issuer's key sources but its secret, in the order set. Discovery
+/// The issuer's published-key sources, in the order set. Discovery
 /// when none is set, unless the issuer has a secret (and no
 /// `provider_url()` asking for discovery): then it has no published keys.
 fn key_sources(issuer: &Issuer) -> Vec<KeySource> {
@@ -265,26 +261,23 @@ fn key_sources(issuer: &Issuer) -> Vec<KeySource> {
     let mut sources: Vec<KeySource> = issuer
         .sources
         .iter()
-        .filter_map(|source| match source {
-            Source::Discovery => Some(discovery()),
-            Source::JwksUrl(url) => Some(KeySource::JwksUrl(url.clone())),
-            Source::JwksJson(json) => Some(KeySource::JwksJson(json.clone())),
-            Source::Pem { pem, kid } => Some(KeySource::Pem {
+        .map(|source| match source {
+            Source::Discovery => discovery(),
+            Source::JwksUrl(url) => KeySource::JwksUrl(url.clone()),
+            Source::JwksJson(json) => KeySource::JwksJson(json.clone()),
+            Source::Pem { pem, kid } => KeySource::Pem {
                 pem: pem.clone(),
                 kid: kid.clone(),
-            }),
-            Source::Secret(_) => None,
+            },
         })
         .collect();
     if sources.is_empty() {
-        let secret = issuer
-            .sources
-            .iter()
-            .any(|s| matches!(s, Source::Secret(_)));
-        sources.push(match secret && issuer.provider_url.is_none() {
-            true => KeySource::Nothing,
-            false => discovery(),
-        });
+        sources.push(
+            match issuer.secret.is_some() && issuer.provider_url.is_none() {
+                true => KeySource::Nothing,
+                false => discovery(),
+            },
+        );
     }
     sources
 }

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
+use super::issuer::KindCheck;
 use crate::claims::{Audience, ClaimChecks};
 use crate::error::Error;
 use crate::jwks::OpenKeyStore;
@@ -25,6 +26,7 @@ pub(crate) struct IssuerEntry {
     pub required_typ: Option<Box<str>>,
     pub required_claims: Box<[Box<str>]>,
     pub rules: Box<[Rule]>,
+    pub kind_check: Option<KindCheck>,
 }
 
 /// The trusted issuers and how to find one by `iss` in constant time.

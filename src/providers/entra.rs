@@ -528,8 +528,8 @@ mod tests {
                 for issuer in &issuers {
                     assert!(issuer.invalid.is_none(), "{instance}: {:?}", issuer.invalid);
                     assert!(matches!(
-                        &issuer.source,
-                        Some(crate::issuers::Source::JwksUrl(url)) if *url == keys
+                        &issuer.sources[..],
+                        [crate::issuers::Source::JwksUrl(url)] if *url == keys
                     ));
                 }
             }

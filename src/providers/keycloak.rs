@@ -1,6 +1,11 @@
 //! [`Keycloak`]: one realm of a Keycloak server, its issuer, its keys, and
 //! the internal address a backend often reaches it at.
 
+use std::borrow::Cow;
+
+use serde::Deserialize;
+
+use crate::error::Error;
 use crate::issuers::{IntoIssuers, Issuer};
 
 /// A Keycloak realm, for
@@ -17,7 +22,25 @@ use crate::issuers::{IntoIssuers, Issuer};
 ///
 /// Keycloak puts the API in `aud` only with an Audience mapper on the
 /// client (otherwise `aud` is `"account"` or absent); until then,
-/// [`allow_azp_as_audience`](Self::allow_azp_as_audience).
+/// [`allow_azp_as_audience`](Self::allow_azp_as_audience). A token whose
+/// `aud` is absent, `null`, `""`, `[]` or holds only empty strings has no
+/// audience (OpenID Connect Core §2, RFC 7519 §4.1.3: the audiences are
+/// the recipients it is meant for) and is refused whatever the options.
+///
+/// Only access tokens pass. The realm signs its ID tokens (and logout
+/// tokens) with the same keys, and an ID token's `aud` and `azp` are the
+/// client's, so with `allow_azp_as_audience` it would otherwise pass for
+/// an access token. Keycloak marks each token's kind in its `typ` claim
+/// (not the JOSE header's `typ`, which is `JWT`): the preset accepts
+/// exactly `Bearer`, and `DPoP` for a token bound to a DPoP key (the two
+/// its own `TokenVerifier` takes for access tokens; the binding is then
+/// checked through `cnf`, as for any token). `ID`, `Refresh`, `Offline`,
+/// `Logout`, any other spelling (`bearer` too: Keycloak writes `Bearer`),
+/// a `typ` that is not a string, and a token without `typ` (every access
+/// token Keycloak issues has one) get 401 `invalid_token` with an
+/// `error_description` naming the kind, e.g. `not an access token: a
+/// Keycloak ID token (typ claim ID)`. Whatever the audience options, and
+/// before them: the client must send its access token instead.
 ///
 /// ```
 /// use oidc_bearer::{Keycloak, Validator};
@@ -51,6 +74,7 @@ impl Keycloak {
         let realm = realm.into();
         let base = base_url.as_ref().trim_end_matches('/');
         let mut issuer = Issuer::new(format!("{base}/realms/{realm}"));
+        issuer.kind_check = Some(access_tokens_only);
         if realm.is_empty() || realm.contains(['/', '?', '#', '%', ' ']) {
             issuer.invalid = Some(format!(
                 "Keycloak::realm(.., {realm:?}): give the realm's name as it appears in its \
@@ -88,8 +112,10 @@ impl Keycloak {
     }
 
     /// Also accept a token whose `aud` does not name the API (Keycloak's
-    /// `"account"`) when its `azp` is `client_id`. A token without `aud` is
-    /// still refused, and any other `azp`. See
+    /// `"account"`) when its `azp` is `client_id`. A token without `aud`
+    /// (or with an empty one: `""`, `[]`, `[""]`) is still refused, and
+    /// any other `azp`, and any token whose `typ` claim is not `Bearer` or
+    /// `DPoP` (an ID token's `aud` and `azp` both name the client). See
     /// [`Issuer::allow_azp_as_audience`]; prefer an Audience mapper.
     pub fn allow_azp_as_audience(mut self, client_id: impl Into<String>) -> Self {
         self.issuer = self.issuer.allow_azp_as_audience(client_id);
@@ -110,6 +136,41 @@ impl IntoIssuers for Keycloak {
     fn into_issuers(self) -> Vec<Issuer> {
         vec![self.issuer.jwks_url(certs(&self.keys_base, &self.realm))]
     }
+}
+
+/// The preset's kind check: Keycloak's `typ` claim must say access
+/// token (see [`Keycloak`]). One borrowed scan of
+/// the verified payload; the refusals name the kind without echoing
+/// anything but Keycloak's own names.
+fn access_tokens_only(payload: &[u8]) -> Result<(), Error> {
+    #[derive(Deserialize)]
+    struct Kind<'a> {
+        #[serde(borrow)]
+        typ: Option<Cow<'a, str>>,
+    }
+    let typ = match serde_json::from_slice::<Kind<'_>>(payload) {
+        Ok(Kind { typ: Some(typ) }) => typ,
+        Ok(Kind { typ: None }) => {
+            return Err(Error::NotAnAccessToken(
+                "no Keycloak typ claim (Bearer or DPoP)",
+            ));
+        }
+        // A number, an array, an object, or `typ` twice: which kind the
+        // token is cannot be told, so it is no access token.
+        Err(_) => {
+            return Err(Error::NotAnAccessToken(
+                "the Keycloak typ claim is not one string",
+            ));
+        }
+    };
+    Err(Error::NotAnAccessToken(match &*typ {
+        "Bearer" | "DPoP" => return Ok(()),
+        "ID" => "a Keycloak ID token (typ claim ID)",
+        "Refresh" => "a Keycloak refresh token (typ claim Refresh)",
+        "Offline" => "a Keycloak offline token (typ claim Offline)",
+        "Logout" => "a Keycloak logout token (typ claim Logout)",
+        _ => "the Keycloak typ claim is not Bearer or DPoP",
+    }))
 }
 
 /// The realm's JWKS endpoint under `base`.
@@ -151,6 +212,37 @@ mod tests {
                     .invalid
                     .is_some()
             );
+        }
+    }
+
+    #[test]
+    fn only_keycloak_access_tokens_are_of_the_right_kind() {
+        for ok in [
+            r#"{"typ":"Bearer"}"#,
+            r#"{"typ":"DPoP"}"#,
+            r#"{"typ":"Bear\u0065r"}"#,
+        ] {
+            assert!(access_tokens_only(ok.as_bytes()).is_ok(), "{ok}");
+        }
+        for (payload, says) in [
+            (r#"{"typ":"ID"}"#, "ID token"),
+            (r#"{"typ":"Refresh"}"#, "refresh token"),
+            (r#"{"typ":"Offline"}"#, "offline token"),
+            (r#"{"typ":"Logout"}"#, "logout token"),
+            (r#"{"typ":"bearer"}"#, "not Bearer or DPoP"),
+            (r#"{"typ":"Bearer "}"#, "not Bearer or DPoP"),
+            (r#"{"typ":""}"#, "not Bearer or DPoP"),
+            (r#"{"typ":7}"#, "not one string"),
+            (r#"{"typ":["Bearer"]}"#, "not one string"),
+            (r#"{"typ":{"Bearer":true}}"#, "not one string"),
+            (r#"{"typ":"Bearer","typ":"ID"}"#, "not one string"),
+            (r#"{"typ":null}"#, "no Keycloak typ claim"),
+            ("{}", "no Keycloak typ claim"),
+        ] {
+            let error = access_tokens_only(payload.as_bytes()).unwrap_err();
+            assert!(matches!(error, Error::NotAnAccessToken(_)), "{payload}");
+            assert!(error.to_string().contains(says), "{payload}: {error}");
+            assert_eq!(error.status(), 401);
         }
     }
 }

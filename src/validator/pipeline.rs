@@ -293,6 +293,12 @@ impl Validator {
                 None,
             ),
         };
+        // Before the registered claims, so an ID token sent as an access
+        // token is refused as such, not as "invalid audience" or "expired":
+        // what the client must fix is which token it sends.
+        if let Some(kind_check) = entry.kind_check {
+            kind_check(payload)?;
+        }
         let iss = entry.claims.check(&reg, payload, now)?;
         if let Some(bound) = key.as_ref().and_then(|k| k.issuer.as_deref()) {
             let alias = entry.claims.key_issuer_alias.as_deref();

@@ -34,6 +34,7 @@ mod kid;
 mod rsa;
 mod signature;
 mod syntax;
+mod token_kinds;
 
 pub const ISS: &str = "https://login.example.test/realms/attacks";
 pub const AUD: &str = "attacks-api";
