@@ -333,3 +333,11 @@ impl IntoIssuers for Issuer {
         vec![self]
     }
 }
+
+/// Issuers taken from a preset and adjusted, e.g. each given its own key
+/// source, trusted together.
+impl IntoIssuers for Vec<Issuer> {
+    fn into_issuers(self) -> Vec<Issuer> {
+        self
+    }
+}

@@ -33,7 +33,8 @@ pub(crate) async fn open(issuers: Vec<Issuer>, shared: &Shared<'_>) -> Result<Is
         if names.contains(&name) {
             return Err(Error::Config(format!(
                 "the issuer {name} is trusted twice: give it one Issuer with all its \
-                 audiences, key sources and rules"
+                 audiences, key sources (several key sets, such as Azure AD B2C's one per \
+                 policy, with .jwks_urls([..])) and rules"
             )));
         }
         names.push(name);
