@@ -151,11 +151,11 @@ async fn several_key_sets_are_a_build_error_when_none_is_listed_or_one_twice() {
     );
 }
 
-#[tokio::test]
-async fn new_key_material_under_an_old_kid_is_picked_up_by_one_refetch() {
+/// A key server at `/keys` publishing `key`, and a validator fetching it
+/// with an hour's refetch cooldown.
+async fn serving(key: &TestKey) -> (MockProvider, Validator) {
     let provider = MockProvider::start().await;
-    let old = TestKey::generate(KeyKind::Rsa2048, "signing");
-    provider.set("/keys", Reply::jwks(&[&old]));
+    provider.set("/keys", Reply::jwks(&[key]));
     let v = Validator::builder()
         .issuer(ISS)
         .audience(AUD)
@@ -165,6 +165,13 @@ async fn new_key_material_under_an_old_kid_is_picked_up_by_one_refetch() {
         .build()
         .await
         .expect("validator builds");
+    (provider, v)
+}
+
+#[tokio::test]
+async fn new_key_material_under_an_old_kid_is_picked_up_by_one_refetch() {
+    let old = TestKey::generate(KeyKind::Rsa2048, "signing");
+    let (provider, v) = serving(&old).await;
     accepts(&v, &token().sign(&old)).await;
     // The provider re-keys but keeps the kid.
     let new = TestKey::generate(KeyKind::Rsa2048, "signing");
@@ -183,18 +190,7 @@ async fn new_key_material_under_an_old_kid_is_picked_up_by_one_refetch() {
 
 #[tokio::test]
 async fn a_forged_signature_under_a_known_kid_refetches_once_per_cooldown() {
-    let provider = MockProvider::start().await;
-    let key = TestKey::generate(KeyKind::Rsa2048, "signing");
-    provider.set("/keys", Reply::jwks(&[&key]));
-    let v = Validator::builder()
-        .issuer(ISS)
-        .audience(AUD)
-        .jwks_url(provider.url("/keys"))
-        .kid_refetch_cooldown(Duration::from_secs(3600))
-        .clock(ManualClock::new(NOW))
-        .build()
-        .await
-        .expect("validator builds");
+    let (provider, v) = serving(&TestKey::generate(KeyKind::Rsa2048, "signing")).await;
     let forger = TestKey::generate(KeyKind::Rsa2048, "signing");
     refuses(&v, &token().sign(&forger), "invalid signature").await;
     assert_eq!(provider.hits("/keys"), 2, "one refetch, then refused");
