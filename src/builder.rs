@@ -64,6 +64,22 @@ pub struct ValidatorBuilder {
     resource: Option<String>,
 }
 
+// Defined beside what they make, so the validator never names its builder.
+impl Validator {
+    /// Starts configuring a validator.
+    pub fn builder() -> ValidatorBuilder {
+        ValidatorBuilder::default()
+    }
+
+    /// Starts configuring a validator for `issuer`, whose keys are found
+    /// through OpenID Connect discovery at
+    /// `{issuer}/.well-known/openid-configuration` (the default whenever no
+    /// other key source is set).
+    pub fn discover(issuer: impl Into<String>) -> ValidatorBuilder {
+        ValidatorBuilder::default().issuer(issuer)
+    }
+}
+
 impl Default for ValidatorBuilder {
     fn default() -> Self {
         ValidatorBuilder {
@@ -425,7 +441,7 @@ impl ValidatorBuilder {
         let resource = self
             .resource
             .as_deref()
-            .map(|uri| crate::metadata::Resource::parse(uri, self.http.allow_insecure_http))
+            .map(|uri| crate::resource::Resource::parse(uri, self.http.allow_insecure_http))
             .transpose()?;
         let leeway = i64::try_from(self.leeway.as_secs()).unwrap_or(i64::MAX);
         let shared = Shared {

@@ -132,6 +132,15 @@ impl<C> OidcBearerLayer<C> {
     }
 }
 
+// Defined beside what it makes, so the validator never names the HTTP edge.
+impl Validator {
+    /// A tower layer that verifies bearer tokens with this validator and
+    /// hands handlers the claims as `Claims<C>` (see [`OidcBearerLayer`]).
+    pub fn layer<C>(&self) -> OidcBearerLayer<C> {
+        OidcBearerLayer::new(self.clone())
+    }
+}
+
 impl<C, R> OidcBearerLayer<C, R> {
     /// The `realm` of the `WWW-Authenticate` challenge.
     pub fn realm(mut self, realm: impl AsRef<str>) -> Self {

@@ -155,6 +155,7 @@ mod metadata;
 mod metrics;
 // Provider presets and claims types, on top of `issuers`.
 mod providers;
+mod resource;
 
 pub mod guide;
 

@@ -12,7 +12,8 @@ use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use super::{Grants, Require};
+use super::Require;
+use crate::claims::Grants;
 use crate::claims::{Claims, StandardClaims};
 use crate::dpop;
 use crate::error::Error;

@@ -18,12 +18,11 @@
 //! - `step_up`: [`StepUp`] (RFC 9470 `acr` and `auth_time`), its layer
 //!   and guard, refusing with `401 insufficient_user_authentication`.
 
-mod grants;
 mod layer;
 mod require;
 mod step_up;
 
-pub use grants::Grants;
+pub use crate::claims::Grants;
 pub use layer::{Authorize, AuthorizeFuture, AuthorizeLayer};
 pub use require::Require;
 pub use step_up::{StepUp, StepUpLayer, StepUpService};

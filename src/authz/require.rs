@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use super::Grants;
+use crate::claims::Grants;
 use crate::error::Error;
 
 /// What a route requires of a verified token: scopes, app roles, Keycloak

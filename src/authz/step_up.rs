@@ -12,7 +12,8 @@ use http::{Extensions, Request, Response};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use super::{AuthorizeFuture, Grants};
+use super::AuthorizeFuture;
+use crate::claims::Grants;
 use crate::claims::{Claims, StandardClaims};
 use crate::dpop;
 use crate::error::Error;

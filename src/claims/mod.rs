@@ -13,6 +13,7 @@
 mod capture;
 mod checks;
 mod confirmation;
+mod grants;
 mod issuer;
 mod registered;
 pub(crate) mod single_pass;
@@ -26,6 +27,7 @@ use serde::Serialize;
 
 pub(crate) use checks::{ClaimChecks, is_microsoft_graph};
 pub(crate) use confirmation::{Binding, Confirmation};
+pub use grants::Grants;
 pub(crate) use issuer::{IssuerName, TENANT_PLACEHOLDER, is_guid, key_accepts};
 pub use registered::numeric_date;
 pub(crate) use registered::{

@@ -13,9 +13,9 @@ use http::{HeaderValue, Method, Request, Response, StatusCode};
 use serde::Serialize;
 use tower_service::Service;
 
-use super::Resource;
 use crate::error::Error;
 use crate::layer::OidcBearerLayer;
+use crate::resource::Resource;
 
 /// The Protected Resource Metadata document of RFC 9728 §2, as served at
 /// `/.well-known/oauth-protected-resource` (plus the resource's path).

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use serde::{Deserialize, Serialize};
 
 use super::{audience, date, name_list, scope_set, space_separated};
-use crate::authz::Grants;
+use crate::claims::Grants;
 
 /// The claims of a Microsoft Entra ID (Azure AD) access token, v1.0 and
 /// v2.0, as the Microsoft identity platform's "access token claims

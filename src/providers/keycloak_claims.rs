@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use super::{audience, date, realm_access, resource_access, scope_set, space_separated};
-use crate::authz::Grants;
+use crate::claims::Grants;
 use crate::claims::KeycloakAccess;
 
 /// The claims of a Keycloak access token, as Keycloak's Server

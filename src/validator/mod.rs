@@ -17,7 +17,6 @@ use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
 
-use crate::builder::ValidatorBuilder;
 use crate::cache::TokenCache;
 use crate::claims::Claims;
 use crate::clock::Clock;
@@ -25,7 +24,6 @@ use crate::error::Error;
 use crate::issuers::IssuerTable;
 use crate::jwks::Health;
 use crate::keys::KeySet;
-use crate::layer::OidcBearerLayer;
 
 pub(crate) use pipeline::{Outcome, UnknownKid};
 
@@ -80,7 +78,7 @@ pub(crate) struct Config {
     /// What [`Validator::metrics`] reports.
     pub counters: crate::metrics::Counters,
     /// The RFC 9728 resource this validator protects, if named.
-    pub resource: Option<crate::metadata::Resource>,
+    pub resource: Option<crate::resource::Resource>,
 }
 
 impl fmt::Debug for Validator {
@@ -94,29 +92,10 @@ impl fmt::Debug for Validator {
 }
 
 impl Validator {
-    /// Starts configuring a validator.
-    pub fn builder() -> ValidatorBuilder {
-        ValidatorBuilder::default()
-    }
-
-    /// Starts configuring a validator for `issuer`, whose keys are found
-    /// through OpenID Connect discovery at
-    /// `{issuer}/.well-known/openid-configuration` (the default whenever no
-    /// other key source is set).
-    pub fn discover(issuer: impl Into<String>) -> ValidatorBuilder {
-        ValidatorBuilder::default().issuer(issuer)
-    }
-
     pub(crate) fn from_config(config: Config) -> Self {
         Validator {
             inner: Arc::new(config),
         }
-    }
-
-    /// A tower layer that verifies bearer tokens with this validator and
-    /// hands handlers the claims as `Claims<C>` (see [`OidcBearerLayer`]).
-    pub fn layer<C>(&self) -> OidcBearerLayer<C> {
-        OidcBearerLayer::new(self.clone())
     }
 
     /// Verifies `token` (the part after `Bearer `) and returns its claims
@@ -258,7 +237,7 @@ impl Validator {
         self.inner.resource.as_ref().map(|r| &*r.metadata_url)
     }
 
-    pub(crate) fn resource(&self) -> Option<&crate::metadata::Resource> {
+    pub(crate) fn resource(&self) -> Option<&crate::resource::Resource> {
         self.inner.resource.as_ref()
     }
 
