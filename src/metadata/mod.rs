@@ -105,6 +105,7 @@ pub(crate) fn with_resource_metadata(mut parts: Parts, url: Option<&str>) -> Par
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Error;
     use crate::rejection_parts;
     use http::header::WWW_AUTHENTICATE;
 
