@@ -1,11 +1,11 @@
-//! One error type for configuration, key loading and token rejection, and
-//! its RFC 6750 mapping to an HTTP status and a `WWW-Authenticate` header.
+//! One error type for configuration, key loading and token rejection:
+//! what failed, its kind, its HTTP status and RFC 6750 error code, and a
+//! description safe to show a client.
 //!
-//! The mapping lives here and nowhere else, so a custom rejection body (see
-//! [`RejectionHandler`](crate::RejectionHandler)) keeps the same status and
-//! challenge as the default one.
+//! No header is formatted here: the challenges a refusal carries are
+//! built in `challenge` from what this type says.
 
-use http::{HeaderValue, StatusCode};
+use http::StatusCode;
 
 /// Everything that can go wrong, from `build()` to a refused token.
 ///
@@ -437,122 +437,12 @@ impl Error {
             _ => None,
         }
     }
-
-    /// The `WWW-Authenticate` challenge for this error (RFC 6750 §3), or
-    /// `None` for errors that are not about credentials.
-    ///
-    /// A request without credentials gets a bare challenge (`Bearer` or
-    /// `Bearer realm="…"`) with no `error` attribute, as §3.1 asks. An
-    /// [`InsufficientScope`](Self::InsufficientScope) with scopes adds the
-    /// `scope` attribute.
-    ///
-    /// ```
-    /// use oidc_bearer::Error;
-    ///
-    /// let error = Error::InsufficientScope {
-    ///     required: "scope orders.write".into(),
-    ///     scope: Some("orders.write".into()),
-    /// };
-    /// assert_eq!(
-    ///     error.www_authenticate(Some("orders")).unwrap(),
-    ///     r#"Bearer realm="orders", error="insufficient_scope", error_description="insufficient scope: scope orders.write required", scope="orders.write""#
-    /// );
-    /// ```
-    pub fn www_authenticate(&self, realm: Option<&str>) -> Option<HeaderValue> {
-        let params = self.challenge_params()?;
-        if matches!(
-            self.kind(),
-            ErrorKind::InvalidDpopProof | ErrorKind::UseDpopNonce
-        ) {
-            // A DPoP challenge; a DPoP layer adds `algs` and the Bearer one
-            // (`OidcBearerLayer::dpop`).
-            return HeaderValue::from_str(&format!("DPoP {params}")).ok();
-        }
-        let mut value = String::from("Bearer");
-        let mut sep = " ";
-        if let Some(realm) = realm {
-            push_realm(&mut value, sep, realm);
-            sep = ", ";
-        }
-        if !params.is_empty() {
-            value.push_str(sep);
-            value.push_str(&params);
-        }
-        HeaderValue::from_str(&value).ok()
-    }
-
-    /// The auth-params of this error's challenge, whatever the scheme:
-    /// `error` and `error_description` (RFC 6750 §3), then `scope`, or
-    /// RFC 9470 §3's `acr_values` and `max_age`. Empty for a missing token
-    /// (a bare challenge); `None` when the error has no challenge (a 503,
-    /// a 500).
-    pub(crate) fn challenge_params(&self) -> Option<String> {
-        let mut value = String::new();
-        match self.kind() {
-            ErrorKind::MissingToken => {}
-            ErrorKind::Unavailable | ErrorKind::Config => return None,
-            ErrorKind::InsufficientUserAuthentication => push_step_up_challenge(&mut value, self),
-            ErrorKind::InvalidRequest
-            | ErrorKind::InvalidToken
-            | ErrorKind::InsufficientScope
-            | ErrorKind::InvalidDpopProof
-            | ErrorKind::UseDpopNonce => {
-                value.push_str("error=\"");
-                value.push_str(self.error_code().unwrap_or("invalid_token"));
-                value.push_str("\", error_description=\"");
-                value.push_str(&self.description());
-                value.push('"');
-                if let Error::InsufficientScope {
-                    scope: Some(scope), ..
-                } = self
-                    && !scope.is_empty()
-                {
-                    value.push_str(", scope=\"");
-                    value.extend(rfc6750_chars(scope));
-                    value.push('"');
-                }
-            }
-        }
-        Some(value)
-    }
-}
-
-/// `realm="…"` after `sep`, filtered to what a quoted-string may hold.
-pub(crate) fn push_realm(value: &mut String, sep: &str, realm: &str) {
-    value.push_str(sep);
-    value.push_str("realm=\"");
-    value.extend(rfc6750_chars(realm));
-    value.push('"');
-}
-
-/// `error="insufficient_user_authentication"`, its description, and the
-/// RFC 9470 §3 attributes: `acr_values` quoted, `max_age` quoted as the
-/// RFC's own examples write it.
-fn push_step_up_challenge(value: &mut String, error: &Error) {
-    value.push_str("error=\"insufficient_user_authentication\", error_description=\"");
-    value.push_str(&error.description());
-    value.push('"');
-    if let Error::InsufficientUserAuthentication {
-        acr_values,
-        max_age,
-        ..
-    } = error
-    {
-        if let Some(acr_values) = acr_values.as_deref().filter(|v| !v.is_empty()) {
-            value.push_str(", acr_values=\"");
-            value.extend(rfc6750_chars(acr_values));
-            value.push('"');
-        }
-        if let Some(max_age) = max_age {
-            value.push_str(&format!(", max_age=\"{max_age}\""));
-        }
-    }
 }
 
 /// The characters RFC 6750 §3 allows in a quoted challenge attribute
 /// (`%x20-21 / %x23-5B / %x5D-7E`): no quote, no backslash, no control
 /// character, nothing outside ASCII.
-fn rfc6750_chars(text: &str) -> impl Iterator<Item = char> + '_ {
+pub(crate) fn rfc6750_chars(text: &str) -> impl Iterator<Item = char> + '_ {
     text.chars()
         .filter(|c| matches!(*c, ' ' | '!' | '#'..='[' | ']'..='~'))
 }

@@ -1,9 +1,8 @@
-//! axum extractors for [`Claims<C>`] and `Option<Claims<C>>`.
+//! axum extractors for [`Claims<C>`], `Option<Claims<C>>` and
+//! [`AuthContext`].
 //!
-//! They read what the layer put into the request extensions; they never
-//! verify anything themselves.
-
-use std::sync::Arc;
+//! They read the [`AuthContext`] the layer put into the request
+//! extensions; they never verify anything themselves.
 
 use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum::response::{IntoResponse, Response};
@@ -11,10 +10,8 @@ use http::StatusCode;
 use http::request::Parts;
 
 use crate::claims::Claims;
+use crate::context::AuthContext;
 use crate::error::Error;
-use crate::layer::{Anonymous, AnonymousRealm};
-use crate::metadata::{ResourceMetadataUrl, with_resource_metadata};
-use crate::rejection::rejection_parts;
 
 /// Why `Claims<C>` could not be extracted: the rejection of the
 /// [`Claims<C>`] extractor.
@@ -28,28 +25,19 @@ use crate::rejection::rejection_parts;
 #[derive(Debug, Clone)]
 pub struct ClaimsRejection {
     claims_type: &'static str,
-    /// `Some` when the layer let the request through anonymously; holds the
-    /// layer's realm, if any.
-    anonymous: Option<Option<Arc<str>>>,
-    /// The RFC 9728 document the layer names, for the 401.
-    resource_metadata: Option<Arc<str>>,
+    /// `Some` when the layer let the request through anonymously: its
+    /// context, to answer as it would.
+    anonymous: Option<AuthContext>,
 }
 
 impl ClaimsRejection {
     fn for_request<C>(parts: &Parts) -> Self {
-        let anonymous = parts.extensions.get::<Anonymous>().map(|_| {
-            parts
-                .extensions
-                .get::<AnonymousRealm>()
-                .map(|r| r.0.clone())
-        });
+        let anonymous = AuthContext::from_extensions(&parts.extensions)
+            .filter(|context| context.is_anonymous())
+            .cloned();
         ClaimsRejection {
             claims_type: std::any::type_name::<C>(),
             anonymous,
-            resource_metadata: parts
-                .extensions
-                .get::<ResourceMetadataUrl>()
-                .map(|url| url.0.clone()),
         }
     }
 }
@@ -78,15 +66,15 @@ impl std::fmt::Display for ClaimsRejection {
 impl IntoResponse for ClaimsRejection {
     fn into_response(self) -> Response {
         match &self.anonymous {
-            Some(realm) => {
+            Some(context) => {
                 // The route needs a token the client did not send: the
                 // client's problem, answered as the layer would.
                 tracing::debug!("{self}");
-                let parts = with_resource_metadata(
-                    rejection_parts(&Error::MissingToken, realm.as_deref()),
-                    self.resource_metadata.as_deref(),
-                );
-                Response::from_parts(parts, axum::body::Body::empty())
+                let error = Error::MissingToken;
+                let parts = context.refusal(&error, None);
+                context
+                    .reject_with_handler(&error, parts)
+                    .unwrap_or_else(|parts| Response::from_parts(parts, axum::body::Body::empty()))
             }
             None => {
                 tracing::error!("{self}");
@@ -104,10 +92,7 @@ where
     type Rejection = ClaimsRejection;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        parts
-            .extensions
-            .get::<Claims<C>>()
-            .cloned()
+        Claims::from_extensions(&parts.extensions)
             .ok_or_else(|| ClaimsRejection::for_request::<C>(parts))
     }
 }
@@ -123,12 +108,31 @@ where
         parts: &mut Parts,
         _state: &S,
     ) -> Result<Option<Self>, Self::Rejection> {
-        if let Some(claims) = parts.extensions.get::<Claims<C>>() {
-            Ok(Some(claims.clone()))
-        } else if parts.extensions.get::<Anonymous>().is_some() {
-            Ok(None)
-        } else {
-            Err(ClaimsRejection::for_request::<C>(parts))
+        match AuthContext::from_extensions(&parts.extensions) {
+            Some(context) if context.is_anonymous() => Ok(None),
+            Some(context) => match context.claims::<C>() {
+                Some(claims) => Ok(Some(claims)),
+                None => Err(ClaimsRejection::for_request::<C>(parts)),
+            },
+            None => Err(ClaimsRejection::for_request::<C>(parts)),
         }
+    }
+}
+
+/// The bearer layer's [`AuthContext`]: how the request was admitted. A
+/// route without the layer is a server configuration error, answered
+/// `500` with a message saying what to add.
+impl<S: Send + Sync> FromRequestParts<S> for AuthContext {
+    type Rejection = (StatusCode, &'static str);
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        AuthContext::from_extensions(&parts.extensions)
+            .cloned()
+            .ok_or_else(|| {
+                let message = "AuthContext was extracted on a route the oidc-bearer layer does \
+                               not cover: add .route_layer(validator.layer::<C>()) to the router";
+                tracing::error!("{message}");
+                (StatusCode::INTERNAL_SERVER_ERROR, message)
+            })
     }
 }

@@ -125,13 +125,17 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
-// The request path: layer → token_source, bearer (the token) → validator:
-// cache, token (compact JWS, JOSE header), issuers (selection by `iss`),
-// keys, claims → rejection or extract; then, per route, authz.
-mod authz;
-mod bearer;
+// The request path: layer → credentials (the token, its scheme) →
+// validator: cache, token (compact JWS, JOSE header), issuers (selection
+// by `iss`), keys, claims → dpop (proof, binding) → context (what the
+// layers inside read) → authz per route → challenge and rejection for a
+// refusal, extract for the handler.
+pub mod authz;
 mod cache;
+mod challenge;
 mod claims;
+mod context;
+pub mod credentials;
 mod dpop;
 #[cfg(feature = "axum")]
 mod extract;
@@ -139,7 +143,6 @@ mod issuers;
 mod layer;
 mod rejection;
 mod token;
-mod token_source;
 mod validator;
 
 // Configuration, and the keys behind the validator.
@@ -160,9 +163,7 @@ mod resource;
 pub mod guide;
 
 pub use algorithm::Algorithm;
-pub use authz::{
-    Authorize, AuthorizeFuture, AuthorizeLayer, Grants, Require, StepUp, StepUpLayer, StepUpService,
-};
+pub use authz::{Authorize, AuthorizeFuture, AuthorizeLayer, Grants, Require, StepUp};
 pub use builder::ValidatorBuilder;
 pub use claims::{Claims, KeycloakAccess, StandardClaims, numeric_date};
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -178,12 +179,13 @@ pub use extract::ClaimsRejection;
 pub use issuers::{IntoIssuers, Issuer};
 pub use jwks::{Health, HealthStatus};
 pub use keys::{KeySet, SkippedKey};
-pub use layer::{Anonymous, OidcBearer, OidcBearerLayer, ResponseFuture};
+pub use context::AuthContext;
+pub use layer::{OidcBearer, OidcBearerLayer, ResponseFuture};
 pub use metadata::{ResourceMetadata, ResourceMetadataService, WELL_KNOWN_PATH};
 pub use metrics::Metrics;
 pub use providers::{AzureClaims, EntraId, EntraTokenVersion, Keycloak, KeycloakClaims};
 pub use rejection::{DefaultRejection, ProblemJson, RejectionHandler, rejection_parts};
-pub use token_source::TokenSource;
+pub use credentials::TokenSource;
 pub use validator::Validator;
 
 /// The HTTP client crate the validator fetches keys with, for

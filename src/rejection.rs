@@ -1,11 +1,13 @@
 //! What a refused request gets back: the status, `WWW-Authenticate` and
-//! `Retry-After` that RFC 6750 §3 and RFC 9110 fix ([`rejection_parts`]),
-//! and a body chosen by a [`RejectionHandler`]: empty ([`DefaultRejection`]),
-//! RFC 9457 problem details ([`ProblemJson`]) or your own.
+//! `Retry-After` that RFC 6750 §3 and RFC 9110 fix ([`rejection_parts`],
+//! built by the crate's one challenge builder), and a body chosen by a
+//! [`RejectionHandler`]: empty ([`DefaultRejection`]), RFC 9457 problem
+//! details ([`ProblemJson`]) or your own. No header logic of its own.
 
-use http::header::{CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
+use http::header::CONTENT_TYPE;
 use http::{HeaderValue, Response};
 
+use crate::challenge::{Refusal, refusal};
 use crate::error::Error;
 
 /// Status, `WWW-Authenticate` and `Retry-After` for a rejection: the part
@@ -26,17 +28,7 @@ use crate::error::Error;
 /// );
 /// ```
 pub fn rejection_parts(error: &Error, realm: Option<&str>) -> http::response::Parts {
-    let (mut parts, ()) = Response::new(()).into_parts();
-    parts.status = error.status();
-    if let Some(challenge) = error.www_authenticate(realm) {
-        parts.headers.insert(WWW_AUTHENTICATE, challenge);
-    }
-    if let Some(seconds) = error.retry_after_secs() {
-        parts
-            .headers
-            .insert(RETRY_AFTER, HeaderValue::from(seconds));
-    }
-    parts
+    refusal(error, &Refusal::plain(realm))
 }
 
 /// Turns a refused request into a response.

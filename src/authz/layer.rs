@@ -1,51 +1,53 @@
-//! [`AuthorizeLayer`], [`Authorize`] and [`AuthorizeFuture`]: a
-//! [`Require`] applied to a route, after the token was verified.
+//! [`AuthorizeLayer`], [`Authorize`] and [`AuthorizeFuture`]: one layer
+//! that applies any [`Requirement`] ([`Require`], [`StepUp`], your own)
+//! to a route, after the bearer layer verified the token, and the guards
+//! that apply it inside a handler. It never verifies a signature.
 
+use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 
-use http::{Extensions, Request, Response};
+use http::{Extensions, Request, Response, StatusCode};
 use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use super::Require;
-use crate::claims::Grants;
-use crate::claims::{Claims, StandardClaims};
-use crate::dpop;
+use super::{Require, Requirement, StepUp};
+use crate::challenge::Refusal;
+use crate::claims::{Grants, StandardClaims};
+use crate::context::AuthContext;
 use crate::error::Error;
-use crate::layer::{Anonymous, AnonymousRealm};
-use crate::metadata::{ResourceMetadataUrl, with_resource_metadata};
-use crate::rejection::{DefaultRejection, RejectionHandler, rejection_parts};
+use crate::rejection::{DefaultRejection, RejectionHandler};
 
-/// A tower [`Layer`] that lets a request through only when the
-/// [`Claims<C>`] the [`OidcBearerLayer`](crate::OidcBearerLayer) verified
-/// meet a [`Require`]; made by [`Require::layer`].
+/// A tower [`Layer`] that lets a request through only when the claims the
+/// [`OidcBearerLayer`](crate::OidcBearerLayer) verified (as `C`) meet a
+/// [`Requirement`]; made by [`Require::layer`] and [`StepUp::layer`].
 ///
 /// Put it inside the `OidcBearerLayer` (in axum: `route_layer` on the
 /// route, or on the router before the `OidcBearerLayer` is added), with the
-/// same claims type, realm and [`RejectionHandler`], so a refusal looks
-/// like any other:
+/// same claims type. It answers as that layer does: its realm, its
+/// [`RejectionHandler`], its RFC 9728 `resource_metadata`, its clock and
+/// leeway, and its scheme (a `DPoP` challenge for a request admitted with
+/// `DPoP`, RFC 9449 §7.1); [`realm`](Self::realm) and
+/// [`on_rejection`](Self::on_rejection) override them for this route. A
+/// refusal is counted in the validator's [`Metrics`](crate::Metrics).
 ///
-/// - claims that do not meet the requirement: `403` with
-///   `error="insufficient_scope"` (see [`Require`]), under the `DPoP`
-///   scheme for a request admitted with it (RFC 9449 §7.1), else `Bearer`;
+/// - claims that do not meet the requirement: the requirement's refusal
+///   (`403 insufficient_scope` for a [`Require`], `401
+///   insufficient_user_authentication` for a [`StepUp`]);
 /// - no claims because the `OidcBearerLayer` let the request through
 ///   anonymously ([`allow_anonymous`](crate::OidcBearerLayer::allow_anonymous)):
 ///   `401` with the challenges that layer sends for a request without a
-///   token (a bare `Bearer` one; with DPoP settings, its `DPoP` one too);
-/// - no claims and no `OidcBearerLayer` in front (or one for another
-///   claims type): `500` ([`Error::Config`]) and an error log saying what to
-///   change. Not a 401: no token the client could send would help, and a
-///   401 would pass a server bug off as a client one.
+///   token;
+/// - no `OidcBearerLayer` in front, or one for another claims type: `500`
+///   ([`Error::Misplaced`]) with a body saying how to fix the router,
+///   logged once. Not a 401: no token the client could send would help.
 ///
 /// The inner service never sees a refused request.
-///
-/// Give every `AuthorizeLayer` the realm and handler of the
-/// `OidcBearerLayer`, so a 403 carries the same realm and body as a 401:
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
@@ -68,18 +70,18 @@ use crate::rejection::{DefaultRejection, RejectionHandler, rejection_parts};
 ///     .route(
 ///         "/orders",
 ///         get(|| async { "the orders" })
-///             .route_layer(Require::scope("orders.read").layer::<StandardClaims>().realm("orders")),
+///             .route_layer(Require::scope("orders.read").layer::<StandardClaims>()),
 ///     )
 ///     .route(
 ///         "/orders/export",
 ///         post(|| async { "exported" }).route_layer(
 ///             Require::scope("orders.export")
 ///                 .or(Require::client_role("orders-api", "exporter"))
-///                 .layer::<StandardClaims>()
-///                 .realm("orders"),
+///                 .layer::<StandardClaims>(),
 ///         ),
 ///     )
-///     // Added last, so it runs first: the requirements find its claims.
+///     // Added last, so it runs first: the requirements find its claims,
+///     // and answer with its realm.
 ///     .route_layer(validator.layer::<StandardClaims>().realm("orders"));
 ///
 /// let send = |method: &str, path: &str| {
@@ -102,23 +104,35 @@ use crate::rejection::{DefaultRejection, RejectionHandler, rejection_parts};
 /// );
 /// # Ok(()) }
 /// ```
-pub struct AuthorizeLayer<C = StandardClaims, R = DefaultRejection> {
-    shared: Arc<Shared>,
-    rejection: R,
+pub struct AuthorizeLayer<Q, C = StandardClaims, R = DefaultRejection> {
+    shared: Arc<Shared<Q>>,
+    /// `None`: the bearer layer's handler.
+    rejection: Option<R>,
     _claims: PhantomData<fn() -> C>,
 }
 
 /// What every clone of the service shares: cloned per request by axum, so
 /// one reference count.
-#[derive(Debug, Clone)]
-struct Shared {
-    require: Require,
-    /// Built once: a refusal only clones it.
-    insufficient: Error,
+#[derive(Debug)]
+struct Shared<Q> {
+    requirement: Q,
+    /// `None`: the bearer layer's realm.
     realm: Option<Arc<str>>,
+    /// A misplaced layer is logged once, not on every request.
+    misplaced_logged: AtomicBool,
 }
 
-impl<C, R: Clone> Clone for AuthorizeLayer<C, R> {
+impl<Q: Clone> Clone for Shared<Q> {
+    fn clone(&self) -> Self {
+        Shared {
+            requirement: self.requirement.clone(),
+            realm: self.realm.clone(),
+            misplaced_logged: AtomicBool::new(self.misplaced_logged.load(Ordering::Relaxed)),
+        }
+    }
+}
+
+impl<Q, C, R: Clone> Clone for AuthorizeLayer<Q, C, R> {
     fn clone(&self) -> Self {
         AuthorizeLayer {
             shared: self.shared.clone(),
@@ -128,17 +142,27 @@ impl<C, R: Clone> Clone for AuthorizeLayer<C, R> {
     }
 }
 
-impl<C> AuthorizeLayer<C> {
-    /// Applies `require` to requests carrying `Claims<C>`; the same as
-    /// [`Require::layer`].
-    pub fn new(require: Require) -> Self {
+impl<Q: fmt::Debug, C, R: fmt::Debug> fmt::Debug for AuthorizeLayer<Q, C, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthorizeLayer")
+            .field("requirement", &self.shared.requirement)
+            .field("realm", &self.shared.realm)
+            .field("rejection", &self.rejection)
+            .finish()
+    }
+}
+
+impl<Q: Requirement, C> AuthorizeLayer<Q, C> {
+    /// Applies `requirement` to requests whose bearer layer verifies
+    /// claims of type `C`; the same as `requirement.layer::<C>()`.
+    pub fn new(requirement: Q) -> Self {
         AuthorizeLayer {
             shared: Arc::new(Shared {
-                insufficient: require.insufficient(),
-                require,
+                requirement,
                 realm: None,
+                misplaced_logged: AtomicBool::new(false),
             }),
-            rejection: DefaultRejection,
+            rejection: None,
             _claims: PhantomData,
         }
     }
@@ -147,52 +171,123 @@ impl<C> AuthorizeLayer<C> {
 impl Require {
     /// This requirement as a layer for routes whose
     /// [`OidcBearerLayer`](crate::OidcBearerLayer) verifies `Claims<C>`.
-    pub fn layer<C>(self) -> AuthorizeLayer<C> {
+    pub fn layer<C>(self) -> AuthorizeLayer<Require, C> {
         AuthorizeLayer::new(self)
     }
 }
 
-impl<C, R> AuthorizeLayer<C, R> {
-    /// The `realm` of the `WWW-Authenticate` challenge: the one given to
-    /// the [`OidcBearerLayer`](crate::OidcBearerLayer).
+impl StepUp {
+    /// This requirement as a layer for routes whose
+    /// [`OidcBearerLayer`](crate::OidcBearerLayer) verifies `Claims<C>`,
+    /// with that layer's clock and leeway.
+    pub fn layer<C>(self) -> AuthorizeLayer<StepUp, C> {
+        AuthorizeLayer::new(self)
+    }
+}
+
+impl<Q: Requirement, C, R> AuthorizeLayer<Q, C, R> {
+    /// The `realm` of this route's challenges, instead of the
+    /// [`OidcBearerLayer`](crate::OidcBearerLayer)'s.
     pub fn realm(mut self, realm: impl AsRef<str>) -> Self {
         Arc::make_mut(&mut self.shared).realm = Some(realm.as_ref().into());
         self
     }
 
-    /// Replace how refusals are turned into responses: the handler given
-    /// to [`OidcBearerLayer::on_rejection`](crate::OidcBearerLayer::on_rejection).
-    pub fn on_rejection<R2>(self, rejection: R2) -> AuthorizeLayer<C, R2> {
+    /// How this route's refusals are turned into responses, instead of
+    /// the handler of the [`OidcBearerLayer`](crate::OidcBearerLayer).
+    pub fn on_rejection<R2>(self, rejection: R2) -> AuthorizeLayer<Q, C, R2> {
         AuthorizeLayer {
             shared: self.shared,
-            rejection,
+            rejection: Some(rejection),
             _claims: PhantomData,
         }
     }
 
     /// The requirement this layer applies.
-    pub fn requirement(&self) -> &Require {
-        &self.shared.require
+    pub fn requirement(&self) -> &Q {
+        &self.shared.requirement
+    }
+}
+
+impl<Q: Requirement, C, R> AuthorizeLayer<Q, C, R> {
+    /// The refusal of `error` for a request with `context` (none for the
+    /// guard that does not see the request).
+    fn refuse<B>(&self, error: &Error, context: Option<&AuthContext>) -> Response<B>
+    where
+        R: RejectionHandler<B>,
+        B: From<String> + 'static,
+    {
+        let realm = self.shared.realm.as_deref();
+        let parts = match context {
+            Some(context) => context.refusal(error, realm),
+            None => crate::challenge::refusal(error, &Refusal::plain(realm)),
+        };
+        if let Some(rejection) = &self.rejection {
+            return rejection.rejection(error, parts);
+        }
+        let inherited = match context {
+            Some(context) => context.reject_with_handler(error, parts),
+            None => Err(parts),
+        };
+        inherited.unwrap_or_else(|parts| Response::from_parts(parts, B::from(String::new())))
+    }
+
+    /// The requirement on `grants` for the request whose `context` is
+    /// given: its refusal is counted.
+    fn decide<G: Grants + ?Sized>(&self, grants: &G, context: &AuthContext) -> Result<(), Error> {
+        let (now, leeway) = context.now_and_leeway();
+        let result = self.shared.requirement.evaluate(grants, now, leeway);
+        if let Err(error) = &result {
+            tracing::debug!(%error, "requirement not met");
+            context.count(error);
+        }
+        result
+    }
+
+    /// A layer with no bearer layer in front, or one for another claims
+    /// type: a 500 whose body says how to fix the router.
+    #[cold]
+    fn misplaced<B: From<String>>(&self, context: Option<&AuthContext>) -> Response<B> {
+        let claims = std::any::type_name::<C>();
+        let why = match context {
+            None => "found no oidc-bearer layer in front of it",
+            Some(_) => "sits behind an oidc-bearer layer for another claims type",
+        };
+        let message = format!(
+            "the AuthorizeLayer of this route (claims {claims}) {why}: in axum, add \
+             .route_layer(requirement.layer::<{claims}>()) before \
+             .route_layer(validator.layer::<{claims}>()), so the bearer layer runs first, \
+             with the same claims type"
+        );
+        if !self.shared.misplaced_logged.swap(true, Ordering::Relaxed) {
+            tracing::error!("{message}");
+        }
+        let error = Error::Config(message.clone());
+        if let Some(context) = context {
+            context.count(&error);
+        }
+        let mut response = Response::new(B::from(message));
+        *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+        response
     }
 }
 
 #[cfg(feature = "axum")]
-impl<C, R: RejectionHandler<axum::body::Body>> AuthorizeLayer<C, R> {
-    /// The guard for a handler: `Ok` when `grants` meet the requirement,
-    /// else the same response the layer sends (`403`, this realm, this
-    /// rejection handler's body), for `?` in a handler that returns
-    /// `Result<_, axum::response::Response>`.
+impl<Q: Requirement, C, R: RejectionHandler<axum::body::Body>> AuthorizeLayer<Q, C, R> {
+    /// The guard for a handler that cannot say up front what a route
+    /// needs (who may see an order may depend on the order): `Ok` when
+    /// `grants` meet the requirement, else the response the layer sends,
+    /// for `?` in a handler returning `Result<_, axum::response::Response>`.
     ///
-    /// For a decision the route cannot make up front: who may see an
-    /// order may depend on the order.
-    ///
-    /// It does not see the request, so its challenge is always `Bearer`,
-    /// without `resource_metadata`; [`authorize_in`](Self::authorize_in)
-    /// answers a DPoP request with the `DPoP` scheme.
+    /// It does not see the request: its challenge is `Bearer` with this
+    /// layer's realm, without `resource_metadata`, its body this layer's
+    /// handler (or empty), a [`StepUp`] is checked on the system clock
+    /// with 60 s of leeway, and the refusal is not counted.
+    /// [`authorize_in`](Self::authorize_in) answers exactly as the layer.
     ///
     /// ```
     /// use axum::{extract::Path, response::Response};
-    /// use oidc_bearer::{AuthorizeLayer, Claims, Require, StandardClaims};
+    /// use oidc_bearer::{Claims, Require, StandardClaims};
     ///
     /// async fn order(
     ///     Path(owner): Path<String>,
@@ -215,18 +310,21 @@ impl<C, R: RejectionHandler<axum::body::Body>> AuthorizeLayer<C, R> {
         &self,
         grants: &G,
     ) -> Result<(), axum::response::Response> {
-        // No extensions: no DPoP marker and no resource, so a plain Bearer
-        // refusal.
-        self.authorize_in(grants, &Extensions::new())
+        let now = crate::clock::Clock::now(&crate::clock::SystemClock);
+        self.shared
+            .requirement
+            .evaluate(grants, now, 60)
+            .map_err(|error| {
+                tracing::debug!(%error, "requirement not met");
+                self.refuse(&error, None)
+            })
     }
 
     /// [`authorize`](Self::authorize) for a handler that has the request's
-    /// extensions (axum extracts [`http::Extensions`]), so the refusal is
-    /// the layer's to the letter: `resource_metadata` (RFC 9728) when the
-    /// [`OidcBearerLayer`](crate::OidcBearerLayer) names a resource, and
-    /// the `DPoP` scheme for a request it admitted with that scheme (RFC
-    /// 9449 §7.1), where `authorize` always answers `Bearer` without
-    /// `resource_metadata`.
+    /// extensions (axum extracts [`http::Extensions`]): the refusal is the
+    /// layer's to the letter (the bearer layer's realm, handler, clock and
+    /// leeway, `resource_metadata`, the `DPoP` scheme for a request
+    /// admitted with it), and it is counted.
     ///
     /// ```
     /// use axum::{extract::Path, response::Response};
@@ -254,57 +352,74 @@ impl<C, R: RejectionHandler<axum::body::Body>> AuthorizeLayer<C, R> {
         grants: &G,
         extensions: &Extensions,
     ) -> Result<(), axum::response::Response> {
-        if self.shared.require.is_met_by(grants) {
-            return Ok(());
-        }
-        tracing::debug!(required = %self.shared.require, "insufficient scope");
-        Err(refuse_with(
-            &self.rejection,
-            &self.shared.insufficient,
-            self.shared.realm.as_deref(),
-            extensions,
-        ))
+        let Some(context) = AuthContext::from_extensions(extensions) else {
+            return self.authorize(grants);
+        };
+        self.decide(grants, context)
+            .map_err(|error| self.refuse(&error, Some(context)))
     }
 }
 
-impl<S, C, R: Clone> Layer<S> for AuthorizeLayer<C, R> {
-    type Service = Authorize<S, C, R>;
+impl<S, Q: Clone, C, R: Clone> Layer<S> for AuthorizeLayer<Q, C, R> {
+    type Service = Authorize<S, Q, C, R>;
 
     fn layer(&self, inner: S) -> Self::Service {
         Authorize {
             inner,
-            shared: self.shared.clone(),
-            rejection: self.rejection.clone(),
-            _claims: PhantomData,
+            layer: self.clone(),
         }
     }
 }
 
 /// The middleware [`AuthorizeLayer`] applies: calls the inner service only
-/// when the request's `Claims<C>` meet the requirement.
-pub struct Authorize<S, C = StandardClaims, R = DefaultRejection> {
+/// when the request's claims meet the requirement.
+pub struct Authorize<S, Q, C = StandardClaims, R = DefaultRejection> {
     inner: S,
-    shared: Arc<Shared>,
-    rejection: R,
-    _claims: PhantomData<fn() -> C>,
+    layer: AuthorizeLayer<Q, C, R>,
 }
 
-impl<S: Clone, C, R: Clone> Clone for Authorize<S, C, R> {
+impl<S, Q, C, R> Authorize<S, Q, C, R> {
+    /// The inner service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The inner service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// The inner service, consuming this one.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S: Clone, Q, C, R: Clone> Clone for Authorize<S, Q, C, R> {
     fn clone(&self) -> Self {
         Authorize {
             inner: self.inner.clone(),
-            shared: self.shared.clone(),
-            rejection: self.rejection.clone(),
-            _claims: PhantomData,
+            layer: self.layer.clone(),
         }
     }
 }
 
-impl<S, C, R, ReqBody, ResBody> Service<Request<ReqBody>> for Authorize<S, C, R>
+impl<S: fmt::Debug, Q: fmt::Debug, C, R: fmt::Debug> fmt::Debug for Authorize<S, Q, C, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Authorize")
+            .field("inner", &self.inner)
+            .field("layer", &self.layer)
+            .finish()
+    }
+}
+
+impl<S, Q, C, R, ReqBody, ResBody> Service<Request<ReqBody>> for Authorize<S, Q, C, R>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    Q: Requirement,
     C: Grants + Send + Sync + 'static,
     R: RejectionHandler<ResBody>,
+    ResBody: From<String> + 'static,
 {
     type Response = Response<ResBody>;
     type Error = S::Error;
@@ -315,85 +430,21 @@ where
     }
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
-        let realm = self.shared.realm.as_deref();
-        let response = match req.extensions().get::<Claims<C>>() {
-            Some(claims) if self.shared.require.is_met_by(&**claims) => {
-                return AuthorizeFuture {
-                    state: State::Inner {
-                        future: self.inner.call(req),
-                    },
-                };
-            }
-            Some(_) => {
-                tracing::debug!(required = %self.shared.require, "insufficient scope");
-                refuse_with(
-                    &self.rejection,
-                    &self.shared.insufficient,
-                    realm,
-                    req.extensions(),
-                )
-            }
-            None => self.without_claims(req.extensions()),
-        };
-        AuthorizeFuture {
-            state: State::Refused {
-                response: Some(response),
+        let layer = &self.layer;
+        let context = AuthContext::from_extensions(req.extensions());
+        let response = match context {
+            Some(context) => match context.claims_ref::<C>() {
+                Some(claims) => match layer.decide(claims, context) {
+                    Ok(()) => return AuthorizeFuture::inner(self.inner.call(req)),
+                    Err(error) => layer.refuse(&error, Some(context)),
+                },
+                None if context.holds_other_claims::<C>() => layer.misplaced(Some(context)),
+                None => layer.refuse(&Error::MissingToken, Some(context)),
             },
-        }
+            None => layer.misplaced(None),
+        };
+        AuthorizeFuture::refused(response)
     }
-}
-
-impl<S, C, R> Authorize<S, C, R> {
-    #[cold]
-    fn without_claims<B>(&self, extensions: &Extensions) -> Response<B>
-    where
-        R: RejectionHandler<B>,
-    {
-        if extensions.get::<Anonymous>().is_some() {
-            let realm = self.shared.realm.clone().or_else(|| {
-                extensions
-                    .get::<AnonymousRealm>()
-                    .map(|realm| realm.0.clone())
-            });
-            return refuse_with(
-                &self.rejection,
-                &Error::MissingToken,
-                realm.as_deref(),
-                extensions,
-            );
-        }
-        let claims = std::any::type_name::<C>();
-        let message = format!(
-            "AuthorizeLayer found no Claims<{claims}> in the request: put it inside \
-             the OidcBearerLayer (in axum, .route_layer(require.layer::<{claims}>()) \
-             before .route_layer(validator.layer::<{claims}>())), with the same claims type"
-        );
-        tracing::error!("{message}");
-        refuse(&self.rejection, &Error::Config(message), None)
-    }
-}
-
-fn refuse<B, R: RejectionHandler<B>>(
-    rejection: &R,
-    error: &Error,
-    realm: Option<&str>,
-) -> Response<B> {
-    rejection.rejection(error, rejection_parts(error, realm))
-}
-
-/// [`refuse`] for the request whose `extensions` are given: with
-/// `resource_metadata` (RFC 9728 §5.1) when the `OidcBearerLayer` in
-/// front names a resource, and the `DPoP` scheme when it admitted the
-/// request with that scheme (RFC 9449 §7.1).
-fn refuse_with<B, R: RejectionHandler<B>>(
-    rejection: &R,
-    error: &Error,
-    realm: Option<&str>,
-    extensions: &Extensions,
-) -> Response<B> {
-    let metadata = extensions.get::<ResourceMetadataUrl>().map(|url| &*url.0);
-    let parts = with_resource_metadata(dpop::refusal_parts(error, realm, extensions), metadata);
-    rejection.rejection(error, parts)
 }
 
 pin_project! {
@@ -414,15 +465,13 @@ pin_project! {
 }
 
 impl<F, B> AuthorizeFuture<F, B> {
-    /// The inner service's future: the request was let through.
-    pub(super) fn inner(future: F) -> Self {
+    fn inner(future: F) -> Self {
         AuthorizeFuture {
             state: State::Inner { future },
         }
     }
 
-    /// A refusal, ready.
-    pub(super) fn refused(response: Response<B>) -> Self {
+    fn refused(response: Response<B>) -> Self {
         AuthorizeFuture {
             state: State::Refused {
                 response: Some(response),

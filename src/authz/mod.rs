@@ -1,28 +1,67 @@
-//! Authorization per route, after authentication: which scopes and roles
-//! a verified token must carry ([`Require`]), asked of the claims through
-//! [`Grants`], enforced by a tower layer ([`AuthorizeLayer`]) or inside a
-//! handler ([`AuthorizeLayer::authorize`]).
+//! Authorization per route, after authentication: what a verified token
+//! must carry, as a [`Requirement`] — which scopes and roles ([`Require`]),
+//! how strong and how recent the sign-in ([`StepUp`], RFC 9470), or your
+//! own — asked of the claims through [`Grants`], and enforced by one tower
+//! layer ([`AuthorizeLayer`]) or inside a handler
+//! ([`AuthorizeLayer::authorize_in`]).
 //!
 //! The [`OidcBearerLayer`](crate::OidcBearerLayer) decides who the caller
 //! is and puts the verified claims into the request; the
 //! [`AuthorizeLayer`] of a route decides whether those claims are enough,
-//! and refuses with `403 insufficient_scope` (RFC 6750 §3.1) before the
-//! handler runs.
+//! and refuses before the handler runs, answering as the bearer layer
+//! would (its realm, handler, scheme and `resource_metadata`). Nothing
+//! here verifies a signature.
 //!
-//! The example on [`AuthorizeLayer`] puts them on an axum router.
-//!
-//! - `grants`: [`Grants`], and its implementation for
-//!   [`StandardClaims`](crate::StandardClaims) and `Claims<C>`;
 //! - `require`: [`Require`], its checks and the 403 it refuses with;
-//! - `layer`: [`AuthorizeLayer`], [`Authorize`], [`AuthorizeFuture`];
-//! - `step_up`: [`StepUp`] (RFC 9470 `acr` and `auth_time`), its layer
-//!   and guard, refusing with `401 insufficient_user_authentication`.
+//! - `step_up`: [`StepUp`], refusing with `401 insufficient_user_authentication`;
+//! - `layer`: [`AuthorizeLayer`], [`Authorize`], [`AuthorizeFuture`] and
+//!   the guards.
 
 mod layer;
 mod require;
 mod step_up;
 
+use std::fmt;
+
 pub use crate::claims::Grants;
 pub use layer::{Authorize, AuthorizeFuture, AuthorizeLayer};
 pub use require::Require;
-pub use step_up::{StepUp, StepUpLayer, StepUpService};
+pub use step_up::StepUp;
+
+use crate::error::Error;
+
+/// What a route requires of a verified token, applied by an
+/// [`AuthorizeLayer`] (`requirement.layer::<C>()` for the built-in ones,
+/// [`AuthorizeLayer::new`] for yours).
+///
+/// ```
+/// use oidc_bearer::{Error, Grants, StandardClaims, authz::{AuthorizeLayer, Requirement}};
+///
+/// /// Tokens issued at most a day before now.
+/// #[derive(Debug, Clone)]
+/// struct IssuedToday;
+///
+/// impl Requirement for IssuedToday {
+///     fn evaluate<G: Grants + ?Sized>(&self, grants: &G, now: i64, _leeway: i64) -> Result<(), Error> {
+///         match grants.auth_time() {
+///             Some(t) if now - t <= 86_400 => Ok(()),
+///             _ => Err(Error::InsufficientUserAuthentication {
+///                 required: "a sign-in today".into(),
+///                 acr_values: None,
+///                 max_age: Some(86_400),
+///             }),
+///         }
+///     }
+/// }
+///
+/// let layer = AuthorizeLayer::<_, StandardClaims>::new(IssuedToday);
+/// # let _ = layer;
+/// ```
+pub trait Requirement: fmt::Debug + Clone + Send + Sync + 'static {
+    /// `Ok` when `grants` meet the requirement at `now` (seconds since the
+    /// epoch, the bearer layer's clock) with `leeway` seconds of clock
+    /// skew; else the refusal, whose [`kind`](Error::kind) gives the
+    /// status and the challenge (`403 insufficient_scope`, `401
+    /// insufficient_user_authentication`, …).
+    fn evaluate<G: Grants + ?Sized>(&self, grants: &G, now: i64, leeway: i64) -> Result<(), Error>;
+}

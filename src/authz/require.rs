@@ -351,6 +351,12 @@ fn name(what: &str, name: Box<str>) -> Box<str> {
     name
 }
 
+impl super::Requirement for Require {
+    fn evaluate<G: Grants + ?Sized>(&self, grants: &G, _now: i64, _leeway: i64) -> Result<(), Error> {
+        self.check(grants)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,26 +1,14 @@
 //! [`StepUp`]: how strong and how recent the user's sign-in must be for a
-//! route (RFC 9470), and [`StepUpLayer`], which refuses with `401
-//! insufficient_user_authentication`.
+//! route (RFC 9470), a [`Requirement`] refused with `401
+//! insufficient_user_authentication`. Applied by the one
+//! [`AuthorizeLayer`](super::AuthorizeLayer); no layer of its own.
 
 use std::fmt::Write as _;
-use std::marker::PhantomData;
-use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
-use http::{Extensions, Request, Response};
-use tower_layer::Layer;
-use tower_service::Service;
-
-use super::AuthorizeFuture;
+use super::Requirement;
 use crate::claims::Grants;
-use crate::claims::{Claims, StandardClaims};
-use crate::dpop;
 use crate::error::Error;
-use crate::layer::{Anonymous, AnonymousRealm};
-use crate::metadata::with_resource_metadata;
-use crate::rejection::{DefaultRejection, RejectionHandler};
-use crate::validator::Validator;
 
 /// What a route requires of the sign-in behind a token (RFC 9470
 /// "step-up authentication"): an `acr` among accepted values, an
@@ -41,7 +29,7 @@ use crate::validator::Validator;
 /// (`DPoP algs="…", error="insufficient_user_authentication"` and a fresh
 /// `DPoP-Nonce` when nonces are on, for a request the
 /// [`OidcBearerLayer`](crate::OidcBearerLayer) admitted with the `DPoP`
-/// scheme, RFC 9449 §7.1; the guard [`StepUpLayer::authorize`] does not
+/// scheme, RFC 9449 §7.1; the guard [`AuthorizeLayer::authorize`](super::AuthorizeLayer::authorize) does not
 /// see the request and always answers `Bearer`),
 /// an `error_description` saying what failed, and every configured
 /// requirement as the RFC 9470 §3 attributes `acr_values="…"` and
@@ -51,7 +39,7 @@ use crate::validator::Validator;
 ///
 /// Apply it with [`layer`](Self::layer) inside the
 /// [`OidcBearerLayer`](crate::OidcBearerLayer), or in a handler with
-/// [`StepUpLayer::authorize`].
+/// [`AuthorizeLayer::authorize_in`](super::AuthorizeLayer::authorize_in).
 ///
 /// ```
 /// use std::time::Duration;
@@ -256,321 +244,18 @@ impl StepUp {
             max_age: self.max_age,
         })
     }
-
-    /// This requirement as a layer for routes whose
-    /// [`OidcBearerLayer`](crate::OidcBearerLayer) verifies `Claims<C>`
-    /// with `validator`, whose clock, leeway and resource metadata URL it
-    /// uses.
-    pub fn layer<C>(self, validator: &Validator) -> StepUpLayer<C> {
-        StepUpLayer {
-            shared: Arc::new(Shared {
-                step_up: self,
-                validator: validator.clone(),
-                realm: None,
-            }),
-            rejection: DefaultRejection,
-            _claims: PhantomData,
-        }
-    }
 }
 
-/// A tower [`Layer`] that lets a request through only when the sign-in
-/// behind its `Claims<C>` meets a [`StepUp`]; made by [`StepUp::layer`].
-/// Put it inside the [`OidcBearerLayer`](crate::OidcBearerLayer) with the
-/// same claims type, realm and [`RejectionHandler`], as an
-/// [`AuthorizeLayer`](crate::AuthorizeLayer):
-///
-/// - a sign-in too weak or too old: `401 insufficient_user_authentication`
-///   (see [`StepUp`]), with `resource_metadata` when the validator names a
-///   [`resource`](crate::ValidatorBuilder::resource), under the `DPoP`
-///   scheme for a request admitted with it (RFC 9449 §7.1), else `Bearer`;
-/// - no claims because the request came through anonymously: `401` with a
-///   bare challenge; no claims and no `OidcBearerLayer` in front: `500`.
-///
-/// ```
-/// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// # let provider = oidc_bearer_testkit::TestIssuer::start().await;
-/// # let now = oidc_bearer_testkit::now() as i64;
-/// # let token = provider.builder("bank").claim("acr", "urn:example:pwd").claim("auth_time", now).sign(&provider.key);
-/// use axum::{Router, body::Body, routing::post};
-/// use http::{Request, StatusCode};
-/// use oidc_bearer::{StandardClaims, StepUp, Validator};
-/// use tower::ServiceExt;
-///
-/// let validator = Validator::builder()
-///     .issuer(&provider.issuer)
-///     .audience("bank")
-///     .jwks_url(&provider.jwks_url)
-///     .build()
-///     .await?;
-/// let app = Router::new()
-///     .route(
-///         "/transfers",
-///         post(|| async { "sent" }).route_layer(
-///             StepUp::acr_values(["urn:example:mfa"]).layer::<StandardClaims>(&validator),
-///         ),
-///     )
-///     .route_layer(validator.layer::<StandardClaims>());
-///
-/// let request = Request::post("/transfers")
-///     .header("authorization", format!("Bearer {token}"))
-///     .body(Body::empty())?;
-/// let response = app.oneshot(request).await?;
-/// assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-/// assert!(response.headers()["www-authenticate"]
-///     .to_str()?
-///     .ends_with(r#"acr_values="urn:example:mfa""#));
-/// # Ok(()) }
-/// ```
-pub struct StepUpLayer<C = StandardClaims, R = DefaultRejection> {
-    shared: Arc<Shared>,
-    rejection: R,
-    _claims: PhantomData<fn() -> C>,
-}
-
-#[derive(Debug, Clone)]
-struct Shared {
-    step_up: StepUp,
-    validator: Validator,
-    realm: Option<Arc<str>>,
-}
-
-impl<C, R: Clone> Clone for StepUpLayer<C, R> {
-    fn clone(&self) -> Self {
-        StepUpLayer {
-            shared: self.shared.clone(),
-            rejection: self.rejection.clone(),
-            _claims: PhantomData,
-        }
-    }
-}
-
-impl<C, R> StepUpLayer<C, R> {
-    /// The `realm` of the challenge: the one given to the
-    /// [`OidcBearerLayer`](crate::OidcBearerLayer).
-    pub fn realm(mut self, realm: impl AsRef<str>) -> Self {
-        Arc::make_mut(&mut self.shared).realm = Some(realm.as_ref().into());
-        self
-    }
-
-    /// Replace how refusals are turned into responses: the handler given
-    /// to [`OidcBearerLayer::on_rejection`](crate::OidcBearerLayer::on_rejection).
-    pub fn on_rejection<R2>(self, rejection: R2) -> StepUpLayer<C, R2> {
-        StepUpLayer {
-            shared: self.shared,
-            rejection,
-            _claims: PhantomData,
-        }
-    }
-
-    /// The requirement this layer applies.
-    pub fn requirement(&self) -> &StepUp {
-        &self.shared.step_up
-    }
-
-    /// The requirement on these claims; a refusal is counted in the
-    /// validator's [`Metrics`](crate::Metrics), for the layer and the
-    /// guard alike.
-    fn check<G: Grants + ?Sized>(&self, grants: &G) -> Result<(), Error> {
-        let validator = &self.shared.validator;
-        let result = self
-            .shared
-            .step_up
-            .check(grants, validator.now(), validator.leeway());
-        if let Err(error) = &result {
-            validator.count_rejection(error);
-        }
-        result
-    }
-
-    /// The refusal of the request whose `extensions` are given: the
-    /// `DPoP` scheme when the `OidcBearerLayer` admitted it with that
-    /// scheme (RFC 9449 §7.1), else `Bearer`.
-    fn refuse<B>(&self, error: &Error, extensions: &Extensions) -> Response<B>
-    where
-        R: RejectionHandler<B>,
-    {
-        self.refuse_in(error, self.shared.realm.as_deref(), extensions)
-    }
-
-    fn refuse_in<B>(
-        &self,
-        error: &Error,
-        realm: Option<&str>,
-        extensions: &Extensions,
-    ) -> Response<B>
-    where
-        R: RejectionHandler<B>,
-    {
-        let parts = with_resource_metadata(
-            dpop::refusal_parts(error, realm, extensions),
-            self.shared.validator.resource_metadata_url(),
-        );
-        self.rejection.rejection(error, parts)
-    }
-}
-
-#[cfg(feature = "axum")]
-impl<C, R: RejectionHandler<axum::body::Body>> StepUpLayer<C, R> {
-    /// The guard for a handler: `Ok` when the sign-in behind `grants`
-    /// meets the requirement, else the response the layer sends, for `?`
-    /// in a handler returning `Result<_, axum::response::Response>`. For
-    /// a decision the route cannot make up front: a transfer above some
-    /// amount needs a fresh, strong sign-in.
-    ///
-    /// It does not see the request, so its challenge is always `Bearer`;
-    /// [`authorize_in`](Self::authorize_in) answers a DPoP request with the
-    /// `DPoP` scheme.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use axum::{extract::{Path, State}, response::Response};
-    /// use oidc_bearer::{Claims, StandardClaims, StepUpLayer};
-    ///
-    /// async fn transfer(
-    ///     State(strong): State<StepUpLayer<StandardClaims>>,
-    ///     Path(amount): Path<u64>,
-    ///     claims: Claims<StandardClaims>,
-    /// ) -> Result<String, Response> {
-    ///     if amount > 1_000 {
-    ///         strong.authorize(&claims)?;
-    ///     }
-    ///     Ok(format!("sent {amount}"))
-    /// }
-    /// # async fn doc(validator: oidc_bearer::Validator) {
-    /// let strong = oidc_bearer::StepUp::acr_values(["urn:example:mfa"])
-    ///     .and(oidc_bearer::StepUp::max_age(Duration::from_secs(300)))
-    ///     .layer::<StandardClaims>(&validator);
-    /// let _app: axum::Router = axum::Router::new()
-    ///     .route("/transfer/{amount}", axum::routing::post(transfer))
-    ///     .with_state(strong);
-    /// # }
-    /// ```
-    #[allow(
-        clippy::result_large_err,
-        reason = "axum handlers return `Result<_, Response>`; a refusal is the cold path"
-    )]
-    pub fn authorize<G: Grants + ?Sized>(
-        &self,
-        grants: &G,
-    ) -> Result<(), axum::response::Response> {
-        self.authorize_in(grants, &Extensions::new())
-    }
-
-    /// [`authorize`](Self::authorize) for a handler that has the request's
-    /// extensions (axum extracts [`http::Extensions`]): a request the
-    /// [`OidcBearerLayer`](crate::OidcBearerLayer) admitted with the
-    /// `DPoP` scheme is refused with a `DPoP` challenge, as the layer
-    /// does, where `authorize` always answers `Bearer`.
-    ///
-    /// ```
-    /// use axum::response::Response;
-    /// use oidc_bearer::{Claims, StandardClaims, StepUpLayer};
-    ///
-    /// async fn transfer(
-    ///     axum::extract::State(strong): axum::extract::State<StepUpLayer<StandardClaims>>,
-    ///     extensions: http::Extensions,
-    ///     claims: Claims<StandardClaims>,
-    /// ) -> Result<&'static str, Response> {
-    ///     strong.authorize_in(&claims, &extensions)?;
-    ///     Ok("sent")
-    /// }
-    /// # let _ = axum::Router::<StepUpLayer<StandardClaims>>::new()
-    /// #     .route("/transfer", axum::routing::post(transfer));
-    /// ```
-    #[allow(
-        clippy::result_large_err,
-        reason = "axum handlers return `Result<_, Response>`; a refusal is the cold path"
-    )]
-    pub fn authorize_in<G: Grants + ?Sized>(
-        &self,
-        grants: &G,
-        extensions: &Extensions,
-    ) -> Result<(), axum::response::Response> {
-        self.check(grants).map_err(|error| {
-            tracing::debug!(%error, "step-up required");
-            self.refuse(&error, extensions)
-        })
-    }
-}
-
-impl<S, C, R: Clone> Layer<S> for StepUpLayer<C, R> {
-    type Service = StepUpService<S, C, R>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        StepUpService {
-            inner,
-            layer: self.clone(),
-        }
-    }
-}
-
-/// The middleware [`StepUpLayer`] applies.
-pub struct StepUpService<S, C = StandardClaims, R = DefaultRejection> {
-    inner: S,
-    layer: StepUpLayer<C, R>,
-}
-
-impl<S: Clone, C, R: Clone> Clone for StepUpService<S, C, R> {
-    fn clone(&self) -> Self {
-        StepUpService {
-            inner: self.inner.clone(),
-            layer: self.layer.clone(),
-        }
-    }
-}
-
-impl<S, C, R, ReqBody, ResBody> Service<Request<ReqBody>> for StepUpService<S, C, R>
-where
-    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
-    C: Grants + Send + Sync + 'static,
-    R: RejectionHandler<ResBody>,
-{
-    type Response = Response<ResBody>;
-    type Error = S::Error;
-    type Future = AuthorizeFuture<S::Future, ResBody>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
-        let error = match req.extensions().get::<Claims<C>>() {
-            Some(claims) => match self.layer.check(&**claims) {
-                Ok(()) => return AuthorizeFuture::inner(self.inner.call(req)),
-                Err(error) => {
-                    tracing::debug!(%error, "step-up required");
-                    error
-                }
-            },
-            None if req.extensions().get::<Anonymous>().is_some() => {
-                let realm = self.layer.shared.realm.clone().or_else(|| {
-                    let realm = req.extensions().get::<AnonymousRealm>();
-                    realm.map(|realm| realm.0.clone())
-                });
-                let response =
-                    self.layer
-                        .refuse_in(&Error::MissingToken, realm.as_deref(), req.extensions());
-                return AuthorizeFuture::refused(response);
-            }
-            None => {
-                let claims = std::any::type_name::<C>();
-                let message = format!(
-                    "StepUpLayer found no Claims<{claims}> in the request: put it inside the \
-                     OidcBearerLayer, with the same claims type"
-                );
-                tracing::error!("{message}");
-                Error::Config(message)
-            }
-        };
-        AuthorizeFuture::refused(self.layer.refuse(&error, req.extensions()))
+impl Requirement for StepUp {
+    fn evaluate<G: Grants + ?Sized>(&self, grants: &G, now: i64, leeway: i64) -> Result<(), Error> {
+        self.check(grants, now, leeway)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::claims::StandardClaims;
 
     fn claims(json: &str) -> StandardClaims {
         serde_json::from_str(json).unwrap()

@@ -78,26 +78,6 @@ impl<C> Claims<C> {
         &self.0
     }
 
-    /// The claims the layer put into these request extensions, if any: for
-    /// code that sees the `http::Request` but not an axum extractor (a
-    /// plain tower service, tonic, hyper).
-    ///
-    /// ```
-    /// use oidc_bearer::{Claims, StandardClaims};
-    ///
-    /// fn subject<B>(request: &http::Request<B>) -> Option<String> {
-    ///     let claims = Claims::<StandardClaims>::from_extensions(request.extensions())?;
-    ///     claims.sub.clone()
-    /// }
-    /// # assert_eq!(subject(&http::Request::new(())), None);
-    /// ```
-    pub fn from_extensions(extensions: &http::Extensions) -> Option<Self>
-    where
-        C: Send + Sync + 'static,
-    {
-        extensions.get::<Claims<C>>().cloned()
-    }
-
     /// The claims by value: moved out when this is the only handle,
     /// cloned otherwise.
     pub fn into_inner(self) -> C

@@ -23,8 +23,7 @@
 //!
 //! See [`Dpop`] for the modes, the checks and the refusals.
 
-mod admit;
-mod challenge;
+mod bind;
 mod htu;
 mod nonce;
 mod proof;
@@ -36,10 +35,7 @@ mod thumbprint;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub(crate) use admit::{Admission, DpopState, Scheme, admit};
-pub(crate) use challenge::{
-    DpopRequest, add_nonce, dpop_rejection_parts, fresh_nonce, refusal_parts,
-};
+pub(crate) use bind::{Replay, as_bearer, bind, check_proof};
 pub use nonce::Nonces;
 #[cfg(feature = "redis")]
 pub use redis_store::RedisReplayStore;

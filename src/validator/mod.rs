@@ -255,12 +255,6 @@ impl Validator {
         self.inner.leeway
     }
 
-    /// The clock `exp`, `nbf` and `iat` are checked against, for DPoP
-    /// proofs' `iat` and nonces.
-    pub(crate) fn clock(&self) -> Arc<dyn Clock> {
-        self.inner.clock.clone()
-    }
-
     /// The longest token accepted, in bytes.
     pub(crate) fn max_token_len(&self) -> usize {
         self.inner.max_token_len

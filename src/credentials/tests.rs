@@ -20,9 +20,9 @@ fn request(headers: &[(&str, &str)], uri: &str) -> (HeaderMap, Uri) {
 /// their description.
 fn token(sources: &[TokenSource], headers: &[(&str, &str)], uri: &str) -> Result<String, String> {
     let (headers, uri) = request(headers, uri);
-    match Sources::new(sources.iter().cloned()).token(&headers, &uri, 16) {
-        Ok(token) => Ok(token.map(Cow::into_owned).unwrap_or_default()),
-        Err(error) => Err(error.to_string()),
+    match Sources::new(sources.iter().cloned()).read(&headers, &uri, 16, false) {
+        Ok(found) => Ok(found.map(|c| c.token.into_owned()).unwrap_or_default()),
+        Err((error, _)) => Err(error.to_string()),
     }
 }
 
@@ -185,7 +185,7 @@ fn default_reads_only_the_authorization_header() {
         Sources::AuthorizationHeader
     ));
     let (headers, uri) = request(&[("cookie", "access_token=abc")], "/?access_token=abc");
-    assert_eq!(Sources::default().token(&headers, &uri, 16).unwrap(), None);
+    assert!(Sources::default().read(&headers, &uri, 16, false).unwrap().is_none());
 }
 
 #[test]

@@ -1,57 +1,102 @@
-//! Where the token comes from: the `Authorization: Bearer` header
-//! (RFC 6750 §2.1), its syntax (RFC 7235 §2.1 `token68`) and its size.
+//! The `Authorization` header (RFC 9110 §11.6.2), read once for both
+//! schemes this crate serves: `Bearer <token68>` (RFC 6750 §2.1) and
+//! `DPoP <token68>` (RFC 9449 §7.1), with the token's syntax (RFC 7235
+//! §2.1 `token68`) and size.
 //!
-//! Nothing here verifies anything; a value that is not `Bearer <token68>`
-//! is either another scheme (no bearer credentials) or a malformed request.
-//! The default token source; the others (cookie, custom header, query
-//! parameter) are in `token_source`, which reuses the token68 check.
+//! Nothing here verifies anything. A value of another scheme (`Basic`, or
+//! `DPoP` on a layer without DPoP settings) is no credentials; a value of
+//! one of ours that cannot be read is a malformed request.
 
 use http::HeaderMap;
 use http::header::AUTHORIZATION;
 
+use super::Scheme;
 use crate::error::Error;
 
-/// Takes the bearer token from the request's `Authorization` header
-/// (RFC 6750 §2.1).
+/// A refusal while reading credentials, with the scheme it concerns (the
+/// challenge names the error on that scheme's challenge).
+pub(crate) type Refused = (Error, Scheme);
+
+/// Which schemes a layer reads from `Authorization`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Schemes {
+    /// `Bearer`: the `Authorization` header is one of the token sources.
+    pub bearer: bool,
+    /// `DPoP`: the layer has DPoP settings that accept proofs.
+    pub dpop: bool,
+}
+
+/// The token of the request's `Authorization` header and its scheme.
 ///
-/// `Ok(None)`: no credentials for this scheme. `Err`: the request is
+/// `Ok(None)`: no credentials of an accepted scheme. `Err`: the request is
 /// malformed (400 `invalid_request`), or the token is longer than
-/// `max_len` bytes (401 `invalid_token`), which is checked before the token
-/// is scanned at all.
-pub(crate) fn bearer_token(headers: &HeaderMap, max_len: usize) -> Result<Option<&str>, Error> {
+/// `max_len` bytes (401 `invalid_token`), which is checked before the
+/// token is scanned at all.
+#[inline]
+pub(crate) fn authorization(
+    headers: &HeaderMap,
+    max_len: usize,
+    schemes: Schemes,
+) -> Result<Option<(Scheme, &str)>, Refused> {
     let mut values = headers.get_all(AUTHORIZATION).iter();
     let Some(value) = values.next() else {
         return Ok(None);
     };
     if values.next().is_some() {
-        return Err(Error::InvalidRequest("more than one Authorization header"));
+        if !schemes.bearer {
+            return Ok(None);
+        }
+        return Err((
+            Error::InvalidRequest("more than one Authorization header"),
+            Scheme::Bearer,
+        ));
     }
     let bytes = value.as_bytes();
-    if let Some(rest) = bytes
-        .split_at_checked(BEARER.len())
-        .and_then(|(scheme, rest)| scheme.eq_ignore_ascii_case(BEARER).then_some(rest))
+    if schemes.bearer
+        && let Some(rest) = bytes
+            .split_at_checked(BEARER.len())
+            .and_then(|(scheme, rest)| scheme.eq_ignore_ascii_case(BEARER).then_some(rest))
     {
         // The size limit before any scan of the token, so a huge value
         // costs as little as `try_verify` makes it cost.
         if trim_spaces(rest).len() > max_len {
-            return Err(Error::TokenTooLarge);
+            return Err((Error::TokenTooLarge, Scheme::Bearer));
         }
         // The common case, `Bearer <token68>`, in one pass over the bytes:
         // token68 characters are visible ASCII, so the token68 check also
         // proves what `HeaderValue::to_str` would check. Anything else
         // takes the general path below, which picks the error message.
         if let Some(token) = token68_str(trim_spaces(rest)) {
-            return Ok(Some(token));
+            return Ok(Some((Scheme::Bearer, token)));
         }
     }
-    let value = value
-        .to_str()
-        .map_err(|_| Error::InvalidRequest("Authorization header is not visible ASCII"))?;
+    if schemes.dpop
+        && let Some(dpop) = dpop_token(bytes, max_len)
+    {
+        return dpop
+            .map(|token| Some((Scheme::Dpop, token)))
+            .map_err(|error| (error, Scheme::Dpop));
+    }
+    if !schemes.bearer {
+        return Ok(None);
+    }
+    bearer_slow(value.to_str(), max_len)
+        .map(|token| token.map(|token| (Scheme::Bearer, token)))
+        .map_err(|error| (error, Scheme::Bearer))
+}
+
+/// `Bearer` when the one-pass check above did not take it: which error,
+/// or another scheme.
+#[cold]
+fn bearer_slow<E>(value: Result<&str, E>, max_len: usize) -> Result<Option<&str>, Error> {
+    let value =
+        value.map_err(|_| Error::InvalidRequest("Authorization header is not visible ASCII"))?;
     let (scheme, rest) = value
         .find([' ', '\t'])
         .map_or((value, ""), |at| value.split_at(at));
     if !scheme.eq_ignore_ascii_case("bearer") {
-        // Another scheme (Basic, DPoP, ...): no bearer credentials.
+        // Another scheme (Basic, or DPoP for a layer without DPoP
+        // settings): no bearer credentials.
         return Ok(None);
     }
     // RFC 7235 §2.1: `auth-scheme [ 1*SP token68 ]`. A tab there makes the
@@ -62,6 +107,9 @@ pub(crate) fn bearer_token(headers: &HeaderMap, max_len: usize) -> Result<Option
         ));
     }
     let token = rest.trim_matches(' ');
+    if token.len() > max_len {
+        return Err(Error::TokenTooLarge);
+    }
     if token.is_empty() {
         return Err(Error::InvalidRequest("Bearer scheme without a token"));
     }
@@ -69,6 +117,31 @@ pub(crate) fn bearer_token(headers: &HeaderMap, max_len: usize) -> Result<Option
         return Err(Error::InvalidRequest("bearer token is not token68"));
     }
     Ok(Some(token))
+}
+
+/// The token of `DPoP <token68>` (RFC 9449 §7.1), read on the bytes;
+/// `None` for another scheme.
+fn dpop_token(bytes: &[u8], max_len: usize) -> Option<Result<&str, Error>> {
+    if bytes.eq_ignore_ascii_case(b"dpop") {
+        return Some(Err(Error::InvalidRequest("DPoP scheme without a token")));
+    }
+    let (scheme, rest) = bytes.split_at_checked(5)?;
+    if !scheme.eq_ignore_ascii_case(b"dpop ") {
+        if scheme.eq_ignore_ascii_case(b"dpop\t") {
+            return Some(Err(Error::InvalidRequest(
+                "the DPoP scheme and its token must be separated by a space, not a tab",
+            )));
+        }
+        return None;
+    }
+    let token = rest.trim_ascii();
+    if token.len() > max_len {
+        return Some(Err(Error::TokenTooLarge));
+    }
+    if token.is_empty() {
+        return Some(Err(Error::InvalidRequest("DPoP scheme without a token")));
+    }
+    Some(token68_str(token).ok_or(Error::InvalidRequest("DPoP token is not token68")))
 }
 
 /// The scheme and the space that ends it, compared case-insensitively.
@@ -133,8 +206,75 @@ mod tests {
 
     use super::*;
 
+    /// The reader of a layer without DPoP settings.
+    fn bearer_token(headers: &HeaderMap, max_len: usize) -> Result<Option<&str>, Error> {
+        let schemes = Schemes {
+            bearer: true,
+            dpop: false,
+        };
+        authorization(headers, max_len, schemes)
+            .map(|found| found.map(|(_, token)| token))
+            .map_err(|(error, _)| error)
+    }
+
     fn bearer_token_8k(headers: &HeaderMap) -> Result<Option<&str>, Error> {
         bearer_token(headers, 8192)
+    }
+
+    /// With DPoP accepted: the scheme and the token, or the error's
+    /// description and its scheme.
+    fn both(value: &[u8]) -> Result<Option<(Scheme, String)>, (String, Scheme)> {
+        let headers = headers(&[value]);
+        let schemes = Schemes {
+            bearer: true,
+            dpop: true,
+        };
+        match authorization(&headers, 16, schemes) {
+            Ok(found) => Ok(found.map(|(scheme, token)| (scheme, token.to_owned()))),
+            Err((error, scheme)) => Err((error.to_string(), scheme)),
+        }
+    }
+
+    #[test]
+    fn one_parser_reads_both_schemes() {
+        let found = |scheme, token: &str| Ok(Some((scheme, token.to_owned())));
+        assert_eq!(both(b"Bearer abc"), found(Scheme::Bearer, "abc"));
+        assert_eq!(both(b"DPoP abc"), found(Scheme::Dpop, "abc"));
+        assert_eq!(both(b"dpop   abc  "), found(Scheme::Dpop, "abc"));
+        assert_eq!(both(b"Basic abc"), Ok(None));
+        let dpop_error = |message: &str| Err((message.to_owned(), Scheme::Dpop));
+        assert_eq!(
+            both(b"DPoP"),
+            dpop_error("malformed Authorization header: DPoP scheme without a token")
+        );
+        assert_eq!(
+            both(b"DPoP\tabc"),
+            dpop_error(
+                "malformed Authorization header: the DPoP scheme and its token must be \
+                 separated by a space, not a tab"
+            )
+        );
+        assert_eq!(
+            both(b"DPoP a,b"),
+            dpop_error("malformed Authorization header: DPoP token is not token68")
+        );
+        assert_eq!(both(b"DPoP 01234567890123456"), dpop_error("token too large"));
+        // Without DPoP settings a DPoP value is another scheme: no token.
+        assert_eq!(bearer_token_8k(&headers(&[b"DPoP abc"])).unwrap(), None);
+        // A layer that reads DPoP only (no Authorization source) ignores
+        // Bearer values, and several headers.
+        let dpop_only = Schemes {
+            bearer: false,
+            dpop: true,
+        };
+        let read = |values: &[&[u8]]| {
+            authorization(&headers(values), 16, dpop_only)
+                .map(|found| found.map(|(scheme, token)| (scheme, token.to_owned())))
+                .map_err(|(error, scheme)| (error.to_string(), scheme))
+        };
+        assert_eq!(read(&[b"Bearer abc"]), Ok(None));
+        assert_eq!(read(&[b"DPoP a", b"DPoP b"]), Ok(None));
+        assert_eq!(read(&[b"DPoP abc"]), Ok(Some((Scheme::Dpop, "abc".to_owned()))));
     }
 
     fn headers(values: &[&[u8]]) -> HeaderMap {

@@ -1,5 +1,8 @@
-//! Where the layer looks for the access token: the first step of a
-//! request's way through the layer, before anything is verified.
+//! The request's credentials: where the layer looks for the access token
+//! ([`TokenSource`]), which scheme it came with ([`Scheme`]), and the one
+//! `Authorization` parser for `Bearer` and `DPoP` (`authorization`). The
+//! first step of a request's way through the layer; nothing here verifies
+//! anything.
 //!
 //! By default only the `Authorization: Bearer` header (RFC 6750 §2.1) is
 //! read. [`OidcBearerLayer::token_sources`](crate::OidcBearerLayer::token_sources)
@@ -59,11 +62,48 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use http::header::{AUTHORIZATION, COOKIE};
+use http::header::AUTHORIZATION;
 use http::{HeaderMap, HeaderName, Uri};
 
-use crate::bearer::{bearer_token, token68_str};
 use crate::error::Error;
+
+mod authorization;
+
+pub(crate) use authorization::token68_str;
+pub(crate) use authorization::Refused;
+use authorization::{Schemes, authorization};
+
+mod other;
+
+use other::{cookie_token, header_token, is_cookie_name, query_token};
+
+/// The scheme a request presented its token with: `Bearer` (RFC 6750) for
+/// every [`TokenSource`], or `DPoP` (RFC 9449 §7.1) in the `Authorization`
+/// header of a layer with [DPoP settings](crate::OidcBearerLayer::dpop).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Scheme {
+    /// `Authorization: Bearer`, or any other [`TokenSource`].
+    Bearer,
+    /// `Authorization: DPoP`, with a proof in the `DPoP` header.
+    Dpop,
+}
+
+/// A token as the request presented it.
+pub(crate) struct Credentials<'r> {
+    pub scheme: Scheme,
+    /// Borrowed from the request, except a percent-decoded query value.
+    pub token: Cow<'r, str>,
+    /// The source, as an index into the layer's list; [`AUTHORIZATION_HEADER`]
+    /// for the header when it is not in the list (a DPoP token).
+    pub source: usize,
+}
+
+/// [`Credentials::source`] of the `Authorization` header outside the
+/// layer's list of sources.
+pub(crate) const AUTHORIZATION_HEADER: usize = usize::MAX;
+
+static THE_AUTHORIZATION_HEADER: TokenSource = TokenSource(Kind::AuthorizationHeader);
 
 /// One place a request may carry its access token; configured with
 /// [`OidcBearerLayer::token_source`](crate::OidcBearerLayer::token_source)
@@ -232,19 +272,38 @@ impl Sources {
         }
     }
 
-    /// The request's token: `Ok(None)` when no source holds one, `Err`
-    /// for a malformed request (400) or a token over `max_len` (401).
-    /// Borrowed from the request, except a percent-decoded query value.
+    /// The request's credentials: `Ok(None)` when no source holds a
+    /// token, `Err` for a malformed request (400) or a token over
+    /// `max_len` (401), with the scheme it concerns. `dpop`: the
+    /// `Authorization` header may carry the `DPoP` scheme, whether or not
+    /// it is one of the sources (RFC 9449 §7.1 fixes it).
     #[inline]
-    pub(crate) fn token<'r>(
+    pub(crate) fn read<'r>(
         &self,
         headers: &'r HeaderMap,
         uri: &'r Uri,
         max_len: usize,
-    ) -> Result<Option<Cow<'r, str>>, Error> {
+        dpop: bool,
+    ) -> Result<Option<Credentials<'r>>, Refused> {
         match self {
-            Sources::AuthorizationHeader => Ok(bearer_token(headers, max_len)?.map(Cow::Borrowed)),
-            Sources::List(list) => from_list(list, headers, uri, max_len),
+            Sources::AuthorizationHeader => {
+                let schemes = Schemes { bearer: true, dpop };
+                let found = authorization(headers, max_len, schemes)?;
+                Ok(found.map(|(scheme, token)| Credentials {
+                    scheme,
+                    token: Cow::Borrowed(token),
+                    source: 0,
+                }))
+            }
+            Sources::List(list) => from_list(list, headers, uri, max_len, dpop),
+        }
+    }
+
+    /// The source at `index` of a [`Credentials`].
+    pub(crate) fn get(&self, index: usize) -> &TokenSource {
+        match (self, index) {
+            (Sources::List(list), index) if index < list.len() => &list[index],
+            _ => &THE_AUTHORIZATION_HEADER,
         }
     }
 }
@@ -254,179 +313,84 @@ fn from_list<'r>(
     headers: &'r HeaderMap,
     uri: &'r Uri,
     max_len: usize,
-) -> Result<Option<Cow<'r, str>>, Error> {
-    let mut found = None;
-    for source in list {
-        let token = match &source.0 {
-            Kind::AuthorizationHeader => bearer_token(headers, max_len)?.map(Cow::Borrowed),
-            Kind::Cookie(name) => cookie_token(headers, name, max_len)?.map(Cow::Borrowed),
-            Kind::Header(name) => header_token(headers, name, max_len)?.map(Cow::Borrowed),
-            Kind::QueryParameter => query_token(uri.query(), max_len)?,
+    dpop: bool,
+) -> Result<Option<Credentials<'r>>, Refused> {
+    let bearer = |error| (error, Scheme::Bearer);
+    let listed = list.contains(&THE_AUTHORIZATION_HEADER);
+    // The header is parsed once, before the other sources when it may
+    // carry DPoP: a broken DPoP credential is reported first, on the DPoP
+    // challenge.
+    let mut header = (listed || dpop).then(|| {
+        let schemes = Schemes {
+            bearer: listed,
+            dpop,
         };
-        if token.is_some() {
-            if found.is_some() {
-                return Err(Error::MalformedRequest(
+        authorization(headers, max_len, schemes)
+    });
+    if let Some(Err((_, Scheme::Dpop))) = &header {
+        return header.take().expect("just matched").map(|_| None);
+    }
+    let mut found: Option<Credentials<'r>> = None;
+    let mut take = |credentials: Credentials<'r>| match &found {
+        Some(first) => {
+            let scheme = match (first.scheme, credentials.scheme) {
+                (Scheme::Bearer, Scheme::Bearer) => Scheme::Bearer,
+                _ => Scheme::Dpop,
+            };
+            Err((
+                Error::MalformedRequest(
                     "the token was sent by more than one method (RFC 6750 section 2 allows one)",
-                ));
-            }
-            found = token;
+                ),
+                scheme,
+            ))
         }
-    }
-    Ok(found)
-}
-
-fn cookie_token<'r>(
-    headers: &'r HeaderMap,
-    name: &str,
-    max_len: usize,
-) -> Result<Option<&'r str>, Error> {
-    let mut found = None;
-    // HTTP/2 may split the cookies over several `Cookie` fields (RFC 9113
-    // §8.2.3): all of them are one list.
-    for field in headers.get_all(COOKIE) {
-        for pair in field.as_bytes().split(|&b| b == b';') {
-            let Some(eq) = pair.iter().position(|&b| b == b'=') else {
-                continue;
-            };
-            if trim_ows(&pair[..eq]) != name.as_bytes() {
-                continue;
-            }
-            let value = trim_ows(&pair[eq + 1..]);
-            let value = match value {
-                [b'"', inner @ .., b'"'] => inner,
-                _ => value,
-            };
-            if value.is_empty() {
-                continue;
-            }
-            if value.len() > max_len {
-                return Err(Error::TokenTooLarge);
-            }
-            if found.is_some() {
-                return Err(Error::MalformedRequest(
-                    "more than one cookie holds a token",
-                ));
-            }
-            found = Some(
-                token68_str(value)
-                    .ok_or(Error::MalformedRequest("the token cookie is not token68"))?,
-            );
+        None => {
+            found = Some(credentials);
+            Ok(())
         }
-    }
-    Ok(found)
-}
-
-fn header_token<'r>(
-    headers: &'r HeaderMap,
-    name: &HeaderName,
-    max_len: usize,
-) -> Result<Option<&'r str>, Error> {
-    let mut values = headers.get_all(name).iter();
-    let Some(value) = values.next() else {
-        return Ok(None);
     };
-    if values.next().is_some() {
-        return Err(Error::MalformedRequest("more than one token header"));
-    }
-    let value = trim_ows(value.as_bytes());
-    if value.is_empty() {
-        return Ok(None);
-    }
-    if value.len() > max_len {
-        return Err(Error::TokenTooLarge);
-    }
-    token68_str(value).map(Some).ok_or(Error::MalformedRequest(
-        "the token header must hold a token68 token alone, without a scheme",
-    ))
-}
-
-/// RFC 6750 §2.3 fixes the name.
-const ACCESS_TOKEN: &str = "access_token";
-
-fn query_token(query: Option<&str>, max_len: usize) -> Result<Option<Cow<'_, str>>, Error> {
-    let Some(query) = query else {
-        return Ok(None);
-    };
-    let mut found = None;
-    // The pairs as form_urlencoded splits them, but the name and the raw
-    // value's length are looked at before the value is decoded.
-    for pair in query.split('&') {
-        let (name, raw_value) = pair.split_once('=').unwrap_or((pair, ""));
-        if raw_value.is_empty() || !is_access_token(name) {
-            continue;
-        }
-        if raw_value.len() > max_len {
-            return Err(Error::TokenTooLarge);
-        }
-        if found.is_some() {
-            return Err(Error::MalformedRequest(
-                "more than one access_token query parameter",
-            ));
-        }
-        let Some((_, value)) = form_urlencoded::parse(pair.as_bytes()).next() else {
-            continue;
-        };
-        if token68_str(value.as_bytes()).is_none() {
-            return Err(Error::MalformedRequest(
-                "the access_token query parameter is not token68 once percent-decoded",
-            ));
-        }
-        found = Some(value);
-    }
-    Ok(found)
-}
-
-/// Whether a raw (still encoded) query name decodes to `access_token`.
-/// Only a name short enough to be it, every byte percent-encoded, is
-/// decoded at all.
-fn is_access_token(raw: &str) -> bool {
-    if raw == ACCESS_TOKEN {
-        return true;
-    }
-    if raw.len() > 3 * ACCESS_TOKEN.len() || !raw.contains('%') {
-        return false;
-    }
-    form_urlencoded::parse(raw.as_bytes())
-        .next()
-        .is_some_and(|(name, _)| name == ACCESS_TOKEN)
-}
-
-/// RFC 6265 §5.2 trims spaces and tabs around names and values.
-fn trim_ows(bytes: &[u8]) -> &[u8] {
-    let start = bytes
-        .iter()
-        .position(|&b| b != b' ' && b != b'\t')
-        .unwrap_or(bytes.len());
-    let end = bytes
-        .iter()
-        .rposition(|&b| b != b' ' && b != b'\t')
-        .map_or(start, |i| i + 1);
-    &bytes[start..end]
-}
-
-/// RFC 6265 `cookie-name = token` (RFC 9110 §5.6.2 `tchar`s).
-fn is_cookie_name(name: &[u8]) -> bool {
-    !name.is_empty()
-        && name.iter().all(|&b| {
-            b.is_ascii_alphanumeric()
-                || matches!(
-                    b,
-                    b'!' | b'#'
-                        | b'$'
-                        | b'%'
-                        | b'&'
-                        | b'\''
-                        | b'*'
-                        | b'+'
-                        | b'-'
-                        | b'.'
-                        | b'^'
-                        | b'_'
-                        | b'`'
-                        | b'|'
-                        | b'~'
-                )
+    let borrowed = |token: Option<&'r str>, source| {
+        token.map(|token| Credentials {
+            scheme: Scheme::Bearer,
+            token: Cow::Borrowed(token),
+            source,
         })
+    };
+    for (index, source) in list.iter().enumerate() {
+        let credentials = match &source.0 {
+            Kind::AuthorizationHeader => match header.take() {
+                Some(read) => read?.map(|(scheme, token)| Credentials {
+                    scheme,
+                    token: Cow::Borrowed(token),
+                    source: index,
+                }),
+                None => None,
+            },
+            Kind::Cookie(name) => borrowed(cookie_token(headers, name, max_len).map_err(bearer)?, index),
+            Kind::Header(name) => borrowed(header_token(headers, name, max_len).map_err(bearer)?, index),
+            Kind::QueryParameter => query_token(uri.query(), max_len)
+                .map_err(bearer)?
+                .map(|token| Credentials {
+                    scheme: Scheme::Bearer,
+                    token,
+                    source: index,
+                }),
+        };
+        if let Some(credentials) = credentials {
+            take(credentials)?;
+        }
+    }
+    // A DPoP token in a header the list does not name.
+    if let Some(read) = header
+        && let Some((scheme, token)) = read?
+    {
+        take(Credentials {
+            scheme,
+            token: Cow::Borrowed(token),
+            source: AUTHORIZATION_HEADER,
+        })?;
+    }
+    Ok(found)
 }
 
 // Beside this file, to keep each under 500 lines.
