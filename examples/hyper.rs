@@ -30,7 +30,7 @@ const AUDIENCE: &str = "orders-api";
 
 /// Runs only for requests the layer let through: the claims are there.
 async fn me(request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
-    let Some(claims) = request.extensions().get::<Claims<StandardClaims>>() else {
+    let Some(claims) = Claims::<StandardClaims>::from_extensions(request.extensions()) else {
         // Only reachable if the layer were removed: refuse, never serve.
         let mut response = Response::new(Full::default());
         *response.status_mut() = StatusCode::UNAUTHORIZED;

@@ -82,22 +82,35 @@ impl<B, R: RejectionHandler<B> + Send + Sync> Handler<B> for R {
     }
 }
 
+/// A copy starts without a handler: it may get another one.
+impl Clone for Edge {
+    fn clone(&self) -> Self {
+        Edge {
+            validator: self.validator.clone(),
+            sources: self.sources.clone(),
+            realm: self.realm.clone(),
+            anonymous: self.anonymous,
+            dpop: self.dpop.clone(),
+            handler: OnceLock::new(),
+        }
+    }
+}
+
 impl Edge {
-    pub(crate) fn new(
-        validator: Validator,
-        sources: Sources,
-        realm: Option<Arc<str>>,
-        anonymous: bool,
-        dpop: Option<Arc<Dpop>>,
-    ) -> Self {
+    pub(crate) fn new(validator: Validator, sources: Sources) -> Self {
         Edge {
             validator,
             sources,
-            realm,
-            anonymous,
-            dpop,
+            realm: None,
+            anonymous: false,
+            dpop: None,
             handler: OnceLock::new(),
         }
+    }
+
+    /// Drops the handler kept so far, for a layer given a new one.
+    pub(crate) fn forget_handler(&mut self) {
+        self.handler = OnceLock::new();
     }
 
     /// Keeps `rejection` for the layers inside, as the handler for `B`.
@@ -115,7 +128,12 @@ impl Edge {
 
     /// The refusal of this layer (or of a layer inside it) for a request
     /// `presented` so.
-    pub(crate) fn refusal(&self, error: &Error, realm: Option<&str>, presented: Presented) -> Parts {
+    pub(crate) fn refusal(
+        &self,
+        error: &Error,
+        realm: Option<&str>,
+        presented: Presented,
+    ) -> Parts {
         let now = self.validator.now();
         refusal(
             error,
@@ -161,7 +179,9 @@ impl AuthContext {
 
     /// Whether the layer holds claims of another type than `C`.
     pub(crate) fn holds_other_claims<C: 'static>(&self) -> bool {
-        self.claims.as_deref().is_some_and(|claims| !claims.is::<C>())
+        self.claims
+            .as_deref()
+            .is_some_and(|claims| !claims.is::<C>())
     }
 
     /// The scheme the token came with; `None` for an anonymous request.

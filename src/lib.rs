@@ -167,6 +167,8 @@ pub use authz::{Authorize, AuthorizeFuture, AuthorizeLayer, Grants, Require, Ste
 pub use builder::ValidatorBuilder;
 pub use claims::{Claims, KeycloakAccess, StandardClaims, numeric_date};
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use context::AuthContext;
+pub use credentials::TokenSource;
 #[cfg(feature = "redis")]
 pub use dpop::RedisReplayStore;
 pub use dpop::{
@@ -179,13 +181,11 @@ pub use extract::ClaimsRejection;
 pub use issuers::{IntoIssuers, Issuer};
 pub use jwks::{Health, HealthStatus};
 pub use keys::{KeySet, SkippedKey};
-pub use context::AuthContext;
 pub use layer::{OidcBearer, OidcBearerLayer, ResponseFuture};
 pub use metadata::{ResourceMetadata, ResourceMetadataService, WELL_KNOWN_PATH};
 pub use metrics::Metrics;
 pub use providers::{AzureClaims, EntraId, EntraTokenVersion, Keycloak, KeycloakClaims};
 pub use rejection::{DefaultRejection, ProblemJson, RejectionHandler, rejection_parts};
-pub use credentials::TokenSource;
 pub use validator::Validator;
 
 /// The HTTP client crate the validator fetches keys with, for

@@ -11,7 +11,7 @@ use axum::body::Body;
 use axum::response::Response;
 use axum::{Router, extract::State, routing::get};
 use oidc_bearer::{
-    Dpop, Error, ManualClock, Nonces, ProblemJson, Require, StandardClaims, StepUp, StepUpLayer,
+    AuthorizeLayer, Dpop, Error, ManualClock, Nonces, ProblemJson, Require, StandardClaims, StepUp,
     Validator,
 };
 use oidc_bearer_testkit::{KeyKind, TestIssuer, TestKey, dpop_proof, now};
@@ -30,7 +30,7 @@ const WRITE: &str = r#"error="insufficient_scope", error_description="insufficie
 const STEP_UP: &str = r#"error="insufficient_user_authentication", error_description="insufficient user authentication: no authentication context class (acr) and no auth_time (max_age 300 s)", acr_values="urn:test:mfa", max_age="300""#;
 
 async fn guarded(
-    State(strong): State<StepUpLayer<StandardClaims>>,
+    State(strong): State<AuthorizeLayer<StepUp, StandardClaims>>,
     extensions: http::Extensions,
     claims: oidc_bearer::Claims<StandardClaims>,
 ) -> Result<&'static str, Response> {
@@ -39,7 +39,7 @@ async fn guarded(
 }
 
 async fn guarded_blind(
-    State(strong): State<StepUpLayer<StandardClaims>>,
+    State(strong): State<AuthorizeLayer<StepUp, StandardClaims>>,
     claims: oidc_bearer::Claims<StandardClaims>,
 ) -> Result<&'static str, Response> {
     strong.authorize(&claims)?;
@@ -69,7 +69,7 @@ async fn app(validator: &Validator, dpop: Dpop) -> Api {
     let strong = || {
         StepUp::acr_values([MFA])
             .and(StepUp::max_age(Duration::from_secs(300)))
-            .layer::<StandardClaims>(validator)
+            .layer::<StandardClaims>()
             .realm("orders")
     };
     let custom = |error: &Error, parts: http::response::Parts| {

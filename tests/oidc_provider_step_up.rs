@@ -158,7 +158,7 @@ async fn a_strong_sign_in_passes_and_a_weak_one_gets_the_step_up_challenge() {
             get(|| async { "sent" }).route_layer(
                 StepUp::acr_values([MFA])
                     .and(StepUp::max_age(Duration::from_secs(600)))
-                    .layer::<StandardClaims>(&validator),
+                    .layer::<StandardClaims>(),
             ),
         )
         .route_layer(validator.layer::<StandardClaims>());

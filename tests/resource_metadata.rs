@@ -56,9 +56,8 @@ async fn mcp_api(issuer: &TestIssuer) -> (Api, String) {
         )
         .route(
             "/mcp/strong",
-            get(|| async { "strong" }).route_layer(
-                StepUp::acr_values(["urn:test:mfa"]).layer::<StandardClaims>(&validator),
-            ),
+            get(|| async { "strong" })
+                .route_layer(StepUp::acr_values(["urn:test:mfa"]).layer::<StandardClaims>()),
         )
         .route_layer(layer)
         .merge(metadata.router());

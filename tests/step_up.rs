@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use axum::{Router, extract::State, response::Response, routing::get};
-use oidc_bearer::{Claims, ProblemJson, StandardClaims, StepUp, StepUpLayer, Validator};
+use oidc_bearer::{AuthorizeLayer, Claims, ProblemJson, StandardClaims, StepUp, Validator};
 use oidc_bearer_testkit::{TestIssuer, now};
 
 mod common;
@@ -16,7 +16,7 @@ const API: &str = "bank-api";
 const MFA: &str = "urn:test:mfa";
 
 async fn strong_transfers(
-    State(strong): State<StepUpLayer<StandardClaims>>,
+    State(strong): State<AuthorizeLayer<StepUp, StandardClaims>>,
     claims: Claims<StandardClaims>,
 ) -> Result<&'static str, Response> {
     strong.authorize(&claims)?;
@@ -33,7 +33,7 @@ async fn api(validator: &Validator) -> Api {
             "/acr",
             get(|| async { "acr" }).route_layer(
                 StepUp::acr_values([MFA])
-                    .layer::<StandardClaims>(validator)
+                    .layer::<StandardClaims>()
                     .realm("bank"),
             ),
         )
@@ -41,7 +41,7 @@ async fn api(validator: &Validator) -> Api {
             "/fresh",
             get(|| async { "fresh" }).route_layer(
                 StepUp::max_age(five_minutes)
-                    .layer::<StandardClaims>(validator)
+                    .layer::<StandardClaims>()
                     .realm("bank"),
             ),
         )
@@ -49,14 +49,14 @@ async fn api(validator: &Validator) -> Api {
             "/both",
             get(|| async { "both" }).route_layer(
                 both.clone()
-                    .layer::<StandardClaims>(validator)
+                    .layer::<StandardClaims>()
                     .realm("bank")
                     .on_rejection(ProblemJson),
             ),
         )
         .route(
             "/guard",
-            get(strong_transfers).with_state(both.layer::<StandardClaims>(validator).realm("bank")),
+            get(strong_transfers).with_state(both.layer::<StandardClaims>().realm("bank")),
         )
         .route_layer(validator.layer::<StandardClaims>().realm("bank"));
     serve(app).await
@@ -227,7 +227,7 @@ async fn anonymous_requests_get_a_bare_challenge() {
         .route(
             "/acr",
             get(|| async { "acr" })
-                .route_layer(StepUp::acr_values([MFA]).layer::<StandardClaims>(&validator)),
+                .route_layer(StepUp::acr_values([MFA]).layer::<StandardClaims>()),
         )
         .route_layer(
             validator
@@ -277,8 +277,7 @@ async fn and_api(validator: &Validator) -> Api {
     for (path, step_up) in routes {
         app = app.route(
             path,
-            get(|| async { "ok" })
-                .route_layer(step_up.layer::<StandardClaims>(validator).realm("bank")),
+            get(|| async { "ok" }).route_layer(step_up.layer::<StandardClaims>().realm("bank")),
         );
     }
     serve(app.route_layer(validator.layer::<StandardClaims>().realm("bank"))).await

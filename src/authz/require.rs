@@ -352,7 +352,12 @@ fn name(what: &str, name: Box<str>) -> Box<str> {
 }
 
 impl super::Requirement for Require {
-    fn evaluate<G: Grants + ?Sized>(&self, grants: &G, _now: i64, _leeway: i64) -> Result<(), Error> {
+    fn evaluate<G: Grants + ?Sized>(
+        &self,
+        grants: &G,
+        _now: i64,
+        _leeway: i64,
+    ) -> Result<(), Error> {
         self.check(grants)
     }
 }

@@ -47,7 +47,10 @@ fn refuse(error: &Error, realm: Option<&str>, dpop: Option<&Dpop>, presented: Pr
 
 #[test]
 fn a_bare_challenge_has_no_parameters_and_no_comma() {
-    assert_eq!(Challenge::new(Scheme::Bearer).to_header().unwrap(), "Bearer");
+    assert_eq!(
+        Challenge::new(Scheme::Bearer).to_header().unwrap(),
+        "Bearer"
+    );
     assert_eq!(
         Challenge::new(Scheme::Dpop)
             .param("algs", "ES256")
@@ -81,7 +84,9 @@ fn every_parameter_drops_what_a_quoted_attribute_may_not_hold() {
         "algs",
         "resource_metadata",
     ] {
-        let header = Challenge::new(Scheme::Bearer).param(name, hostile).to_header();
+        let header = Challenge::new(Scheme::Bearer)
+            .param(name, hostile)
+            .to_header();
         assert_eq!(
             header.unwrap(),
             format!("Bearer {name}=\"{cleaned}\""),
@@ -93,7 +98,12 @@ fn every_parameter_drops_what_a_quoted_attribute_may_not_hold() {
         required: "scope \"x\"".into(),
         scope: Some("a\"b c\\d".into()),
     };
-    let parts = refuse(&error, Some("r\"e\\alm"), None, Presented::AtTheLayer(Scheme::Bearer));
+    let parts = refuse(
+        &error,
+        Some("r\"e\\alm"),
+        None,
+        Presented::AtTheLayer(Scheme::Bearer),
+    );
     assert_eq!(
         challenges(&parts),
         [
@@ -163,7 +173,9 @@ fn plain_refusals_and_the_resource_metadata_parameter() {
 #[test]
 fn a_proof_error_alone_is_a_bare_dpop_challenge() {
     assert_eq!(
-        Error::UseDpopNonce.www_authenticate(Some("ignored")).unwrap(),
+        Error::UseDpopNonce
+            .www_authenticate(Some("ignored"))
+            .unwrap(),
         r#"DPoP error="use_dpop_nonce", error_description="a DPoP proof with the server's current nonce is required""#
     );
 }
@@ -200,7 +212,9 @@ fn a_dpop_layer_offers_every_scheme_and_names_the_error_on_one() {
         ]
     );
     // DPoP required: no Bearer challenge; a missing token names no error.
-    let required = Dpop::required().algs([Algorithm::EdDSA]).nonces(Nonces::new());
+    let required = Dpop::required()
+        .algs([Algorithm::EdDSA])
+        .nonces(Nonces::new());
     let parts = refuse(
         &Error::MissingToken,
         None,
@@ -231,7 +245,12 @@ fn a_dpop_layer_offers_every_scheme_and_names_the_error_on_one() {
 fn after_the_layer_a_dpop_request_gets_the_dpop_scheme_alone() {
     let dpop = Dpop::allowed().algs([Algorithm::ES256]);
     let error = scope("a");
-    let parts = refuse(&error, Some("orders"), Some(&dpop), Presented::Admitted(Scheme::Dpop));
+    let parts = refuse(
+        &error,
+        Some("orders"),
+        Some(&dpop),
+        Presented::Admitted(Scheme::Dpop),
+    );
     assert_eq!(parts.status, 403);
     assert_eq!(
         challenges(&parts),
@@ -241,13 +260,20 @@ fn after_the_layer_a_dpop_request_gets_the_dpop_scheme_alone() {
     );
     assert!(parts.headers.get(DPOP_NONCE).is_none());
     // Admitted with Bearer: the Bearer challenge, as without DPoP.
-    let parts = refuse(&error, Some("orders"), Some(&dpop), Presented::Admitted(Scheme::Bearer));
+    let parts = refuse(
+        &error,
+        Some("orders"),
+        Some(&dpop),
+        Presented::Admitted(Scheme::Bearer),
+    );
     assert_eq!(
         challenges(&parts),
         [error.www_authenticate(Some("orders")).unwrap()]
     );
     // Step-up attributes and a nonce.
-    let nonced = Dpop::required().algs([Algorithm::EdDSA]).nonces(Nonces::new());
+    let nonced = Dpop::required()
+        .algs([Algorithm::EdDSA])
+        .nonces(Nonces::new());
     let parts = refuse(
         &step_up(Some("mfa"), Some(60)),
         None,

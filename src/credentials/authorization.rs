@@ -258,7 +258,10 @@ mod tests {
             both(b"DPoP a,b"),
             dpop_error("malformed Authorization header: DPoP token is not token68")
         );
-        assert_eq!(both(b"DPoP 01234567890123456"), dpop_error("token too large"));
+        assert_eq!(
+            both(b"DPoP 01234567890123456"),
+            dpop_error("token too large")
+        );
         // Without DPoP settings a DPoP value is another scheme: no token.
         assert_eq!(bearer_token_8k(&headers(&[b"DPoP abc"])).unwrap(), None);
         // A layer that reads DPoP only (no Authorization source) ignores
@@ -274,7 +277,10 @@ mod tests {
         };
         assert_eq!(read(&[b"Bearer abc"]), Ok(None));
         assert_eq!(read(&[b"DPoP a", b"DPoP b"]), Ok(None));
-        assert_eq!(read(&[b"DPoP abc"]), Ok(Some((Scheme::Dpop, "abc".to_owned()))));
+        assert_eq!(
+            read(&[b"DPoP abc"]),
+            Ok(Some((Scheme::Dpop, "abc".to_owned())))
+        );
     }
 
     fn headers(values: &[&[u8]]) -> HeaderMap {

@@ -69,8 +69,8 @@ use crate::error::Error;
 
 mod authorization;
 
-pub(crate) use authorization::token68_str;
 pub(crate) use authorization::Refused;
+pub(crate) use authorization::token68_str;
 use authorization::{Schemes, authorization};
 
 mod other;
@@ -366,15 +366,21 @@ fn from_list<'r>(
                 }),
                 None => None,
             },
-            Kind::Cookie(name) => borrowed(cookie_token(headers, name, max_len).map_err(bearer)?, index),
-            Kind::Header(name) => borrowed(header_token(headers, name, max_len).map_err(bearer)?, index),
-            Kind::QueryParameter => query_token(uri.query(), max_len)
-                .map_err(bearer)?
-                .map(|token| Credentials {
-                    scheme: Scheme::Bearer,
-                    token,
-                    source: index,
-                }),
+            Kind::Cookie(name) => {
+                borrowed(cookie_token(headers, name, max_len).map_err(bearer)?, index)
+            }
+            Kind::Header(name) => {
+                borrowed(header_token(headers, name, max_len).map_err(bearer)?, index)
+            }
+            Kind::QueryParameter => {
+                query_token(uri.query(), max_len)
+                    .map_err(bearer)?
+                    .map(|token| Credentials {
+                        scheme: Scheme::Bearer,
+                        token,
+                        source: index,
+                    })
+            }
         };
         if let Some(credentials) = credentials {
             take(credentials)?;

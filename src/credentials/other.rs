@@ -79,7 +79,10 @@ pub(super) fn header_token<'r>(
 /// RFC 6750 §2.3 fixes the name.
 const ACCESS_TOKEN: &str = "access_token";
 
-pub(super) fn query_token(query: Option<&str>, max_len: usize) -> Result<Option<Cow<'_, str>>, Error> {
+pub(super) fn query_token(
+    query: Option<&str>,
+    max_len: usize,
+) -> Result<Option<Cow<'_, str>>, Error> {
     let Some(query) = query else {
         return Ok(None);
     };
@@ -164,4 +167,3 @@ pub(super) fn is_cookie_name(name: &[u8]) -> bool {
                 )
         })
 }
-

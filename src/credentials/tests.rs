@@ -185,7 +185,12 @@ fn default_reads_only_the_authorization_header() {
         Sources::AuthorizationHeader
     ));
     let (headers, uri) = request(&[("cookie", "access_token=abc")], "/?access_token=abc");
-    assert!(Sources::default().read(&headers, &uri, 16, false).unwrap().is_none());
+    assert!(
+        Sources::default()
+            .read(&headers, &uri, 16, false)
+            .unwrap()
+            .is_none()
+    );
 }
 
 #[test]

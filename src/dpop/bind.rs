@@ -100,7 +100,9 @@ pub(crate) fn bind(dpop: &Dpop, binding: Binding, checked: CheckedProof, now: i6
             Err(error) => refuse(error),
         },
         StoreFuture::Pending(seen) => {
-            Replay::Pending(Box::pin(async move { replay_decision(seen.await, fail_open) }))
+            Replay::Pending(Box::pin(
+                async move { replay_decision(seen.await, fail_open) },
+            ))
         }
     }
 }

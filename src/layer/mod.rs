@@ -24,9 +24,13 @@ use crate::validator::Validator;
 pub use future::ResponseFuture;
 pub use service::OidcBearer;
 
-/// A tower [`Layer`] that verifies the request's bearer token and puts the
-/// verified [`Claims<C>`] into the request extensions. Made by
-/// [`Validator::layer`].
+/// A tower [`Layer`] that verifies the request's bearer token and puts an
+/// [`AuthContext`](crate::AuthContext) into the request extensions: the
+/// verified claims (the [`Claims<C>`](crate::Claims) extractor reads
+/// them) and how they were admitted. Made by [`Validator::layer`].
+///
+/// Its realm and rejection handler hold for the requirement layers and
+/// extractors inside it too: say them once, here.
 ///
 /// The token comes from `Authorization: Bearer` unless
 /// [`token_sources`](Self::token_sources) says otherwise (a cookie, a
@@ -83,26 +87,18 @@ pub use service::OidcBearer;
 /// # Ok(()) }
 /// ```
 pub struct OidcBearerLayer<C = StandardClaims, R = DefaultRejection> {
-    settings: Settings,
+    /// Made once and shared by every service of the layer: axum applies a
+    /// layer again whenever it turns a handler into a route, so `layer()`
+    /// must cost no more than a reference count.
+    edge: Arc<Edge>,
     rejection: R,
     _claims: PhantomData<fn() -> C>,
-}
-
-/// What the layer was configured with; each service of it shares one
-/// [`Edge`] made from these.
-#[derive(Clone)]
-struct Settings {
-    validator: Validator,
-    sources: Sources,
-    realm: Option<Arc<str>>,
-    anonymous: bool,
-    dpop: Option<Arc<Dpop>>,
 }
 
 impl<C, R: Clone> Clone for OidcBearerLayer<C, R> {
     fn clone(&self) -> Self {
         OidcBearerLayer {
-            settings: self.settings.clone(),
+            edge: self.edge.clone(),
             rejection: self.rejection.clone(),
             _claims: PhantomData,
         }
@@ -111,7 +107,7 @@ impl<C, R: Clone> Clone for OidcBearerLayer<C, R> {
 
 impl<C, R: fmt::Debug> fmt::Debug for OidcBearerLayer<C, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let settings = &self.settings;
+        let settings = &self.edge;
         f.debug_struct("OidcBearerLayer")
             .field("validator", &settings.validator)
             .field("sources", &settings.sources)
@@ -126,13 +122,7 @@ impl<C, R: fmt::Debug> fmt::Debug for OidcBearerLayer<C, R> {
 impl<C> OidcBearerLayer<C> {
     fn new(validator: Validator) -> Self {
         OidcBearerLayer {
-            settings: Settings {
-                validator,
-                sources: Sources::default(),
-                realm: None,
-                anonymous: false,
-                dpop: None,
-            },
+            edge: Arc::new(Edge::new(validator, Sources::default())),
             rejection: DefaultRejection,
             _claims: PhantomData,
         }
@@ -149,11 +139,16 @@ impl Validator {
 }
 
 impl<C, R> OidcBearerLayer<C, R> {
+    /// The settings, to change: copied first if a service shares them.
+    fn edge_mut(&mut self) -> &mut Edge {
+        Arc::make_mut(&mut self.edge)
+    }
+
     /// The `realm` of the `WWW-Authenticate` challenge (RFC 9110 §11.6.1),
     /// for this layer's refusals and those of the layers and extractors
     /// inside it, unless one of them names its own.
     pub fn realm(mut self, realm: impl AsRef<str>) -> Self {
-        self.settings.realm = Some(realm.as_ref().into());
+        self.edge_mut().realm = Some(realm.as_ref().into());
         self
     }
 
@@ -194,7 +189,7 @@ impl<C, R> OidcBearerLayer<C, R> {
     ///
     /// On an empty list: no request could carry a token.
     pub fn token_sources(mut self, sources: impl IntoIterator<Item = TokenSource>) -> Self {
-        self.settings.sources = Sources::new(sources);
+        self.edge_mut().sources = Sources::new(sources);
         self
     }
 
@@ -224,16 +219,16 @@ impl<C, R> OidcBearerLayer<C, R> {
     /// # Ok(()) }
     /// ```
     pub fn bearer_methods(&self) -> Vec<&'static str> {
-        self.settings.sources.bearer_methods()
+        self.edge.sources.bearer_methods()
     }
 
     /// The layer's DPoP settings, if any (for the RFC 9728 document).
     pub(crate) fn dpop_settings(&self) -> Option<&Dpop> {
-        self.settings.dpop.as_deref()
+        self.edge.dpop.as_deref()
     }
 
     pub(crate) fn validator(&self) -> &Validator {
-        &self.settings.validator
+        &self.edge.validator
     }
 
     /// Let requests without any credentials through, without claims
@@ -241,7 +236,7 @@ impl<C, R> OidcBearerLayer<C, R> {
     /// or a malformed request (an unreadable `Authorization` header, a
     /// token sent two ways), is still refused.
     pub fn allow_anonymous(mut self) -> Self {
-        self.settings.anonymous = true;
+        self.edge_mut().anonymous = true;
         self
     }
 
@@ -266,7 +261,7 @@ impl<C, R> OidcBearerLayer<C, R> {
     /// # }
     /// ```
     pub fn dpop(mut self, settings: Dpop) -> Self {
-        self.settings.dpop = Some(Arc::new(settings));
+        self.edge_mut().dpop = Some(Arc::new(settings));
         self
     }
 
@@ -276,8 +271,11 @@ impl<C, R> OidcBearerLayer<C, R> {
     /// those of the requirement layers and extractors inside it, unless
     /// one of them names its own.
     pub fn on_rejection<R2>(self, rejection: R2) -> OidcBearerLayer<C, R2> {
+        let mut edge = self.edge;
+        // The handler the layers inside were handed is the old one.
+        Arc::make_mut(&mut edge).forget_handler();
         OidcBearerLayer {
-            settings: self.settings,
+            edge,
             rejection,
             _claims: PhantomData,
         }
@@ -288,16 +286,6 @@ impl<S, C, R: Clone> Layer<S> for OidcBearerLayer<C, R> {
     type Service = OidcBearer<S, C, R>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        let settings = self.settings.clone();
-        let edge = Edge::new(
-            settings.validator,
-            settings.sources,
-            settings.realm,
-            settings.anonymous,
-            settings.dpop,
-        );
-        OidcBearer::new(inner, Arc::new(edge), self.rejection.clone())
+        OidcBearer::new(inner, self.edge.clone(), self.rejection.clone())
     }
 }
-
-

@@ -59,7 +59,11 @@ impl<S, C, R> OidcBearer<S, C, R> {
 
 impl<S: Clone, C, R: Clone> Clone for OidcBearer<S, C, R> {
     fn clone(&self) -> Self {
-        OidcBearer::new(self.inner.clone(), self.edge.clone(), self.rejection.clone())
+        OidcBearer::new(
+            self.inner.clone(),
+            self.edge.clone(),
+            self.rejection.clone(),
+        )
     }
 }
 
@@ -98,24 +102,32 @@ where
                 ResponseFuture::inner(self.inner.call(req), &self.edge, scheme)
             }
             Admission::Anonymous if self.edge.anonymous => {
-                let context = AuthContext::new(
-                    self.edge.clone(),
-                    context::Admission::Anonymous,
-                    None,
-                );
+                let context =
+                    AuthContext::new(self.edge.clone(), context::Admission::Anonymous, None);
                 req.extensions_mut().insert(context);
                 ResponseFuture::inner(self.inner.call(req), &self.edge, Scheme::Bearer)
             }
-            Admission::Anonymous => {
-                ResponseFuture::refused(refuse(&self.edge, &self.rejection, &Error::MissingToken, Scheme::Bearer))
-            }
+            Admission::Anonymous => ResponseFuture::refused(refuse(
+                &self.edge,
+                &self.rejection,
+                &Error::MissingToken,
+                Scheme::Bearer,
+            )),
             Admission::Rejected(error, scheme) => {
                 ResponseFuture::refused(refuse(&self.edge, &self.rejection, &error, scheme))
             }
             Admission::Pending(wait, scheme, source) => {
                 let clone = self.inner.clone();
                 let inner = std::mem::replace(&mut self.inner, clone);
-                ResponseFuture::waiting(wait, req, inner, &self.edge, &self.rejection, scheme, source)
+                ResponseFuture::waiting(
+                    wait,
+                    req,
+                    inner,
+                    &self.edge,
+                    &self.rejection,
+                    scheme,
+                    source,
+                )
             }
         }
     }

@@ -206,7 +206,7 @@ impl Validator {
     }
 
     /// The resource identifier given to
-    /// [`ValidatorBuilder::resource`], as written.
+    /// [`ValidatorBuilder::resource`](crate::ValidatorBuilder::resource), as written.
     pub fn resource_uri(&self) -> Option<&str> {
         self.inner.resource.as_ref().map(|r| &*r.uri)
     }
@@ -214,7 +214,7 @@ impl Validator {
     /// The absolute URL of the resource's RFC 9728 metadata document
     /// (§3.1), which every challenge of the layer names in
     /// `resource_metadata` (§5.1); `None` without a
-    /// [`resource`](ValidatorBuilder::resource).
+    /// [`resource`](crate::ValidatorBuilder::resource).
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
