@@ -24,7 +24,9 @@ pub(crate) fn bearer_token(headers: &HeaderMap, max_len: usize) -> Result<Option
         return Ok(None);
     };
     if values.next().is_some() {
-        return Err(Error::InvalidRequest("more than one Authorization header"));
+        return Err(Error::InvalidRequest(
+            "malformed Authorization header: more than one Authorization header",
+        ));
     }
     let bytes = value.as_bytes();
     if let Some(rest) = bytes
@@ -44,9 +46,11 @@ pub(crate) fn bearer_token(headers: &HeaderMap, max_len: usize) -> Result<Option
             return Ok(Some(token));
         }
     }
-    let value = value
-        .to_str()
-        .map_err(|_| Error::InvalidRequest("Authorization header is not visible ASCII"))?;
+    let value = value.to_str().map_err(|_| {
+        Error::InvalidRequest(
+            "malformed Authorization header: Authorization header is not visible ASCII",
+        )
+    })?;
     let (scheme, rest) = value
         .find([' ', '\t'])
         .map_or((value, ""), |at| value.split_at(at));
@@ -58,15 +62,20 @@ pub(crate) fn bearer_token(headers: &HeaderMap, max_len: usize) -> Result<Option
     // credentials malformed, not absent: never served as anonymous.
     if rest.starts_with('\t') {
         return Err(Error::InvalidRequest(
-            "the Bearer scheme and its token must be separated by a space, not a tab",
+            "malformed Authorization header: the Bearer scheme and its token must be separated by a \
+             space, not a tab",
         ));
     }
     let token = rest.trim_matches(' ');
     if token.is_empty() {
-        return Err(Error::InvalidRequest("Bearer scheme without a token"));
+        return Err(Error::InvalidRequest(
+            "malformed Authorization header: Bearer scheme without a token",
+        ));
     }
     if !is_token68(token.as_bytes()) {
-        return Err(Error::InvalidRequest("bearer token is not token68"));
+        return Err(Error::InvalidRequest(
+            "malformed Authorization header: bearer token is not token68",
+        ));
     }
     Ok(Some(token))
 }
@@ -191,9 +200,11 @@ mod tests {
     /// fast path must agree with, error message included.
     fn reference(value: &[u8]) -> Result<Option<&str>, Error> {
         let value = HeaderValue::from_bytes(value).unwrap();
-        let value = value
-            .to_str()
-            .map_err(|_| Error::InvalidRequest("Authorization header is not visible ASCII"))?;
+        let value = value.to_str().map_err(|_| {
+            Error::InvalidRequest(
+                "malformed Authorization header: Authorization header is not visible ASCII",
+            )
+        })?;
         let (scheme, rest) = value
             .find([' ', '\t'])
             .map_or((value, ""), |at| value.split_at(at));
@@ -202,12 +213,15 @@ mod tests {
         }
         if rest.starts_with('\t') {
             return Err(Error::InvalidRequest(
-                "the Bearer scheme and its token must be separated by a space, not a tab",
+                "malformed Authorization header: the Bearer scheme and its token must be separated by a \
+                 space, not a tab",
             ));
         }
         let token = rest.trim_matches(' ');
         if token.is_empty() {
-            return Err(Error::InvalidRequest("Bearer scheme without a token"));
+            return Err(Error::InvalidRequest(
+                "malformed Authorization header: Bearer scheme without a token",
+            ));
         }
         let body = token.trim_end_matches('=');
         if body.is_empty()
@@ -215,7 +229,9 @@ mod tests {
                 b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
             })
         {
-            return Err(Error::InvalidRequest("bearer token is not token68"));
+            return Err(Error::InvalidRequest(
+                "malformed Authorization header: bearer token is not token68",
+            ));
         }
         Ok(Some("token"))
     }

@@ -265,8 +265,9 @@ fn from_list<'r>(
         };
         if token.is_some() {
             if found.is_some() {
-                return Err(Error::MalformedRequest(
-                    "the token was sent by more than one method (RFC 6750 section 2 allows one)",
+                return Err(Error::InvalidRequest(
+                    "malformed request: the token was sent by more than one method (RFC 6750 section 2 \
+                     allows one)",
                 ));
             }
             found = token;
@@ -303,14 +304,13 @@ fn cookie_token<'r>(
                 return Err(Error::TokenTooLarge);
             }
             if found.is_some() {
-                return Err(Error::MalformedRequest(
-                    "more than one cookie holds a token",
+                return Err(Error::InvalidRequest(
+                    "malformed request: more than one cookie holds a token",
                 ));
             }
-            found = Some(
-                token68_str(value)
-                    .ok_or(Error::MalformedRequest("the token cookie is not token68"))?,
-            );
+            found = Some(token68_str(value).ok_or(Error::InvalidRequest(
+                "malformed request: the token cookie is not token68",
+            ))?);
         }
     }
     Ok(found)
@@ -326,7 +326,9 @@ fn header_token<'r>(
         return Ok(None);
     };
     if values.next().is_some() {
-        return Err(Error::MalformedRequest("more than one token header"));
+        return Err(Error::InvalidRequest(
+            "malformed request: more than one token header",
+        ));
     }
     let value = trim_ows(value.as_bytes());
     if value.is_empty() {
@@ -335,8 +337,8 @@ fn header_token<'r>(
     if value.len() > max_len {
         return Err(Error::TokenTooLarge);
     }
-    token68_str(value).map(Some).ok_or(Error::MalformedRequest(
-        "the token header must hold a token68 token alone, without a scheme",
+    token68_str(value).map(Some).ok_or(Error::InvalidRequest(
+        "malformed request: the token header must hold a token68 token alone, without a scheme",
     ))
 }
 
@@ -359,16 +361,17 @@ fn query_token(query: Option<&str>, max_len: usize) -> Result<Option<Cow<'_, str
             return Err(Error::TokenTooLarge);
         }
         if found.is_some() {
-            return Err(Error::MalformedRequest(
-                "more than one access_token query parameter",
+            return Err(Error::InvalidRequest(
+                "malformed request: more than one access_token query parameter",
             ));
         }
         let Some((_, value)) = form_urlencoded::parse(pair.as_bytes()).next() else {
             continue;
         };
         if token68_str(value.as_bytes()).is_none() {
-            return Err(Error::MalformedRequest(
-                "the access_token query parameter is not token68 once percent-decoded",
+            return Err(Error::InvalidRequest(
+                "malformed request: the access_token query parameter is not token68 once \
+                 percent-decoded",
             ));
         }
         found = Some(value);

@@ -37,7 +37,7 @@ use crate::rejection::{DefaultRejection, RejectionHandler, rejection_parts};
 ///   `401` with the challenges that layer sends for a request without a
 ///   token (a bare `Bearer` one; with DPoP settings, its `DPoP` one too);
 /// - no claims and no `OidcBearerLayer` in front (or one for another
-///   claims type): `500` ([`Error::Config`]) and an error log saying what to
+///   claims type): `500` ([`Error::Misplaced`]) and an error log saying what to
 ///   change. Not a 401: no token the client could send would help, and a
 ///   401 would pass a server bug off as a client one.
 ///
@@ -368,7 +368,7 @@ impl<S, C, R> Authorize<S, C, R> {
              before .route_layer(validator.layer::<{claims}>())), with the same claims type"
         );
         tracing::error!("{message}");
-        refuse(&self.rejection, &Error::Config(message), None)
+        refuse(&self.rejection, &Error::Misplaced(message), None)
     }
 }
 

@@ -560,7 +560,7 @@ where
                      OidcBearerLayer, with the same claims type"
                 );
                 tracing::error!("{message}");
-                Error::Config(message)
+                Error::Misplaced(message)
             }
         };
         AuthorizeFuture::refused(self.layer.refuse(&error, req.extensions()))

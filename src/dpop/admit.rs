@@ -80,8 +80,9 @@ pub(crate) fn admit<C: DeserializeOwned + Send + Sync + 'static>(
     };
     match (dpop_token, other) {
         (Some(_), Some(_)) => Admission::Rejected(
-            Error::MalformedRequest(
-                "the token was sent by more than one method (RFC 6750 section 2 allows one)",
+            Error::InvalidRequest(
+                "malformed request: the token was sent by more than one method (RFC 6750 section 2 \
+                 allows one)",
             ),
             Scheme::Dpop,
         ),
@@ -262,7 +263,9 @@ fn dpop_token(headers: &HeaderMap, max_len: usize) -> Result<Option<&str>, Error
     };
     let bytes = value.as_bytes();
     if bytes.eq_ignore_ascii_case(b"dpop") {
-        return Err(Error::InvalidRequest("DPoP scheme without a token"));
+        return Err(Error::InvalidRequest(
+            "malformed Authorization header: DPoP scheme without a token",
+        ));
     }
     let Some((scheme, rest)) = bytes.split_at_checked(5) else {
         return Ok(None);
@@ -270,7 +273,8 @@ fn dpop_token(headers: &HeaderMap, max_len: usize) -> Result<Option<&str>, Error
     if !scheme.eq_ignore_ascii_case(b"dpop ") {
         if scheme.eq_ignore_ascii_case(b"dpop\t") {
             return Err(Error::InvalidRequest(
-                "the DPoP scheme and its token must be separated by a space, not a tab",
+                "malformed Authorization header: the DPoP scheme and its token must be separated by a \
+                 space, not a tab",
             ));
         }
         return Ok(None);
@@ -280,9 +284,11 @@ fn dpop_token(headers: &HeaderMap, max_len: usize) -> Result<Option<&str>, Error
         return Err(Error::TokenTooLarge);
     }
     if token.is_empty() {
-        return Err(Error::InvalidRequest("DPoP scheme without a token"));
+        return Err(Error::InvalidRequest(
+            "malformed Authorization header: DPoP scheme without a token",
+        ));
     }
-    token68_str(token)
-        .map(Some)
-        .ok_or(Error::InvalidRequest("DPoP token is not token68"))
+    token68_str(token).map(Some).ok_or(Error::InvalidRequest(
+        "malformed Authorization header: DPoP token is not token68",
+    ))
 }

@@ -29,7 +29,7 @@ impl<S, C, R> OidcBearer<S, C, R> {
         let reject = |this: &Self, error: &Error, scheme| {
             // The validator counted what it refused; the rest is the
             // request's or the proof's.
-            if !error.is_from_token_verification() {
+            if error.is_from_request_or_proof() {
                 this.validator.count_rejection(error);
             }
             let parts = with_resource_metadata(
