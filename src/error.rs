@@ -63,7 +63,7 @@ pub enum Error {
     #[error("misplaced layer: {0}")]
     Misplaced(String),
 
-    // --- Key loading: 500 ([`ErrorKind::Config`]), or 503 ---
+    // --- Key loading: 500 (`ErrorKind::Config`), no challenge; 503 without keys ---
     /// Fetching a JWKS or discovery document failed.
     #[error("fetching {url} failed: {reason}")]
     Fetch {
@@ -86,7 +86,7 @@ pub enum Error {
         retry_after_secs: u64,
     },
 
-    // --- The request ---
+    // --- The request: 401 without credentials, 400 when malformed ---
     /// The request carried no bearer credentials: 401 with a bare
     /// challenge.
     #[error("no bearer token in the request")]
@@ -183,7 +183,7 @@ pub enum Error {
     #[error("token rejected: {0}")]
     RuleFailed(String),
 
-    // --- Authorization: a route's requirement, on a verified token ---
+    // --- Authorization: a route's requirement on a verified token, 403 or 401 ---
     /// The token is valid but lacks a scope or role the route requires
     /// (see [`Require`](crate::Require)): 403 `insufficient_scope`, the one
     /// RFC 6750 code for a token that is fine but not enough, roles
@@ -217,7 +217,7 @@ pub enum Error {
         max_age: Option<u64>,
     },
 
-    // --- DPoP (RFC 9449), see `Dpop` ---
+    // --- DPoP (RFC 9449), see `Dpop`: 401, or 503 when the replay store fails ---
     /// The DPoP proof is missing, malformed or does not match the request
     /// (RFC 9449 §4.3): 401 `invalid_dpop_proof` on the `DPoP` challenge.
     #[error("invalid DPoP proof: {0}")]
