@@ -50,9 +50,9 @@ fn bearer_token<T>(request: &Request<T>) -> Result<&str, Error> {
     let Some(value) = request.metadata().get("authorization") else {
         return Err(Error::MissingToken);
     };
-    let value = value
-        .to_str()
-        .map_err(|_| Error::InvalidRequest("authorization is not text"))?;
+    let value = value.to_str().map_err(|_| {
+        Error::InvalidRequest("malformed Authorization header: authorization is not text")
+    })?;
     match value.split_once(' ') {
         Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => Ok(token.trim()),
         _ => Err(Error::MissingToken),

@@ -15,6 +15,9 @@ use http::StatusCode;
 /// and [`www_authenticate`](Self::www_authenticate) give the RFC 6750 §3
 /// response the layer sends.
 ///
+/// The variants are grouped: configuration, key loading, the request, the
+/// token, authorization (a route's requirement), DPoP.
+///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), oidc_bearer::Error> {
@@ -45,21 +48,61 @@ use http::StatusCode;
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// The request carried no bearer credentials.
+    // --- Configuration: 500, no challenge ---
+    /// The validator is configured in a way that cannot work; the message
+    /// says what to change. Reported by `build()` ([`ErrorKind::Config`]).
+    #[error("configuration error: {0}")]
+    Config(String),
+    /// A layer is where it cannot work: a requirement layer
+    /// ([`AuthorizeLayer`](crate::AuthorizeLayer),
+    /// [`StepUpLayer`](crate::StepUpLayer)) with no `OidcBearerLayer` in
+    /// front, or one for another claims type. Found at request time, so
+    /// answered with 500 ([`ErrorKind::Misplaced`]) and no challenge: no
+    /// token the client could send would help. The message, for logs,
+    /// says where to put the layer.
+    #[error("misplaced layer: {0}")]
+    Misplaced(String),
+
+    // --- Key loading: 500 (`ErrorKind::Config`), no challenge; 503 without keys ---
+    /// Fetching a JWKS or discovery document failed.
+    #[error("fetching {url} failed: {reason}")]
+    Fetch {
+        /// The URL that was fetched.
+        url: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// A key or key set could not be used.
+    #[error("invalid key: {0}")]
+    InvalidKey(String),
+    /// No signing keys are available yet, or they are too old to trust
+    /// (answered with 503 and `Retry-After`: the token may well be fine).
+    #[error("signing keys unavailable: {reason}")]
+    KeysUnavailable {
+        /// Why, for logs (never shown to the client).
+        reason: String,
+        /// Seconds until the key store tries to fetch again: the 503's
+        /// `Retry-After` (RFC 9110 §10.2.3).
+        retry_after_secs: u64,
+    },
+
+    // --- The request: 401 without credentials, 400 when malformed ---
+    /// The request carried no bearer credentials: 401 with a bare
+    /// challenge.
     #[error("no bearer token in the request")]
     MissingToken,
-    /// The `Authorization` header could not be understood (several headers,
-    /// broken syntax, non-visible characters).
-    #[error("malformed Authorization header: {0}")]
-    InvalidRequest(&'static str),
-    /// The request carries its token in a way RFC 6750 does not allow or
-    /// that cannot be read, outside the `Authorization` header's own syntax
-    /// (that is [`InvalidRequest`](Self::InvalidRequest)): by more than one
+    /// The request cannot be understood: 400 `invalid_request`. The
+    /// message says what is wrong and is the whole text shown: a broken
+    /// `Authorization` header (several headers, broken syntax, non-visible
+    /// characters, a token that is not token68), or a token sent in a way
+    /// RFC 6750 does not allow or that cannot be read: by more than one
     /// method (RFC 6750 §2), in several cookies, headers or query
-    /// parameters of the configured name, or not as token68. See
-    /// [`TokenSource`](crate::TokenSource).
-    #[error("malformed request: {0}")]
-    MalformedRequest(&'static str),
+    /// parameters of the configured name (see
+    /// [`TokenSource`](crate::TokenSource)).
+    #[error("{0}")]
+    InvalidRequest(&'static str),
+
+    // --- The token: 401 `invalid_token` ---
     /// The token is longer than the configured limit.
     #[error("token too large")]
     TokenTooLarge,
@@ -97,7 +140,9 @@ pub enum Error {
     /// A claim that must be present is missing.
     #[error("missing required claim: {0}")]
     MissingClaim(String),
-    /// A registered claim has the wrong JSON type (e.g. `exp` as a string).
+    /// A registered claim has the wrong JSON type (e.g. `exp` as a
+    /// string). Not [`ClaimsType`](Self::ClaimsType), the application's
+    /// claims type.
     #[error("invalid claim: {0}")]
     InvalidClaim(&'static str),
     /// `iss` is not the configured issuer.
@@ -128,9 +173,17 @@ pub enum Error {
          this API (api://<API client id>/<scope>), not a Graph scope such as User.Read"
     )]
     MicrosoftGraphToken,
-    /// The claims do not deserialize into the application's claims type.
+    /// The claims do not deserialize into the application's claims type
+    /// (the `C` of `verify::<C>`). Not [`InvalidClaim`](Self::InvalidClaim),
+    /// a registered claim of the wrong JSON type.
     #[error("claims do not match the expected shape")]
-    InvalidClaims,
+    ClaimsType,
+    /// A custom rule registered with
+    /// [`ValidatorBuilder::rule`](crate::ValidatorBuilder::rule) refused the token.
+    #[error("token rejected: {0}")]
+    RuleFailed(String),
+
+    // --- Authorization: a route's requirement on a verified token, 403 or 401 ---
     /// The token is valid but lacks a scope or role the route requires
     /// (see [`Require`](crate::Require)): 403 `insufficient_scope`, the one
     /// RFC 6750 code for a token that is fine but not enough, roles
@@ -145,35 +198,6 @@ pub enum Error {
         /// only roles would do (a client cannot ask for a role).
         scope: Option<String>,
     },
-    /// A custom rule registered with
-    /// [`ValidatorBuilder::rule`](crate::ValidatorBuilder::rule) refused the token.
-    #[error("token rejected: {0}")]
-    Rejected(String),
-    /// No signing keys are available yet, or they are too old to trust
-    /// (answered with 503 and `Retry-After`: the token may well be fine).
-    #[error("signing keys unavailable: {reason}")]
-    KeysUnavailable {
-        /// Why, for logs (never shown to the client).
-        reason: String,
-        /// Seconds until the key store tries to fetch again: the 503's
-        /// `Retry-After` (RFC 9110 §10.2.3).
-        retry_after_secs: u64,
-    },
-    /// Fetching a JWKS or discovery document failed.
-    #[error("fetching {url} failed: {reason}")]
-    Fetch {
-        /// The URL that was fetched.
-        url: String,
-        /// What went wrong.
-        reason: String,
-    },
-    /// A key or key set could not be used.
-    #[error("invalid key: {0}")]
-    InvalidKey(String),
-    /// The validator is configured in a way that cannot work; the message
-    /// says what to change.
-    #[error("configuration error: {0}")]
-    Config(String),
     /// The token is valid, but the sign-in behind it is not strong enough
     /// or not recent enough for the route (see
     /// [`StepUp`](crate::StepUp)): 401 with
@@ -192,7 +216,8 @@ pub enum Error {
         /// user last authenticated, in seconds (RFC 9470 §3).
         max_age: Option<u64>,
     },
-    // --- DPoP (RFC 9449), see `Dpop` ---
+
+    // --- DPoP (RFC 9449), see `Dpop`: 401, or 503 when the replay store fails ---
     /// The DPoP proof is missing, malformed or does not match the request
     /// (RFC 9449 §4.3): 401 `invalid_dpop_proof` on the `DPoP` challenge.
     #[error("invalid DPoP proof: {0}")]
@@ -206,10 +231,12 @@ pub enum Error {
     #[error("DPoP-bound token sent with the Bearer scheme")]
     DpopBoundToken,
     /// A token without `cnf.jkt` was sent with the `DPoP` scheme: it is
-    /// bound to no key, so no proof can show it is the client's.
+    /// bound to no key, so no proof can show it is the client's (401
+    /// `invalid_token`).
     #[error("the token is not DPoP-bound")]
     TokenNotDpopBound,
-    /// A bearer token was sent to a layer that requires DPoP.
+    /// A bearer token was sent to a layer that requires DPoP (401
+    /// `invalid_token`).
     #[error("this resource requires the DPoP scheme with a proof")]
     DpopRequired,
     /// A layer with DPoP settings got a token bound by a confirmation
@@ -227,12 +254,79 @@ pub enum Error {
     },
 }
 
+/// Who decided that a request fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Origin {
+    /// The request: its syntax, or no credentials in it.
+    Request,
+    /// The validator, verifying the token; it counts what it refuses.
+    Token,
+    /// The DPoP proof, the token's binding to a key, or the replay check.
+    Proof,
+    /// A route's requirement (scope, role, step-up) on a verified token.
+    Authorization,
+    /// The configuration: `build()`, key loading, a misplaced layer.
+    Config,
+}
+
+/// What [`Error::meta`] says about a variant.
+struct Meta {
+    reason: &'static str,
+    /// `reason`'s position in [`Error::REASONS`], for the metrics' array.
+    index: usize,
+    kind: ErrorKind,
+    origin: Origin,
+}
+
+/// A row of [`Error::meta`]. The index is found at compile time, so a label
+/// missing from [`Error::REASONS`] fails the build, and counting a
+/// rejection costs no search.
+macro_rules! meta {
+    ($reason:literal, $kind:ident, $origin:ident) => {
+        Meta {
+            reason: $reason,
+            index: const { reason_position($reason) },
+            kind: ErrorKind::$kind,
+            origin: Origin::$origin,
+        }
+    };
+}
+
+/// Where `reason` is in [`Error::REASONS`]; only ever evaluated at compile
+/// time (see [`meta!`]), where the panic is a build error.
+const fn reason_position(reason: &str) -> usize {
+    let mut i = 0;
+    while i < Error::REASONS.len() {
+        if const_str_eq(Error::REASONS[i], reason) {
+            return i;
+        }
+        i += 1;
+    }
+    panic!("a reason label is missing from Error::REASONS")
+}
+
+/// `a == b`, which is not yet usable in a `const fn`.
+const fn const_str_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
 impl Error {
-    /// Every [`reason`](Self::reason), in a fixed order.
+    /// Every [`reason`](Self::reason), in a fixed order; a new label is
+    /// added at the end.
     pub const REASONS: &'static [&'static str] = &[
         "missing_token",
         "invalid_request",
-        "malformed_request",
         "token_too_large",
         "malformed_token",
         "unsupported_algorithm",
@@ -251,9 +345,9 @@ impl Error {
         "invalid_audience",
         "invalid_type",
         "microsoft_graph_token",
-        "invalid_claims",
+        "claims_type",
         "insufficient_scope",
-        "rejected_by_rule",
+        "rule_failed",
         "keys_unavailable",
         "fetch",
         "invalid_key",
@@ -267,73 +361,88 @@ impl Error {
         "replay_store_unavailable",
         "unsupported_confirmation",
         "not_an_access_token",
+        "misplaced",
     ];
+
+    /// The one table of what each variant is: its label, its kind (hence
+    /// status and code) and who decided.
+    fn meta(&self) -> Meta {
+        match self {
+            Error::Config(_) => meta!("config", Config, Config),
+            Error::Misplaced(_) => meta!("misplaced", Misplaced, Config),
+            Error::Fetch { .. } => meta!("fetch", Config, Config),
+            Error::InvalidKey(_) => meta!("invalid_key", Config, Config),
+            // The validator finds out while verifying a token.
+            Error::KeysUnavailable { .. } => meta!("keys_unavailable", Unavailable, Token),
+            Error::MissingToken => meta!("missing_token", MissingToken, Request),
+            Error::InvalidRequest(_) => meta!("invalid_request", InvalidRequest, Request),
+            // Also checked on the request's token, before the validator;
+            // the validator's own check is the one that decides.
+            // A limit on the request, checked before any parse (and again by
+            // `verify` for a caller without a request).
+            Error::TokenTooLarge => meta!("token_too_large", InvalidToken, Request),
+            Error::MalformedToken(_) => meta!("malformed_token", InvalidToken, Token),
+            Error::UnsupportedAlgorithm => meta!("unsupported_algorithm", InvalidToken, Token),
+            Error::UnsupportedCritical => meta!("unsupported_critical", InvalidToken, Token),
+            Error::UnknownKey => meta!("unknown_key", InvalidToken, Token),
+            Error::AmbiguousKey => meta!("ambiguous_key", InvalidToken, Token),
+            Error::AlgorithmMismatch => meta!("algorithm_mismatch", InvalidToken, Token),
+            Error::InvalidSignature => meta!("invalid_signature", InvalidToken, Token),
+            Error::Expired => meta!("expired", InvalidToken, Token),
+            Error::NotYetValid => meta!("not_yet_valid", InvalidToken, Token),
+            Error::IssuedInFuture => meta!("issued_in_future", InvalidToken, Token),
+            Error::MissingClaim(_) => meta!("missing_claim", InvalidToken, Token),
+            Error::InvalidClaim(_) => meta!("invalid_claim", InvalidToken, Token),
+            Error::InvalidIssuer => meta!("invalid_issuer", InvalidToken, Token),
+            Error::TenantNotAllowed => meta!("tenant_not_allowed", InvalidToken, Token),
+            Error::InvalidAudience => meta!("invalid_audience", InvalidToken, Token),
+            Error::InvalidType => meta!("invalid_type", InvalidToken, Token),
+            Error::NotAnAccessToken(_) => meta!("not_an_access_token", InvalidToken, Token),
+            Error::MicrosoftGraphToken => meta!("microsoft_graph_token", InvalidToken, Token),
+            Error::ClaimsType => meta!("claims_type", InvalidToken, Token),
+            Error::RuleFailed(_) => meta!("rule_failed", InvalidToken, Token),
+            Error::InsufficientScope { .. } => {
+                meta!("insufficient_scope", InsufficientScope, Authorization)
+            }
+            Error::InsufficientUserAuthentication { .. } => meta!(
+                "insufficient_user_authentication",
+                InsufficientUserAuthentication,
+                Authorization
+            ),
+            Error::InvalidDpopProof(_) => meta!("invalid_dpop_proof", InvalidDpopProof, Proof),
+            Error::UseDpopNonce => meta!("use_dpop_nonce", UseDpopNonce, Proof),
+            Error::DpopBoundToken => meta!("dpop_bound_token", InvalidToken, Proof),
+            Error::TokenNotDpopBound => meta!("token_not_dpop_bound", InvalidToken, Proof),
+            Error::DpopRequired => meta!("dpop_required", InvalidToken, Proof),
+            Error::UnsupportedConfirmation => {
+                meta!("unsupported_confirmation", InvalidToken, Proof)
+            }
+            Error::ReplayStoreUnavailable { .. } => {
+                meta!("replay_store_unavailable", Unavailable, Proof)
+            }
+        }
+    }
 
     /// A stable snake_case label for this kind of failure (`expired`,
     /// `invalid_signature`, `unknown_key`, …), for metrics and dashboards:
     /// the variant, without its details. See [`Metrics`](crate::Metrics).
     pub fn reason(&self) -> &'static str {
-        Self::REASONS[self.reason_index()]
+        self.meta().reason
     }
 
-    /// True for what the validator decides about a token (and counts),
-    /// false for what is wrong with the request or a DPoP proof.
-    pub(crate) fn is_from_token_verification(&self) -> bool {
-        !matches!(
-            self,
-            Error::MissingToken
-                | Error::InvalidRequest(_)
-                | Error::MalformedRequest(_)
-                | Error::InvalidDpopProof(_)
-                | Error::UseDpopNonce
-                | Error::DpopBoundToken
-                | Error::TokenNotDpopBound
-                | Error::DpopRequired
-                | Error::ReplayStoreUnavailable { .. }
-                | Error::UnsupportedConfirmation
-        )
-    }
-
+    /// The position of [`reason`](Self::reason) in [`REASONS`](Self::REASONS).
     pub(crate) fn reason_index(&self) -> usize {
-        match self {
-            Error::MissingToken => 0,
-            Error::InvalidRequest(_) => 1,
-            Error::MalformedRequest(_) => 2,
-            Error::TokenTooLarge => 3,
-            Error::MalformedToken(_) => 4,
-            Error::UnsupportedAlgorithm => 5,
-            Error::UnsupportedCritical => 6,
-            Error::UnknownKey => 7,
-            Error::AmbiguousKey => 8,
-            Error::AlgorithmMismatch => 9,
-            Error::InvalidSignature => 10,
-            Error::Expired => 11,
-            Error::NotYetValid => 12,
-            Error::IssuedInFuture => 13,
-            Error::MissingClaim(_) => 14,
-            Error::InvalidClaim(_) => 15,
-            Error::InvalidIssuer => 16,
-            Error::TenantNotAllowed => 17,
-            Error::InvalidAudience => 18,
-            Error::InvalidType => 19,
-            Error::MicrosoftGraphToken => 20,
-            Error::InvalidClaims => 21,
-            Error::InsufficientScope { .. } => 22,
-            Error::Rejected(_) => 23,
-            Error::KeysUnavailable { .. } => 24,
-            Error::Fetch { .. } => 25,
-            Error::InvalidKey(_) => 26,
-            Error::Config(_) => 27,
-            Error::InsufficientUserAuthentication { .. } => 28,
-            Error::InvalidDpopProof(_) => 29,
-            Error::UseDpopNonce => 30,
-            Error::DpopBoundToken => 31,
-            Error::TokenNotDpopBound => 32,
-            Error::DpopRequired => 33,
-            Error::ReplayStoreUnavailable { .. } => 34,
-            Error::UnsupportedConfirmation => 35,
-            Error::NotAnAccessToken(_) => 36,
-        }
+        self.meta().index
+    }
+
+    /// Who decided that the request fails.
+    pub(crate) fn origin(&self) -> Origin {
+        self.meta().origin
+    }
+
+    /// The kind of this error.
+    pub fn kind(&self) -> ErrorKind {
+        self.meta().kind
     }
 }
 
@@ -352,7 +461,7 @@ pub enum ErrorKind {
     InsufficientScope,
     /// Keys are unavailable: 503, the token may well be fine.
     Unavailable,
-    /// Configuration or key loading, reported by `build()`.
+    /// Configuration or key loading, reported by `build()`: 500.
     Config,
     /// The sign-in is too weak or too old: 401
     /// `insufficient_user_authentication` (RFC 9470).
@@ -361,27 +470,12 @@ pub enum ErrorKind {
     InvalidDpopProof,
     /// The DPoP proof lacks the server's nonce: 401 `use_dpop_nonce`.
     UseDpopNonce,
+    /// A layer is where it cannot work, found at request time
+    /// ([`Error::Misplaced`]): 500 with no challenge.
+    Misplaced,
 }
 
 impl Error {
-    /// The kind of this error.
-    pub fn kind(&self) -> ErrorKind {
-        match self {
-            Error::MissingToken => ErrorKind::MissingToken,
-            Error::InvalidRequest(_) | Error::MalformedRequest(_) => ErrorKind::InvalidRequest,
-            Error::KeysUnavailable { .. } => ErrorKind::Unavailable,
-            Error::ReplayStoreUnavailable { .. } => ErrorKind::Unavailable,
-            Error::InvalidDpopProof(_) => ErrorKind::InvalidDpopProof,
-            Error::UseDpopNonce => ErrorKind::UseDpopNonce,
-            Error::InsufficientScope { .. } => ErrorKind::InsufficientScope,
-            Error::Fetch { .. } | Error::InvalidKey(_) | Error::Config(_) => ErrorKind::Config,
-            Error::InsufficientUserAuthentication { .. } => {
-                ErrorKind::InsufficientUserAuthentication
-            }
-            _ => ErrorKind::InvalidToken,
-        }
-    }
-
     /// The HTTP status RFC 6750 §3.1 gives this error.
     pub fn status(&self) -> StatusCode {
         match self.kind() {
@@ -392,7 +486,7 @@ impl Error {
             ErrorKind::InvalidRequest => StatusCode::BAD_REQUEST,
             ErrorKind::InsufficientScope => StatusCode::FORBIDDEN,
             ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-            ErrorKind::Config => StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorKind::Config | ErrorKind::Misplaced => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -417,7 +511,7 @@ impl Error {
             // Internal details (URLs, reasons) stay in logs, not in responses.
             Error::KeysUnavailable { .. } => "signing keys are not available".to_owned(),
             Error::ReplayStoreUnavailable { .. } => "DPoP replay check unavailable".to_owned(),
-            Error::Fetch { .. } | Error::InvalidKey(_) | Error::Config(_) => {
+            Error::Fetch { .. } | Error::InvalidKey(_) | Error::Config(_) | Error::Misplaced(_) => {
                 "server configuration error".to_owned()
             }
             other => other.to_string(),
@@ -446,3 +540,6 @@ pub(crate) fn rfc6750_chars(text: &str) -> impl Iterator<Item = char> + '_ {
     text.chars()
         .filter(|c| matches!(*c, ' ' | '!' | '#'..='[' | ']'..='~'))
 }
+
+#[cfg(test)]
+mod tests;

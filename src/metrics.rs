@@ -223,7 +223,7 @@ mod tests {
         assert!(Error::REASONS.iter().all(|r| seen.insert(*r)));
         assert_eq!(Error::Expired.reason(), "expired");
         assert_eq!(Error::MissingClaim("aud".into()).reason(), "missing_claim");
-        assert_eq!(Error::Rejected("x".into()).reason(), "rejected_by_rule");
+        assert_eq!(Error::RuleFailed("x".into()).reason(), "rule_failed");
     }
 
     #[test]

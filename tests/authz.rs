@@ -520,6 +520,18 @@ async fn a_request_without_claims_never_passes() {
         );
         assert!(!answer.body.contains(&token[7..]), "{name}");
     }
+    // A custom body tells the misplaced layer from a `build()` error.
+    let kind = |error: &Error, parts: http::response::Parts| {
+        let body = format!("{:?} {}", error.kind(), error.reason());
+        Response::from_parts(parts, body.into())
+    };
+    let forgotten = Router::new().route(
+        "/orders",
+        runs.handler().route_layer(require().on_rejection(kind)),
+    );
+    let answer = fetch(&serve(forgotten).await, "/orders", &[&token]).await;
+    assert_eq!(answer.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(answer.body, "Misplaced misplaced");
     assert_eq!(runs.count(), 2);
 }
 

@@ -1615,7 +1615,7 @@ fn errors_kind_status_and_challenge_mapping() {
     let cases: Vec<(Error, ErrorKind, u16, Option<&str>)> = vec![
         (Error::MissingToken, ErrorKind::MissingToken, 401, None),
         (
-            Error::InvalidRequest("bearer token is not token68"),
+            Error::InvalidRequest("malformed Authorization header: bearer token is not token68"),
             ErrorKind::InvalidRequest,
             400,
             Some("invalid_request"),
@@ -1669,13 +1669,13 @@ fn errors_kind_status_and_challenge_mapping() {
             Some("invalid_token"),
         ),
         (
-            Error::InvalidClaims,
+            Error::ClaimsType,
             ErrorKind::InvalidToken,
             401,
             Some("invalid_token"),
         ),
         (
-            Error::Rejected("no".into()),
+            Error::RuleFailed("no".into()),
             ErrorKind::InvalidToken,
             401,
             Some("invalid_token"),
@@ -1712,6 +1712,12 @@ fn errors_kind_status_and_challenge_mapping() {
             500,
             None,
         ),
+        (
+            Error::Misplaced("AuthorizeLayer found no Claims<User>".into()),
+            ErrorKind::Misplaced,
+            500,
+            None,
+        ),
     ];
     for (error, kind, status, code) in &cases {
         assert_eq!(error.kind(), *kind, "{error}");
@@ -1724,7 +1730,7 @@ fn errors_kind_status_and_challenge_mapping() {
                 assert_eq!(challenge.unwrap(), "Bearer");
                 assert_eq!(with_realm.unwrap(), r#"Bearer realm="api""#);
             }
-            ErrorKind::Unavailable | ErrorKind::Config => {
+            ErrorKind::Unavailable | ErrorKind::Config | ErrorKind::Misplaced => {
                 assert!(challenge.is_none() && with_realm.is_none(), "{error}");
             }
             _ => {

@@ -111,6 +111,44 @@ async fn acr_must_be_one_of_the_values() {
     );
 }
 
+/// A `StepUpLayer` with no `OidcBearerLayer` in front can never pass: a
+/// 500 without a challenge (no token would help) and without the log
+/// message, seen by a custom body as a misplaced layer.
+#[tokio::test]
+async fn a_step_up_layer_without_the_bearer_layer_is_a_500() {
+    let issuer = TestIssuer::start().await;
+    let kind = |error: &oidc_bearer::Error, parts: http::response::Parts| {
+        let body = format!(
+            "{:?} {}: {}",
+            error.kind(),
+            error.reason(),
+            error.description()
+        );
+        Response::from_parts(parts, body.into())
+    };
+    let app = Router::new().route(
+        "/acr",
+        get(|| async { "acr" }).route_layer(
+            StepUp::acr_values([MFA])
+                .layer::<StandardClaims>()
+                .on_rejection(kind),
+        ),
+    );
+    let api = serve(app).await;
+    let answer = fetch(
+        &api,
+        "/acr",
+        &[&bearer(&token(&issuer, Some(MFA), Some(0)))],
+    )
+    .await;
+    assert_eq!(answer.status, 500);
+    assert_eq!(answer.challenge, None);
+    assert_eq!(
+        answer.body,
+        "Misplaced misplaced: server configuration error"
+    );
+}
+
 #[tokio::test]
 async fn auth_time_must_be_within_max_age_plus_leeway() {
     let issuer = TestIssuer::start().await;

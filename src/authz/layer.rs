@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 
-use http::{Extensions, Request, Response, StatusCode};
+use http::{Extensions, Request, Response};
 use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
@@ -245,9 +245,14 @@ impl<Q: Requirement, C, R> AuthorizeLayer<Q, C, R> {
     }
 
     /// A layer with no bearer layer in front, or one for another claims
-    /// type: a 500 whose body says how to fix the router.
+    /// type: a 500 whose body says how to fix the router, unless this
+    /// layer has a handler of its own, which gets [`Error::Misplaced`].
     #[cold]
-    fn misplaced<B: From<String>>(&self, context: Option<&AuthContext>) -> Response<B> {
+    fn misplaced<B>(&self, context: Option<&AuthContext>) -> Response<B>
+    where
+        R: RejectionHandler<B>,
+        B: From<String>,
+    {
         let claims = std::any::type_name::<C>();
         let why = match context {
             None => "found no oidc-bearer layer in front of it",
@@ -262,13 +267,15 @@ impl<Q: Requirement, C, R> AuthorizeLayer<Q, C, R> {
         if !self.shared.misplaced_logged.swap(true, Ordering::Relaxed) {
             tracing::error!("{message}");
         }
-        let error = Error::Config(message.clone());
+        let error = Error::Misplaced(message.clone());
         if let Some(context) = context {
             context.count(&error);
         }
-        let mut response = Response::new(B::from(message));
-        *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
-        response
+        let parts = crate::challenge::refusal(&error, &Refusal::plain(None));
+        match &self.rejection {
+            Some(rejection) => rejection.rejection(&error, parts),
+            None => Response::from_parts(parts, B::from(message)),
+        }
     }
 }
 

@@ -161,7 +161,7 @@ fn plain_refusals_and_the_resource_metadata_parameter() {
     assert!(challenges(&parts).is_empty());
     assert_eq!(parts.headers[RETRY_AFTER], "7");
     // A 500 has neither.
-    let parts = with_metadata(&Error::Config("x".into()), None);
+    let parts = with_metadata(&Error::Misplaced("x".into()), None);
     assert_eq!(parts.status, 500);
     assert!(challenges(&parts).is_empty());
     assert!(parts.headers.get(RETRY_AFTER).is_none());
@@ -292,7 +292,7 @@ fn after_the_layer_a_dpop_request_gets_the_dpop_scheme_alone() {
     assert_eq!(fresh_nonce(&nonced, 1_000).unwrap(), nonce);
     // A misplaced layer's 500 has no challenge, DPoP or not, and no nonce.
     let parts = refuse(
-        &Error::Config("x".into()),
+        &Error::Misplaced("x".into()),
         None,
         Some(&nonced),
         Presented::Admitted(Scheme::Dpop),

@@ -47,7 +47,9 @@ pub(crate) fn authorization(
             return Ok(None);
         }
         return Err((
-            Error::InvalidRequest("more than one Authorization header"),
+            Error::InvalidRequest(
+                "malformed Authorization header: more than one Authorization header",
+            ),
             Scheme::Bearer,
         ));
     }
@@ -89,8 +91,11 @@ pub(crate) fn authorization(
 /// or another scheme.
 #[cold]
 fn bearer_slow<E>(value: Result<&str, E>, max_len: usize) -> Result<Option<&str>, Error> {
-    let value =
-        value.map_err(|_| Error::InvalidRequest("Authorization header is not visible ASCII"))?;
+    let value = value.map_err(|_| {
+        Error::InvalidRequest(
+            "malformed Authorization header: Authorization header is not visible ASCII",
+        )
+    })?;
     let (scheme, rest) = value
         .find([' ', '\t'])
         .map_or((value, ""), |at| value.split_at(at));
@@ -103,7 +108,7 @@ fn bearer_slow<E>(value: Result<&str, E>, max_len: usize) -> Result<Option<&str>
     // credentials malformed, not absent: never served as anonymous.
     if rest.starts_with('\t') {
         return Err(Error::InvalidRequest(
-            "the Bearer scheme and its token must be separated by a space, not a tab",
+            "malformed Authorization header: the Bearer scheme and its token must be separated by a space, not a tab",
         ));
     }
     let token = rest.trim_matches(' ');
@@ -111,10 +116,14 @@ fn bearer_slow<E>(value: Result<&str, E>, max_len: usize) -> Result<Option<&str>
         return Err(Error::TokenTooLarge);
     }
     if token.is_empty() {
-        return Err(Error::InvalidRequest("Bearer scheme without a token"));
+        return Err(Error::InvalidRequest(
+            "malformed Authorization header: Bearer scheme without a token",
+        ));
     }
     if !is_token68(token.as_bytes()) {
-        return Err(Error::InvalidRequest("bearer token is not token68"));
+        return Err(Error::InvalidRequest(
+            "malformed Authorization header: bearer token is not token68",
+        ));
     }
     Ok(Some(token))
 }
@@ -123,13 +132,15 @@ fn bearer_slow<E>(value: Result<&str, E>, max_len: usize) -> Result<Option<&str>
 /// `None` for another scheme.
 fn dpop_token(bytes: &[u8], max_len: usize) -> Option<Result<&str, Error>> {
     if bytes.eq_ignore_ascii_case(b"dpop") {
-        return Some(Err(Error::InvalidRequest("DPoP scheme without a token")));
+        return Some(Err(Error::InvalidRequest(
+            "malformed Authorization header: DPoP scheme without a token",
+        )));
     }
     let (scheme, rest) = bytes.split_at_checked(5)?;
     if !scheme.eq_ignore_ascii_case(b"dpop ") {
         if scheme.eq_ignore_ascii_case(b"dpop\t") {
             return Some(Err(Error::InvalidRequest(
-                "the DPoP scheme and its token must be separated by a space, not a tab",
+                "malformed Authorization header: the DPoP scheme and its token must be separated by a space, not a tab",
             )));
         }
         return None;
@@ -139,9 +150,13 @@ fn dpop_token(bytes: &[u8], max_len: usize) -> Option<Result<&str, Error>> {
         return Some(Err(Error::TokenTooLarge));
     }
     if token.is_empty() {
-        return Some(Err(Error::InvalidRequest("DPoP scheme without a token")));
+        return Some(Err(Error::InvalidRequest(
+            "malformed Authorization header: DPoP scheme without a token",
+        )));
     }
-    Some(token68_str(token).ok_or(Error::InvalidRequest("DPoP token is not token68")))
+    Some(token68_str(token).ok_or(Error::InvalidRequest(
+        "malformed Authorization header: DPoP token is not token68",
+    )))
 }
 
 /// The scheme and the space that ends it, compared case-insensitively.
@@ -337,9 +352,11 @@ mod tests {
     /// fast path must agree with, error message included.
     fn reference(value: &[u8]) -> Result<Option<&str>, Error> {
         let value = HeaderValue::from_bytes(value).unwrap();
-        let value = value
-            .to_str()
-            .map_err(|_| Error::InvalidRequest("Authorization header is not visible ASCII"))?;
+        let value = value.to_str().map_err(|_| {
+            Error::InvalidRequest(
+                "malformed Authorization header: Authorization header is not visible ASCII",
+            )
+        })?;
         let (scheme, rest) = value
             .find([' ', '\t'])
             .map_or((value, ""), |at| value.split_at(at));
@@ -348,12 +365,14 @@ mod tests {
         }
         if rest.starts_with('\t') {
             return Err(Error::InvalidRequest(
-                "the Bearer scheme and its token must be separated by a space, not a tab",
+                "malformed Authorization header: the Bearer scheme and its token must be separated by a space, not a tab",
             ));
         }
         let token = rest.trim_matches(' ');
         if token.is_empty() {
-            return Err(Error::InvalidRequest("Bearer scheme without a token"));
+            return Err(Error::InvalidRequest(
+                "malformed Authorization header: Bearer scheme without a token",
+            ));
         }
         let body = token.trim_end_matches('=');
         if body.is_empty()
@@ -361,7 +380,9 @@ mod tests {
                 b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
             })
         {
-            return Err(Error::InvalidRequest("bearer token is not token68"));
+            return Err(Error::InvalidRequest(
+                "malformed Authorization header: bearer token is not token68",
+            ));
         }
         Ok(Some("token"))
     }

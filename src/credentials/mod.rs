@@ -338,8 +338,8 @@ fn from_list<'r>(
                 _ => Scheme::Dpop,
             };
             Err((
-                Error::MalformedRequest(
-                    "the token was sent by more than one method (RFC 6750 section 2 allows one)",
+                Error::InvalidRequest(
+                    "malformed request: the token was sent by more than one method (RFC 6750 section 2 allows one)",
                 ),
                 scheme,
             ))

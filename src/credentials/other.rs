@@ -39,14 +39,13 @@ pub(super) fn cookie_token<'r>(
                 return Err(Error::TokenTooLarge);
             }
             if found.is_some() {
-                return Err(Error::MalformedRequest(
-                    "more than one cookie holds a token",
+                return Err(Error::InvalidRequest(
+                    "malformed request: more than one cookie holds a token",
                 ));
             }
-            found = Some(
-                token68_str(value)
-                    .ok_or(Error::MalformedRequest("the token cookie is not token68"))?,
-            );
+            found = Some(token68_str(value).ok_or(Error::InvalidRequest(
+                "malformed request: the token cookie is not token68",
+            ))?);
         }
     }
     Ok(found)
@@ -62,7 +61,9 @@ pub(super) fn header_token<'r>(
         return Ok(None);
     };
     if values.next().is_some() {
-        return Err(Error::MalformedRequest("more than one token header"));
+        return Err(Error::InvalidRequest(
+            "malformed request: more than one token header",
+        ));
     }
     let value = trim_ows(value.as_bytes());
     if value.is_empty() {
@@ -71,8 +72,8 @@ pub(super) fn header_token<'r>(
     if value.len() > max_len {
         return Err(Error::TokenTooLarge);
     }
-    token68_str(value).map(Some).ok_or(Error::MalformedRequest(
-        "the token header must hold a token68 token alone, without a scheme",
+    token68_str(value).map(Some).ok_or(Error::InvalidRequest(
+        "malformed request: the token header must hold a token68 token alone, without a scheme",
     ))
 }
 
@@ -98,16 +99,16 @@ pub(super) fn query_token(
             return Err(Error::TokenTooLarge);
         }
         if found.is_some() {
-            return Err(Error::MalformedRequest(
-                "more than one access_token query parameter",
+            return Err(Error::InvalidRequest(
+                "malformed request: more than one access_token query parameter",
             ));
         }
         let Some((_, value)) = form_urlencoded::parse(pair.as_bytes()).next() else {
             continue;
         };
         if token68_str(value.as_bytes()).is_none() {
-            return Err(Error::MalformedRequest(
-                "the access_token query parameter is not token68 once percent-decoded",
+            return Err(Error::InvalidRequest(
+                "malformed request: the access_token query parameter is not token68 once percent-decoded",
             ));
         }
         found = Some(value);

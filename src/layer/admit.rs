@@ -15,7 +15,7 @@ use crate::claims::Claims;
 use crate::context::Edge;
 use crate::credentials::{Credentials, Scheme};
 use crate::dpop::{self, Dpop, DpopMode, Replay};
-use crate::error::Error;
+use crate::error::{Error, Origin};
 use crate::validator::{Outcome, UnknownKid};
 
 /// A decision that waits: for a key refetch, or a networked replay store.
@@ -46,12 +46,23 @@ pub(crate) fn admit<C: DeserializeOwned + Send + Sync + 'static>(
     let credentials = match edge.sources.read(headers, uri, max_len, accepts_dpop) {
         Ok(Some(credentials)) => credentials,
         Ok(None) => return Admission::Anonymous,
-        Err((error, scheme)) => return Admission::Rejected(error, scheme),
+        Err((error, scheme)) => return refused(edge, error, scheme),
     };
     match (credentials.scheme, &edge.dpop) {
         (Scheme::Dpop, Some(dpop)) => with_proof(edge, dpop, credentials, method, uri, headers),
         _ => as_bearer(edge, dpop, credentials),
     }
+}
+
+/// A refusal the validator did not make, so did not count: the
+/// request's, the proof's, the binding's. Counted here, once.
+fn refused<C>(edge: &Edge, error: Error, scheme: Scheme) -> Admission<C> {
+    debug_assert!(
+        matches!(error.origin(), Origin::Request | Origin::Proof),
+        "{error:?} is the validator's to count"
+    );
+    edge.validator.count_rejection(&error);
+    Admission::Rejected(error, scheme)
 }
 
 /// A token presented as a bearer token: accepted, unless the layer has
@@ -63,7 +74,7 @@ fn as_bearer<C: DeserializeOwned + Send + Sync + 'static>(
 ) -> Admission<C> {
     let Credentials { token, source, .. } = credentials;
     if dpop.is_some_and(|dpop| dpop.mode == DpopMode::DpopRequired) {
-        return Admission::Rejected(Error::DpopRequired, Scheme::Bearer);
+        return refused(edge, Error::DpopRequired, Scheme::Bearer);
     }
     // Without DPoP settings the layer does not look at a binding.
     let checks_binding = dpop.is_some();
@@ -71,7 +82,7 @@ fn as_bearer<C: DeserializeOwned + Send + Sync + 'static>(
     match validator.check_bound::<C>(&token, UnknownKid::Wait) {
         (Outcome::Verified(claims), binding) => {
             match checks_binding.then(|| dpop::as_bearer(binding)) {
-                Some(Err(error)) => Admission::Rejected(error, Scheme::Bearer),
+                Some(Err(error)) => refused(edge, error, Scheme::Bearer),
                 _ => Admission::Verified(claims, Scheme::Bearer, source),
             }
         }
@@ -81,7 +92,7 @@ fn as_bearer<C: DeserializeOwned + Send + Sync + 'static>(
             let pending = async move {
                 let (claims, binding) = validator.verify_after_bound::<C>(&token, wait).await?;
                 if checks_binding {
-                    dpop::as_bearer(binding)?;
+                    dpop::as_bearer(binding).inspect_err(|e| validator.count_rejection(e))?;
                 }
                 Ok(claims)
             };
@@ -102,7 +113,7 @@ fn with_proof<C: DeserializeOwned + Send + Sync + 'static>(
     headers: &HeaderMap,
 ) -> Admission<C> {
     let Credentials { token, source, .. } = credentials;
-    let reject = |error| Admission::Rejected(error, Scheme::Dpop);
+    let reject = |error| refused(edge, error, Scheme::Dpop);
     let validator = &edge.validator;
     let now = validator.now();
     let checked = match dpop::check_proof(dpop, method, uri, headers, &token, now) {
@@ -114,23 +125,26 @@ fn with_proof<C: DeserializeOwned + Send + Sync + 'static>(
             Replay::Ready(Ok(())) => Admission::Verified(claims, Scheme::Dpop, source),
             Replay::Ready(Err(error)) => reject(error),
             Replay::Pending(replay) => {
+                let validator = validator.clone();
                 let pending = async move {
-                    replay.await?;
+                    replay.await.inspect_err(|e| validator.count_rejection(e))?;
                     Ok(claims)
                 };
                 Admission::Pending(Box::pin(pending), Scheme::Dpop, source)
             }
         },
-        (Outcome::Rejected(error), _) => reject(error),
+        // Counted by the validator.
+        (Outcome::Rejected(error), _) => Admission::Rejected(error, Scheme::Dpop),
         (Outcome::WaitForKeys(wait), _) => {
             let (validator, token) = (validator.clone(), Cow::into_owned(token));
             let dpop = dpop.clone();
             let pending = async move {
                 let (claims, binding) = validator.verify_after_bound::<C>(&token, wait).await?;
-                match dpop::bind(&dpop, binding, checked, now) {
-                    Replay::Ready(result) => result?,
-                    Replay::Pending(replay) => replay.await?,
-                }
+                let replay = match dpop::bind(&dpop, binding, checked, now) {
+                    Replay::Ready(result) => result,
+                    Replay::Pending(replay) => replay.await,
+                };
+                replay.inspect_err(|e| validator.count_rejection(e))?;
                 Ok(claims)
             };
             Admission::Pending(Box::pin(pending), Scheme::Dpop, source)

@@ -1,6 +1,7 @@
 //! [`OidcBearer`], the service [`OidcBearerLayer`](super::OidcBearerLayer)
 //! makes: one admission, one match, and the one place that counts what
-//! the layer refuses (the validator counts what it refuses itself).
+//! the layer refuses without a token (the admission counts the other
+//! refusals it makes, the validator its own).
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -146,17 +147,14 @@ pub(super) fn admitted<B, C: Send + Sync + 'static>(
     req.extensions_mut().insert(context);
 }
 
-/// The layer's refusal of a request that presented `scheme`, counted
-/// here unless the validator counted it.
+/// The layer's refusal of a request that presented `scheme` (counted
+/// where it was decided: the validator, or the admission).
 pub(super) fn refuse<B, R: RejectionHandler<B>>(
     edge: &Edge,
     rejection: &R,
     error: &Error,
     scheme: Scheme,
 ) -> Response<B> {
-    if !error.is_from_token_verification() {
-        edge.validator.count_rejection(error);
-    }
     let parts = edge.refusal(error, None, Presented::AtTheLayer(scheme));
     rejection.rejection(error, parts)
 }

@@ -318,16 +318,16 @@ impl Validator {
         }
         if !entry.rules.is_empty() {
             let value: serde_json::Value =
-                serde_json::from_slice(payload).map_err(|_| Error::InvalidClaims)?;
+                serde_json::from_slice(payload).map_err(|_| Error::ClaimsType)?;
             for rule in entry.rules.iter() {
-                rule(&value).map_err(Error::Rejected)?;
+                rule(&value).map_err(Error::RuleFailed)?;
             }
         }
 
         let binding = Binding::of(reg.cnf.as_ref());
         let claims = Claims::new(match parsed {
             Some(claims) => claims,
-            None => serde_json::from_slice::<C>(payload).map_err(|_| Error::InvalidClaims)?,
+            None => serde_json::from_slice::<C>(payload).map_err(|_| Error::ClaimsType)?,
         });
         if let (Some(cache), Some(exp)) = (&cfg.cache, reg.exp) {
             // Bound to the key that verified it, so the entry goes when
