@@ -175,6 +175,7 @@ pub use error::{Error, ErrorKind};
 #[cfg(feature = "axum")]
 pub use extract::ClaimsRejection;
 pub use issuers::{IntoIssuers, Issuer};
+pub use issuers::{IssuerHints, KindCheck, Refusal, RefusedToken};
 pub use jwks::{Health, HealthStatus};
 pub use keys::{KeySet, SkippedKey};
 pub use layer::{Anonymous, OidcBearer, OidcBearerLayer, ResponseFuture};
