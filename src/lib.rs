@@ -182,6 +182,7 @@ pub use layer::{Anonymous, OidcBearer, OidcBearerLayer, ResponseFuture};
 pub use metadata::{ResourceMetadata, ResourceMetadataService, WELL_KNOWN_PATH};
 pub use metrics::Metrics;
 pub use providers::{AzureClaims, EntraId, EntraTokenVersion, Keycloak, KeycloakClaims};
+pub use providers::{Okta, OktaClaims};
 pub use rejection::{DefaultRejection, ProblemJson, RejectionHandler, rejection_parts};
 pub use token_source::TokenSource;
 pub use validator::Validator;

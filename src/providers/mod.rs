@@ -12,10 +12,14 @@
 //!   and v2.0 access tokens: `scp`, app `roles`, `oid`, `tid`, `azp` or
 //!   `appid`;
 //! - `keycloak_claims`: [`KeycloakClaims`], Keycloak access tokens: `scope`,
-//!   realm roles and client roles, kept apart.
+//!   realm roles and client roles, kept apart;
+//! - `okta`: [`Okta`], a custom authorization server (the org server
+//!   refused);
+//! - `okta_claims`: [`OktaClaims`], Okta access tokens: `scp` as an array,
+//!   `cid`, `uid`.
 //!
-//! Both claims types implement [`Grants`](crate::Grants), so
-//! [`Require`](crate::Require) works with them, and both read their
+//! The claims types implement [`Grants`](crate::Grants), so
+//! [`Require`](crate::Require) works with them, and all read their
 //! string-or-array claims with the rules of
 //! [`StandardClaims`](crate::StandardClaims): a shape one accepts, the
 //! others accept.
@@ -24,11 +28,15 @@ mod entra;
 mod entra_claims;
 mod keycloak;
 mod keycloak_claims;
+mod okta;
+mod okta_claims;
 
 pub use entra::{EntraId, EntraTokenVersion};
 pub use entra_claims::AzureClaims;
 pub use keycloak::Keycloak;
 pub use keycloak_claims::KeycloakClaims;
+pub use okta::Okta;
+pub use okta_claims::OktaClaims;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
