@@ -429,6 +429,14 @@ impl ValidatorBuilder {
             ));
         }
         issuers.extend(self.trusted);
+        // An issuer given no hints gets those of the providers the crate
+        // knows by their issuers' shapes: a hand-written issuer is linted,
+        // and a refusal explained, as a preset's would be.
+        for issuer in &mut issuers {
+            if issuer.hints.is_none() {
+                issuer.hints = Some(crate::providers::default_hints());
+            }
+        }
         if self.max_token_len == 0 {
             return Err(Error::Config("max_token_len must be above zero".into()));
         }

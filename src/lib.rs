@@ -179,12 +179,14 @@ pub use error::{Error, ErrorKind};
 #[cfg(feature = "axum")]
 pub use extract::ClaimsRejection;
 pub use issuers::{IntoIssuers, Issuer};
+pub use issuers::{IssuerHints, KindCheck, Refusal, RefusedToken};
 pub use jwks::{Health, HealthStatus};
 pub use keys::{KeySet, SkippedKey};
 pub use layer::{OidcBearer, OidcBearerLayer, ResponseFuture};
 pub use metadata::{ResourceMetadata, ResourceMetadataService, WELL_KNOWN_PATH};
 pub use metrics::Metrics;
 pub use providers::{AzureClaims, EntraId, EntraTokenVersion, Keycloak, KeycloakClaims};
+pub use providers::{Okta, OktaClaims};
 pub use rejection::{DefaultRejection, ProblemJson, RejectionHandler, rejection_parts};
 pub use validator::Validator;
 

@@ -82,7 +82,7 @@ pub(crate) fn decode_into<'b>(
 }
 
 /// Decoded JOSE headers up to this size stay on the stack (providers send
-/// well under 300 bytes: Entra's, with `x5t` and `nonce`, is the largest).
+/// well under 300 bytes; the largest seen carry `kid`, `x5t` and `nonce`).
 const HEADER_STACK: usize = 512;
 
 /// Where [`decode_header`] decodes to; the [`Header`] borrows from it, so
@@ -161,9 +161,9 @@ pub(crate) struct Header<'a> {
     pub typ: Option<Cow<'a, str>>,
     /// The certificate thumbprint the token names its key by.
     pub x5t: Option<Cow<'a, str>>,
-    /// The header has a `nonce`: Microsoft Graph's access tokens do, and
-    /// nobody but Graph can verify them (the signature covers a hash of
-    /// the nonce). Only used to say so when the signature fails.
+    /// The header has a `nonce` member: a neutral fact, handed to the
+    /// issuer's hints when a token is refused (a provider may sign over a
+    /// hash of it that only it can verify). Never read on a valid token.
     pub nonce: bool,
 }
 

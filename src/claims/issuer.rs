@@ -1,9 +1,9 @@
 //! The `iss` rule: an exact issuer, or a multi-tenant template such as
-//! Entra ID's `https://login.microsoftonline.com/{tenantid}/v2.0`, where
-//! `{tenantid}` stands for the token's own `tid`; and the binding of a key
-//! to an issuer (Entra's JWK `issuer` member).
+//! `https://login.example.com/{tenantid}/v2.0`, where `{tenantid}` stands
+//! for the token's own `tid`; and the binding of a key to an issuer (a JWK
+//! `issuer` member, as multi-tenant providers publish).
 
-/// The placeholder Microsoft's multi-tenant metadata puts in `issuer`.
+/// The placeholder multi-tenant discovery documents put in `issuer`.
 pub(crate) const TENANT_PLACEHOLDER: &str = "{tenantid}";
 
 /// A configured issuer.
@@ -78,7 +78,8 @@ fn fill(prefix: &str, suffix: &str, tid: &str, value: &str) -> bool {
         && &value[prefix.len()..prefix.len() + tid.len()] == tid
 }
 
-/// A tenant id as Entra ID issues it: a GUID, `8-4-4-4-12` hex digits.
+/// A tenant id as multi-tenant issuers fill it in: a GUID, `8-4-4-4-12`
+/// hex digits.
 /// Anything else in `tid` could smuggle a path into a templated issuer
 /// (`x/v2.0/..`), so it never fills one.
 pub(crate) fn is_guid(tid: &str) -> bool {
@@ -90,11 +91,11 @@ pub(crate) fn is_guid(tid: &str) -> bool {
         })
 }
 
-/// A key bound to an issuer (`bound`, Entra's JWK `issuer` member, exact
+/// A key bound to an issuer (`bound`, the JWK's `issuer` member, exact
 /// or templated) verifies a token of issuer `iss` and tenant `tid` when
 /// `bound`, filled with `tid`, is that issuer — or is `alias`, the issuer
-/// the token's issuer shares its keys with (an Entra v1 issuer's v2
-/// counterpart), filled the same way.
+/// the token's issuer shares its keys with (e.g. another token version's
+/// issuer of the same tenant), filled the same way.
 pub(crate) fn key_accepts(bound: &str, iss: &str, tid: Option<&str>, alias: Option<&str>) -> bool {
     let tenant = tid.filter(|tid| is_guid(tid));
     let filled_is = |value: &str| match (bound.split_once(TENANT_PLACEHOLDER), tenant) {
@@ -123,8 +124,8 @@ mod tests {
 
     #[test]
     fn templates_take_the_tokens_own_guid_tenant() {
-        let t = IssuerName::parse("https://login.microsoftonline.com/{tenantid}/v2.0");
-        let iss = |tid: &str| format!("https://login.microsoftonline.com/{tid}/v2.0");
+        let t = IssuerName::parse("https://login.example.com/{tenantid}/v2.0");
+        let iss = |tid: &str| format!("https://login.example.com/{tid}/v2.0");
         assert!(t.is_template());
         assert!(t.matches(&iss(A), Some(A)));
         assert!(!t.matches(&iss(A), Some(B)), "iss of A, tid of B");
@@ -133,17 +134,14 @@ mod tests {
         let smuggled = "x/v2.0/../8eaef023";
         assert!(!t.matches(&iss(smuggled), Some(smuggled)));
         for shaped in [
-            format!("https://login.microsoftonline.com/{A}/v2.0/"),
-            format!("https://login.microsoftonline.com/{A}//v2.0"),
-            "https://login.microsoftonline.com/{tenantid}/v2.0".to_owned(),
+            format!("https://login.example.com/{A}/v2.0/"),
+            format!("https://login.example.com/{A}//v2.0"),
+            "https://login.example.com/{tenantid}/v2.0".to_owned(),
         ] {
             assert!(!t.matches(&shaped, Some(A)), "{shaped}");
         }
         assert!(!t.matches(&iss("{tenantid}"), Some("{tenantid}")));
-        assert_eq!(
-            t.to_string(),
-            "https://login.microsoftonline.com/{tenantid}/v2.0"
-        );
+        assert_eq!(t.to_string(), "https://login.example.com/{tenantid}/v2.0");
         let exact = IssuerName::parse("https://a/");
         assert!(exact.matches("https://a/", None));
         assert!(!exact.matches("https://a", None));
@@ -159,12 +157,12 @@ mod tests {
     }
 
     #[test]
-    fn entra_v1_tokens_are_signed_by_keys_bound_to_the_v2_issuer() {
-        let template = "https://login.microsoftonline.com/{tenantid}/v2.0";
-        let tenant_a = format!("https://login.microsoftonline.com/{A}/v2.0");
-        let v1 = |tid: &str| format!("https://sts.windows.net/{tid}/");
-        // The alias the Entra preset gives a v1 issuer: its v2 counterpart.
-        let alias = |tid: &str| format!("https://login.microsoftonline.com/{tid}/v2.0");
+    fn tokens_of_an_aliased_issuer_are_signed_by_keys_bound_to_the_alias() {
+        let template = "https://login.example.com/{tenantid}/v2.0";
+        let tenant_a = format!("https://login.example.com/{A}/v2.0");
+        let v1 = |tid: &str| format!("https://sts.example.com/{tid}/");
+        // The alias a preset gives a v1 issuer: its v2 counterpart.
+        let alias = |tid: &str| format!("https://login.example.com/{tid}/v2.0");
         let accepts = |bound: &str, tid: &str, token_tid: Option<&str>| {
             key_accepts(bound, &v1(tid), token_tid, Some(&alias(tid)))
         };
@@ -182,7 +180,7 @@ mod tests {
         assert!(!key_accepts(&tenant_a, &v1(B), Some(B), Some(&multi_alias)));
         // A key bound to another issuer (another cloud's) is another key.
         assert!(!key_accepts(
-            "https://login.example.com/{tenantid}/v2.0",
+            "https://login.other.example/{tenantid}/v2.0",
             &v1(A),
             Some(A),
             Some(&alias(A))

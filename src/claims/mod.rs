@@ -25,7 +25,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-pub(crate) use checks::{ClaimChecks, is_microsoft_graph};
+pub(crate) use checks::ClaimChecks;
 pub(crate) use confirmation::{Binding, Confirmation};
 pub use grants::Grants;
 pub(crate) use issuer::{IssuerName, TENANT_PLACEHOLDER, is_guid, key_accepts};

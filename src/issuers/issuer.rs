@@ -3,14 +3,12 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::error::Error;
-use crate::validator::Rule;
+use super::hints::IssuerHints;
 
-/// A provider's own test of what kind of token a verified payload is (an
-/// access token or not), set by a preset: a plain function of the claims
-/// JSON, so it costs one borrowed scan of the payload, not a
-/// `serde_json::Value` as a [`rule`](Issuer::rule) does.
-pub(crate) type KindCheck = fn(&[u8]) -> Result<(), Error>;
+/// A custom check on verified claims, as [`Issuer::rule`] takes it; kept
+/// here, at the lowest configuration layer, so the presets and the
+/// pipeline share it without importing each other.
+pub(crate) type Rule = Arc<dyn Fn(&serde_json::Value) -> Result<(), String> + Send + Sync>;
 
 /// Where an issuer's keys come from, as configured: each belongs to the
 /// one [`Issuer`] it was set on.
@@ -26,8 +24,8 @@ pub(crate) enum Source {
 /// its own keys, audiences and rules; add it with
 /// [`ValidatorBuilder::trust`](crate::ValidatorBuilder::trust).
 ///
-/// A validator can trust several issuers: Entra ID v1 and v2 tokens,
-/// two Keycloak realms, Entra and Keycloak during a migration. The token's
+/// A validator can trust several issuers: one provider's two token
+/// versions, two realms, two providers during a migration. The token's
 /// unverified `iss` only selects which issuer's keys, audiences and rules
 /// apply; its signature must then verify with that issuer's keys, and every
 /// rule of that issuer must hold. A token naming no trusted issuer is
@@ -35,8 +33,8 @@ pub(crate) enum Source {
 /// whose keys come from the same JWKS URL share one key store (one fetch,
 /// one refresh task).
 ///
-/// For Entra ID and Keycloak, [`EntraId`](crate::EntraId) and
-/// [`Keycloak`](crate::Keycloak) fill these in.
+/// A provider preset fills these in through the same public methods, and
+/// gives what it knows of its provider through [`hints`](Self::hints).
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
@@ -61,7 +59,6 @@ pub struct Issuer {
     pub(crate) name: String,
     pub(crate) multi_tenant: bool,
     pub(crate) tenants: Option<Vec<String>>,
-    pub(crate) key_issuer_alias: Option<String>,
     pub(crate) audiences: Vec<String>,
     pub(crate) skip_audience: bool,
     pub(crate) azp_audience: Option<String>,
@@ -74,9 +71,10 @@ pub struct Issuer {
     pub(crate) required_typ: Option<String>,
     pub(crate) required_claims: Vec<String>,
     pub(crate) rules: Vec<Rule>,
-    /// Set by a preset whose provider marks each token's kind.
-    pub(crate) kind_check: Option<KindCheck>,
-    /// A mistake a provider preset found, reported by `build()`.
+    /// What a provider knows of its issuers; `None` until `build()` gives
+    /// the crate's default.
+    pub(crate) hints: Option<Arc<dyn IssuerHints>>,
+    /// A mistake found while configuring, reported by `build()`.
     pub(crate) invalid: Option<String>,
 }
 
@@ -86,13 +84,14 @@ impl fmt::Debug for Issuer {
             .field("issuer", &self.name)
             .field("audiences", &self.audiences)
             .field("tenants", &self.tenants)
+            .field("hints", &self.hints)
             .finish_non_exhaustive()
     }
 }
 
 impl Issuer {
     /// An issuer whose tokens carry exactly this `iss` (compared byte for
-    /// byte: `https://sts.windows.net/{tid}/` keeps its slash). Keys come
+    /// byte: an issuer ending in `/` keeps its slash). Keys come
     /// through OpenID Connect discovery unless another source is set.
     ///
     /// An issuer containing `{tenantid}` is refused by `build()`: use
@@ -103,7 +102,6 @@ impl Issuer {
             name: issuer.into(),
             multi_tenant: false,
             tenants: None,
-            key_issuer_alias: None,
             audiences: Vec::new(),
             skip_audience: false,
             azp_audience: None,
@@ -113,13 +111,13 @@ impl Issuer {
             required_typ: None,
             required_claims: Vec::new(),
             rules: Vec::new(),
-            kind_check: None,
+            hints: None,
             invalid: None,
         }
     }
 
-    /// A multi-tenant issuer such as Entra ID's
-    /// `https://login.microsoftonline.com/{tenantid}/v2.0`: a token's `iss`
+    /// A multi-tenant issuer, e.g. `https://login.example.com/{tenantid}/v2.0`
+    /// (the form multi-tenant discovery documents publish): a token's `iss`
     /// must equal the template with `{tenantid}` replaced by the token's
     /// own `tid`, which must be a GUID; a key bound to an issuer (JWK
     /// `issuer` member) must agree the same way. Restrict the tenants with
@@ -160,12 +158,12 @@ impl Issuer {
 
     /// Also accept a token whose `aud` names none of the audiences when
     /// its `azp` (authorized party, OpenID Connect Core §2) is `client_id`
-    /// — Keycloak, until an Audience mapper puts the API in `aud`, issues
-    /// `aud: "account"` and names the client only in `azp`. A token
+    /// — some providers, until configured to put the API in `aud`, issue
+    /// another audience and name the client only in `azp`. A token
     /// without `aud`, or whose `aud` names no one (`[]`, `""`, `[""]`), is
     /// still refused, and any other `azp` too. This trusts
-    /// every token the client obtained, for whatever audience: prefer an
-    /// Audience mapper.
+    /// every token the client obtained, for whatever audience: prefer
+    /// configuring the provider to put the API in `aud`.
     pub fn allow_azp_as_audience(mut self, client_id: impl Into<String>) -> Self {
         self.azp_audience = Some(client_id.into());
         self
@@ -189,8 +187,8 @@ impl Issuer {
     }
 
     /// Where this service reaches the provider, when that differs from the
-    /// issuer in tokens — e.g. Keycloak at `http://keycloak:8080/realms/x`
-    /// inside the cluster while tokens say `https://auth.example.com/realms/x`.
+    /// issuer in tokens — e.g. `http://idp:8080/realms/x` inside the
+    /// cluster while tokens say `https://auth.example.com/realms/x`.
     /// Discovery is fetched from `{url}/.well-known/openid-configuration`,
     /// its `issuer` must still equal the configured issuer, and a
     /// `jwks_uri` under the public issuer is fetched from `url` instead.
@@ -266,7 +264,7 @@ impl Issuer {
     }
 
     /// Use one PEM public key (`PUBLIC KEY`, `CERTIFICATE`, or the bare
-    /// base64 Keycloak's realm endpoint shows), for tokens naming `kid`
+    /// base64 some providers' admin pages show), for tokens naming `kid`
     /// (or none) when given, else for every token. Replaces any earlier
     /// key source.
     pub fn pem_key(mut self, pem: impl Into<String>, kid: Option<&str>) -> Self {
@@ -317,12 +315,43 @@ impl Issuer {
         self.rules.push(Arc::new(rule));
         self
     }
+
+    /// What a provider knows of this issuer — its configuration mistakes,
+    /// keys bound to another issuer, token kinds, and refusals it can
+    /// explain — handed to the core through [`IssuerHints`]. Replaces the
+    /// hints set before, and the crate's default (see [`IssuerHints`]).
+    pub fn hints(mut self, hints: Arc<dyn IssuerHints>) -> Self {
+        self.hints = Some(hints);
+        self
+    }
+
+    /// Makes `build()` fail with [`Error::Config`](crate::Error::Config)
+    /// and this message: for a preset that found a mistake in what it was
+    /// given, so the mistake is reported where every configuration mistake
+    /// is (the builder's promise: at start-up, never at the first
+    /// request). The first mistake reported is kept.
+    pub fn fail_build(mut self, mistake: impl Into<String>) -> Self {
+        if self.invalid.is_none() {
+            self.invalid = Some(mistake.into());
+        }
+        self
+    }
+
+    /// The issuer as configured: the exact `iss`, or the template of a
+    /// [`multi_tenant`](Self::multi_tenant) one.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// True for an issuer made by [`multi_tenant`](Self::multi_tenant).
+    pub fn is_multi_tenant(&self) -> bool {
+        self.multi_tenant
+    }
 }
 
 /// What [`ValidatorBuilder::trust`](crate::ValidatorBuilder::trust) takes:
 /// one [`Issuer`], or a provider preset that stands for one or more (an
-/// [`EntraId`](crate::EntraId) accepting v1 and v2 tokens is two issuers
-/// sharing one key set).
+/// issuer per token version a provider issues, sharing one key set).
 pub trait IntoIssuers {
     /// The issuers, in the order they were configured.
     fn into_issuers(self) -> Vec<Issuer>;

@@ -69,9 +69,10 @@ pub(crate) async fn open(issuers: Vec<Issuer>, shared: &Shared<'_>) -> Result<Is
             }
             stores.push(store);
         }
-        let key_issuer_alias = issuer
-            .key_issuer_alias
-            .or_else(|| crate::providers::entra_v1_key_alias(&issuer.name));
+        let hints = issuer.hints;
+        let key_issuer_alias = hints
+            .as_ref()
+            .and_then(|h| h.key_issuer_alias(&issuer.name));
         entries.push(IssuerEntry {
             claims: ClaimChecks {
                 issuer: name,
@@ -88,7 +89,8 @@ pub(crate) async fn open(issuers: Vec<Issuer>, shared: &Shared<'_>) -> Result<Is
             required_typ: issuer.required_typ.map(Into::into),
             required_claims: issuer.required_claims.into_iter().map(Into::into).collect(),
             rules: issuer.rules.into(),
-            kind_check: issuer.kind_check,
+            kind_check: hints.as_ref().and_then(|h| h.kind_check()),
+            hints,
         });
     }
     Ok(IssuerTable::new(entries))
@@ -132,27 +134,24 @@ fn check(issuer: &Issuer) -> Result<IssuerName, Error> {
     if name.is_empty() {
         return Err(Error::Config("the issuer is empty".into()));
     }
-    if let Some(endpoint) = entra_multi_tenant_endpoint(name) {
-        return Err(Error::Config(format!(
-            "{name:?} is Entra ID's {endpoint:?} endpoint, not an issuer: each token carries \
-             its own tenant's issuer. Use .trust(EntraId::multi_tenant().audience(..)), \
-             optionally with .allowed_tenants([..]), or EntraId::tenant(\"<tenant id>\") for \
-             one tenant"
-        )));
+    // The provider's own lints first: they say which preset to use, where
+    // the core's checks below can only say what is wrong.
+    if let Some(hints) = &issuer.hints {
+        hints.check(issuer).map_err(Error::Config)?;
     }
     let parsed = IssuerName::parse(name);
     match (issuer.multi_tenant, parsed.is_template()) {
         (false, true) => {
             return Err(Error::Config(format!(
                 "the issuer {name:?} contains {TENANT_PLACEHOLDER}, which only a multi-tenant \
-                 issuer fills in (with the token's tid): use EntraId::multi_tenant() for Entra \
-                 ID, or Issuer::multi_tenant({name:?})"
+                 issuer fills in (with the token's tid): use your provider's preset, or \
+                 Issuer::multi_tenant({name:?})"
             )));
         }
         (true, false) => {
             return Err(Error::Config(format!(
                 "Issuer::multi_tenant({name:?}) needs {TENANT_PLACEHOLDER} where the tenant \
-                 id goes, e.g. https://login.microsoftonline.com/{TENANT_PLACEHOLDER}/v2.0"
+                 id goes, e.g. https://login.example.com/{TENANT_PLACEHOLDER}/v2.0"
             )));
         }
         _ => {}
@@ -160,7 +159,7 @@ fn check(issuer: &Issuer) -> Result<IssuerName, Error> {
     if issuer.tenants.is_some() && !issuer.multi_tenant {
         return Err(Error::Config(format!(
             "allowed_tenants() is set on {name:?}, which is one tenant's issuer: the allow-list \
-             belongs to a multi-tenant issuer (EntraId::multi_tenant())"
+             belongs to a multi-tenant issuer (Issuer::multi_tenant(..), or the preset's)"
         )));
     }
     if issuer.tenants.as_ref().is_some_and(Vec::is_empty) {
@@ -177,11 +176,6 @@ fn check(issuer: &Issuer) -> Result<IssuerName, Error> {
         return Err(Error::Config(format!(
             "allowed_tenants() on {name:?} lists {bad:?}: tenants are listed by their \
              Directory (tenant) ID, a GUID, as tokens carry it in `tid`, not by domain"
-        )));
-    }
-    if let Some(advice) = entra_issuer_shape(name) {
-        return Err(Error::Config(format!(
-            "{name:?} is no issuer Entra ID puts in tokens: {advice}; or use EntraId::tenant(..)"
         )));
     }
     if issuer.audiences.is_empty() && !issuer.skip_audience && issuer.azp_audience.is_none() {
@@ -215,37 +209,11 @@ fn check(issuer: &Issuer) -> Result<IssuerName, Error> {
     if parsed.is_template() && discovery && issuer.provider_url.is_none() {
         return Err(Error::Config(format!(
             "the multi-tenant issuer {name:?} cannot be fetched as it is: set its keys with \
-             .jwks_url(..), or where its metadata is with .provider_url(..) (for Entra ID \
-             https://login.microsoftonline.com/organizations/v2.0), or use EntraId::multi_tenant()"
+             .jwks_url(..), or where its metadata is with .provider_url(..) (the provider's \
+             multi-tenant discovery document), or use the provider's preset"
         )));
     }
     Ok(parsed)
-}
-
-/// `common`, `organizations` or `consumers` when `issuer` is one of Entra
-/// ID's multi-tenant endpoints, which no token names as its `iss`.
-fn entra_multi_tenant_endpoint(issuer: &str) -> Option<&str> {
-    let rest = issuer.strip_prefix("https://login.microsoftonline.com/")?;
-    let rest = rest.trim_end_matches('/');
-    let tenant = rest.strip_suffix("/v2.0").unwrap_or(rest);
-    ["common", "organizations", "consumers"]
-        .into_iter()
-        .find(|endpoint| tenant.eq_ignore_ascii_case(endpoint))
-}
-
-/// What is wrong with an Entra ID issuer written by hand, when it is one
-/// of the two near misses people write: the v2 issuer without `/v2.0`, or
-/// the v1 issuer without its trailing slash.
-fn entra_issuer_shape(issuer: &str) -> Option<&'static str> {
-    if let Some(rest) = issuer.strip_prefix("https://login.microsoftonline.com/") {
-        let rest = rest.trim_end_matches('/');
-        if !rest.is_empty() && !rest.contains('/') {
-            return Some("v2 issuers end in /v2.0 (https://login.microsoftonline.com/<tid>/v2.0)");
-        }
-    }
-    let rest = issuer.strip_prefix("https://sts.windows.net/")?;
-    (!rest.is_empty() && !rest.contains('/'))
-        .then_some("v1 issuers end in a slash (https://sts.windows.net/<tid>/)")
 }
 
 /// The issuer's published-key sources, in the order set. Discovery
@@ -303,44 +271,5 @@ async fn resolve_discovery(source: &mut KeySource, shared: &Shared<'_>) -> Resul
             Ok(())
         }
         Err(error) => Err(error),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn entra_endpoints_are_not_issuers() {
-        for endpoint in [
-            "https://login.microsoftonline.com/common/v2.0",
-            "https://login.microsoftonline.com/organizations/v2.0/",
-            "https://login.microsoftonline.com/common",
-        ] {
-            assert!(
-                entra_multi_tenant_endpoint(endpoint).is_some(),
-                "{endpoint}"
-            );
-        }
-        assert_eq!(
-            entra_multi_tenant_endpoint(
-                "https://login.microsoftonline.com/8eaef023-2b34-4da1-9baa-8bc8c9d6a490/v2.0"
-            ),
-            None
-        );
-        let tid = "8eaef023-2b34-4da1-9baa-8bc8c9d6a490";
-        for near_miss in [
-            format!("https://login.microsoftonline.com/{tid}"),
-            format!("https://login.microsoftonline.com/{tid}/"),
-            format!("https://sts.windows.net/{tid}"),
-        ] {
-            assert!(entra_issuer_shape(&near_miss).is_some(), "{near_miss}");
-        }
-        for issuer in [
-            format!("https://login.microsoftonline.com/{tid}/v2.0"),
-            format!("https://sts.windows.net/{tid}/"),
-        ] {
-            assert_eq!(entra_issuer_shape(&issuer), None, "{issuer}");
-        }
     }
 }

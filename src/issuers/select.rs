@@ -9,11 +9,11 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
-use super::issuer::KindCheck;
-use crate::claims::{Audience, ClaimChecks};
+use super::hints::{IssuerHints, KindCheck, Refusal, RefusedToken};
+use super::issuer::Rule;
+use crate::claims::ClaimChecks;
 use crate::error::Error;
 use crate::jwks::OpenKeyStore;
-use crate::validator::Rule;
 
 use super::keys::IssuerKeys;
 
@@ -26,7 +26,21 @@ pub(crate) struct IssuerEntry {
     pub required_typ: Option<Box<str>>,
     pub required_claims: Box<[Box<str>]>,
     pub rules: Box<[Rule]>,
+    /// Resolved from the hints at `build()`, so a valid token pays one
+    /// plain call, and only when its provider asked for it.
     pub kind_check: Option<KindCheck>,
+    /// Asked on refusals only.
+    pub hints: Option<Arc<dyn IssuerHints>>,
+}
+
+impl IssuerEntry {
+    /// The error the issuer's hints answer instead of the core's for this
+    /// refusal, if they know the token for what it is.
+    #[cold]
+    pub fn explain(&self, refusal: Refusal, header_nonce: bool, claims: &[u8]) -> Option<Error> {
+        let token = RefusedToken::new(header_nonce, claims);
+        self.hints.as_ref()?.explain(refusal, &token)
+    }
 }
 
 /// The trusted issuers and how to find one by `iss` in constant time.
@@ -109,8 +123,8 @@ impl IssuerTable {
     }
 
     /// The issuer whose rules apply to a token with these claims
-    /// (`payload`, not yet verified). `graph_hint`: the header carries
-    /// Microsoft Graph's `nonce`. Refuses a token naming no trusted issuer,
+    /// (`payload`, not yet verified). `header_nonce`: the header carries a
+    /// `nonce` member, a fact for the hints. Refuses a token naming no trusted issuer,
     /// and a multi-tenant token of a tenant that is not allowed, before any
     /// key is looked up. A template selects only by its full rule (filled
     /// with the token's own `tid`, a GUID, it equals `iss`): an `iss` that
@@ -118,7 +132,7 @@ impl IssuerTable {
     /// that disagrees, a doubled slash) names no trusted issuer, so it
     /// costs no key lookup and no fetch.
     #[inline]
-    pub fn select(&self, payload: &[u8], graph_hint: bool) -> Result<usize, Error> {
+    pub fn select(&self, payload: &[u8], header_nonce: bool) -> Result<usize, Error> {
         if self.is_single() {
             return Ok(0);
         }
@@ -146,14 +160,19 @@ impl IssuerTable {
         {
             return Err(Error::MissingClaim("tid".into()));
         }
-        Err(unknown_issuer(payload, graph_hint))
+        Err(self.unknown_issuer(payload, header_nonce))
     }
 
     /// For a single issuer, whose `iss` selection skipped: refuses a token
     /// that does not name it, asked only before fetching keys for an
     /// unknown `kid`, so a token of another issuer never causes a fetch.
     #[cold]
-    pub fn check_named(&self, index: usize, payload: &[u8], graph_hint: bool) -> Result<(), Error> {
+    pub fn check_named(
+        &self,
+        index: usize,
+        payload: &[u8],
+        header_nonce: bool,
+    ) -> Result<(), Error> {
         let named = serde_json::from_slice::<Peek<'_>>(payload)
             .ok()
             .is_some_and(|peek| {
@@ -163,27 +182,17 @@ impl IssuerTable {
             });
         match named {
             true => Ok(()),
-            false => Err(unknown_issuer(payload, graph_hint)),
+            false => Err(self.unknown_issuer(payload, header_nonce)),
         }
     }
-}
 
-/// No trusted issuer: a token for Microsoft Graph says so (its `iss` is
-/// Entra's, but of Graph's v1 kind, which the API may not trust at all).
-#[cold]
-fn unknown_issuer(payload: &[u8], graph_hint: bool) -> Error {
-    #[derive(Deserialize)]
-    struct Aud<'a> {
-        #[serde(borrow)]
-        aud: Option<Audience<'a>>,
-    }
-    let graph_aud = serde_json::from_slice::<Aud<'_>>(payload)
-        .ok()
-        .and_then(|a| a.aud)
-        .is_some_and(|aud| crate::claims::is_microsoft_graph(&aud));
-    if graph_hint || graph_aud {
-        Error::MicrosoftGraphToken
-    } else {
-        Error::InvalidIssuer
+    /// No trusted issuer: the first issuer whose hints know the token for
+    /// what it is says so (it may be of an issuer the API never trusts).
+    #[cold]
+    fn unknown_issuer(&self, payload: &[u8], header_nonce: bool) -> Error {
+        self.entries
+            .iter()
+            .find_map(|entry| entry.explain(Refusal::UnknownIssuer, header_nonce, payload))
+            .unwrap_or(Error::InvalidIssuer)
     }
 }

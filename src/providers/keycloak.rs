@@ -2,11 +2,12 @@
 //! the internal address a backend often reaches it at.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use serde::Deserialize;
 
 use crate::error::Error;
-use crate::issuers::{IntoIssuers, Issuer};
+use crate::issuers::{IntoIssuers, Issuer, IssuerHints, KindCheck, Refusal, RefusedToken};
 
 /// A Keycloak realm, for
 /// [`ValidatorBuilder::trust`](crate::ValidatorBuilder::trust).
@@ -73,15 +74,15 @@ impl Keycloak {
     pub fn realm(base_url: impl AsRef<str>, realm: impl Into<String>) -> Self {
         let realm = realm.into();
         let base = base_url.as_ref().trim_end_matches('/');
-        let mut issuer = Issuer::new(format!("{base}/realms/{realm}"));
-        issuer.kind_check = Some(access_tokens_only);
+        let mut issuer =
+            Issuer::new(format!("{base}/realms/{realm}")).hints(Arc::new(KeycloakHints));
         if realm.is_empty() || realm.contains(['/', '?', '#', '%', ' ']) {
-            issuer.invalid = Some(format!(
+            issuer = issuer.fail_build(format!(
                 "Keycloak::realm(.., {realm:?}): give the realm's name as it appears in its \
                  URLs, without slashes, spaces or escapes"
             ));
         } else if base.contains("/realms/") {
-            issuer.invalid = Some(format!(
+            issuer = issuer.fail_build(format!(
                 "Keycloak::realm({base:?}, ..): give the server's base URL, without \
                  /realms/<realm> (e.g. https://auth.example.com, or .../auth before Keycloak 17)"
             ));
@@ -135,6 +136,20 @@ impl Keycloak {
 impl IntoIssuers for Keycloak {
     fn into_issuers(self) -> Vec<Issuer> {
         vec![self.issuer.jwks_url(certs(&self.keys_base, &self.realm))]
+    }
+}
+
+/// What the core asks of a Keycloak realm: the kind of each token.
+#[derive(Debug)]
+struct KeycloakHints;
+
+impl IssuerHints for KeycloakHints {
+    fn kind_check(&self) -> Option<KindCheck> {
+        Some(access_tokens_only)
+    }
+
+    fn explain(&self, refusal: Refusal, token: &RefusedToken<'_>) -> Option<Error> {
+        super::explain_any(refusal, token)
     }
 }
 

@@ -1,17 +1,25 @@
 //! What is particular to one provider: its preset and the claims types
 //! of its access tokens. The core knows nothing of them: a preset only
-//! fills in [`Issuer`](crate::Issuer)s.
+//! fills in [`Issuer`](crate::Issuer)s through their public methods, and
+//! hands what it knows of its provider to the core through
+//! [`IssuerHints`](crate::IssuerHints).
 //!
-//! - `entra`: [`EntraId`], Microsoft Entra ID tenants, v1 and v2 tokens;
+//! - `entra`: [`EntraId`], Microsoft Entra ID tenants, v1 and v2 tokens
+//!   (`clouds`: the clouds' issuers; `hints`: the lints, the v1 key alias
+//!   and Microsoft Graph's tokens);
 //! - `keycloak`: [`Keycloak`], a realm, its keys and internal address;
 //! - `entra_claims`: [`AzureClaims`], Microsoft Entra ID (Azure AD) v1.0
 //!   and v2.0 access tokens: `scp`, app `roles`, `oid`, `tid`, `azp` or
 //!   `appid`;
 //! - `keycloak_claims`: [`KeycloakClaims`], Keycloak access tokens: `scope`,
-//!   realm roles and client roles, kept apart.
+//!   realm roles and client roles, kept apart;
+//! - `okta`: [`Okta`], a custom authorization server (the org server
+//!   refused);
+//! - `okta_claims`: [`OktaClaims`], Okta access tokens: `scp` as an array,
+//!   `cid`, `uid`.
 //!
-//! Both claims types implement [`Grants`](crate::Grants), so
-//! [`Require`](crate::Require) works with them, and both read their
+//! The claims types implement [`Grants`](crate::Grants), so
+//! [`Require`](crate::Require) works with them, and all read their
 //! string-or-array claims with the rules of
 //! [`StandardClaims`](crate::StandardClaims): a shape one accepts, the
 //! others accept.
@@ -20,18 +28,38 @@ mod entra;
 mod entra_claims;
 mod keycloak;
 mod keycloak_claims;
+mod okta;
+mod okta_claims;
 
-pub(crate) use entra::v1_key_alias as entra_v1_key_alias;
 pub use entra::{EntraId, EntraTokenVersion};
 pub use entra_claims::AzureClaims;
 pub use keycloak::Keycloak;
 pub use keycloak_claims::KeycloakClaims;
+pub use okta::Okta;
+pub use okta_claims::OktaClaims;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use serde::{Deserializer, Serializer};
 
 use crate::claims::{self, KeycloakAccess};
+use crate::error::Error;
+use crate::issuers::{IssuerHints, Refusal, RefusedToken};
+
+/// The hints an issuer configured by hand gets at `build()`: those of the
+/// providers known by their issuers' shapes (Entra ID's), which lint
+/// nothing and alias nothing for any other issuer.
+pub(crate) fn default_hints() -> Arc<dyn IssuerHints> {
+    Arc::new(entra::EntraHints::by_shape())
+}
+
+/// The refusals every preset explains, whichever provider it is for: a
+/// token issued for another provider's own API (Microsoft Graph's) is
+/// sent to many APIs that never trusted its issuer.
+fn explain_any(refusal: Refusal, token: &RefusedToken<'_>) -> Option<Error> {
+    entra::explain_graph_token(refusal, token)
+}
 
 /// A space-separated scope string (or an array of scopes) as a set.
 /// Empty entries are dropped: `""` is no `scope-token` (RFC 6749 §3.3), and

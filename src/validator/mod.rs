@@ -27,8 +27,6 @@ use crate::keys::KeySet;
 
 pub(crate) use pipeline::{Outcome, UnknownKid};
 
-pub(crate) type Rule = Arc<dyn Fn(&serde_json::Value) -> Result<(), String> + Send + Sync>;
-
 /// Verifies bearer tokens: signature against the provider's keys, then
 /// `iss`, `aud`, `exp`, `nbf`, `iat` and any extra rules.
 ///

@@ -9,7 +9,7 @@ use super::Validator;
 use crate::algorithm::Algorithm;
 use crate::claims::{self, Binding, Claims, Registered, key_accepts};
 use crate::error::Error;
-use crate::issuers::{IssuerEntry, Tickets};
+use crate::issuers::{IssuerEntry, Refusal, Tickets};
 use crate::token::{self, Compact, Header, HeaderBuf};
 
 /// What one verification step decided.
@@ -261,20 +261,24 @@ impl Validator {
             .verify(header, parts.signing_input.as_bytes(), signature)
         {
             Ok(key) => key,
-            Err(Error::UnknownKey) => {
-                return Err(self.refetch_for(header, issuer, payload, Error::UnknownKey));
-            }
-            // Say why, so nobody chases keys: the client asked for a Graph
-            // scope (`User.Read`) instead of one of this API's.
-            Err(Error::InvalidSignature) if header.nonce => {
-                return Err(Error::MicrosoftGraphToken.into());
-            }
-            // A provider may rotate key material under the same `kid`:
-            // worth one refetch, under the same single flight and cooldown
-            // as an unknown `kid` (so bad signatures cannot raise the
-            // fetch rate), then one more try.
-            Err(Error::InvalidSignature) if issuer.refetch && header.kid.is_some() => {
-                return Err(self.refetch_for(header, issuer, payload, Error::InvalidSignature));
+            Err(error @ (Error::UnknownKey | Error::InvalidSignature)) => {
+                // Before any refetch: a token the provider knows no key of
+                // this API verifies is explained, and costs no fetch.
+                if let Some(explained) = entry.explain(Refusal::Signature, header.nonce, payload) {
+                    return Err(explained.into());
+                }
+                return Err(match error {
+                    Error::UnknownKey => self.refetch_for(header, issuer, payload, error),
+                    // A provider may rotate key material under the same
+                    // `kid`: worth one refetch, under the same single
+                    // flight and cooldown as an unknown `kid` (so bad
+                    // signatures cannot raise the fetch rate), then one
+                    // more try.
+                    _ if issuer.refetch && header.kid.is_some() => {
+                        self.refetch_for(header, issuer, payload, error)
+                    }
+                    _ => error.into(),
+                });
             }
             Err(error) => return Err(error.into()),
         };
@@ -299,7 +303,14 @@ impl Validator {
         if let Some(kind_check) = entry.kind_check {
             kind_check(payload)?;
         }
-        let iss = entry.claims.check(&reg, payload, now)?;
+        let explain = |error: &Error| {
+            let refusal = match error {
+                Error::InvalidAudience => Refusal::Audience,
+                _ => Refusal::Issuer,
+            };
+            entry.explain(refusal, header.nonce, payload)
+        };
+        let iss = entry.claims.check(&reg, payload, now, explain)?;
         if let Some(bound) = key.as_ref().and_then(|k| k.issuer.as_deref()) {
             let alias = entry.claims.key_issuer_alias.as_deref();
             if !key_accepts(bound, iss, reg.tid.as_deref(), alias) {
@@ -355,11 +366,6 @@ impl Validator {
         payload: &[u8],
         otherwise: Error,
     ) -> Failure {
-        // Microsoft Graph's `nonce`: no key of ours will ever verify it,
-        // so say why rather than fetch.
-        if header.nonce {
-            return Failure::Rejected(Error::MicrosoftGraphToken);
-        }
         let issuers = &self.inner.issuers;
         if let Err(error) = issuers.check_named(issuer.index, payload, header.nonce) {
             return Failure::Rejected(error);
@@ -431,7 +437,8 @@ impl PayloadBuf {
 }
 
 /// Decoded payloads up to this size stay on the stack (a typical access
-/// token's claims are well under 1 KiB; Entra's reach about 1.5 KiB).
+/// token's claims are well under 1 KiB; the largest seen reach about
+/// 1.5 KiB).
 const PAYLOAD_STACK: usize = 1536;
 /// Signatures up to RSA-4096 (512 bytes, plus the decoder's slack).
 const SIGNATURE_STACK: usize = 516;

@@ -1,82 +1,16 @@
 //! [`EntraId`]: Microsoft Entra ID (Azure AD) as its tokens really are —
 //! v1 and v2 issuers, one tenant or many, keys bound to issuers.
 
+mod clouds;
+mod hints;
+
 use std::sync::Arc;
 
 use crate::claims::{TENANT_PLACEHOLDER, is_guid};
-use crate::issuers::{IntoIssuers, Issuer};
-use crate::validator::Rule;
+use crate::issuers::{IntoIssuers, Issuer, Rule};
 
-/// The global cloud's sign-in host (the MSAL "instance").
-const GLOBAL: &str = "https://login.microsoftonline.com";
-
-/// One Entra ID cloud: the sign-in hosts that name it and the issuers its
-/// tokens carry, each before `/{tid}/…`. Sources: see [`EntraId::instance`].
-struct Cloud {
-    name: &'static str,
-    instances: &'static [&'static str],
-    /// v2 tokens: `{v2}/{tid}/v2.0`; the JWK `issuer` member of its keys.
-    v2: &'static str,
-    /// v1 tokens: `{v1}/{tid}/`.
-    v1: &'static str,
-}
-
-/// The clouds whose issuers are known. The global cloud comes first: the
-/// v1 host `sts.windows.net` is shared with US Government, and an issuer
-/// written by hand with that host is taken as the global one.
-const CLOUDS: &[Cloud] = &[
-    Cloud {
-        name: "global",
-        instances: &[GLOBAL],
-        v2: GLOBAL,
-        v1: "https://sts.windows.net",
-    },
-    Cloud {
-        name: "Azure US Government",
-        instances: &["https://login.microsoftonline.us"],
-        v2: "https://login.microsoftonline.us",
-        v1: "https://sts.windows.net",
-    },
-    Cloud {
-        name: "Azure China (21Vianet)",
-        // Both hosts sign in to the one cloud (MSAL's instance aliases);
-        // its v2 tokens name the second whichever was used.
-        instances: &[
-            "https://login.chinacloudapi.cn",
-            "https://login.partner.microsoftonline.cn",
-        ],
-        v2: "https://login.partner.microsoftonline.cn",
-        v1: "https://sts.chinacloudapi.cn",
-    },
-];
-
-/// Azure Germany's sign-in host: the cloud closed on 2021-10-29.
-const GERMANY: &str = "https://login.microsoftonline.de";
-
-fn cloud_of(instance: &str) -> Option<&'static Cloud> {
-    CLOUDS.iter().find(|cloud| {
-        cloud
-            .instances
-            .iter()
-            .any(|known| known.eq_ignore_ascii_case(instance))
-    })
-}
-
-/// The issuer a v1 issuer written by hand (`Issuer::new(..)`, not the
-/// preset, which sets its own) shares its keys with: the v2 issuer of the
-/// same cloud and tenant, to which Entra binds each key (JWK `issuer`);
-/// Microsoft's own validator accepts v1 tokens signed by them, its v1
-/// metadata attaching no issuer to keys. `None` for any other issuer.
-pub(crate) fn v1_key_alias(v1_issuer: &str) -> Option<String> {
-    CLOUDS.iter().find_map(|cloud| {
-        let tenant = v1_issuer
-            .strip_prefix(cloud.v1)?
-            .strip_prefix('/')?
-            .strip_suffix('/')
-            .filter(|t| !t.is_empty() && !t.contains('/'))?;
-        Some(format!("{}/{tenant}/v2.0", cloud.v2))
-    })
-}
+use clouds::{CLOUDS, GERMANY, GLOBAL, cloud_of};
+pub(crate) use hints::{EntraHints, explain_graph_token};
 
 /// Which access-token versions an [`EntraId`] API accepts. Entra issues
 /// the version the API's app registration asks for in its manifest
@@ -401,12 +335,21 @@ impl IntoIssuers for EntraId {
                     Tenants::One(_) => Issuer::new(name),
                     Tenants::Any => Issuer::multi_tenant(name),
                 }
-                .jwks_url(keys_url.clone());
-                issuer.audiences = self.audiences.clone();
-                issuer.tenants = self.allowed.clone();
-                issuer.key_issuer_alias = alias;
-                issuer.rules = self.rules.clone();
-                issuer.invalid = mistake.clone();
+                .jwks_url(keys_url.clone())
+                .hints(Arc::new(EntraHints::preset(alias)));
+                for audience in &self.audiences {
+                    issuer = issuer.audience(audience.clone());
+                }
+                if let Some(allowed) = &self.allowed {
+                    issuer = issuer.allowed_tenants(allowed.iter().cloned());
+                }
+                for rule in &self.rules {
+                    let rule = rule.clone();
+                    issuer = issuer.rule(move |claims| rule(claims));
+                }
+                if let Some(mistake) = &mistake {
+                    issuer = issuer.fail_build(mistake.clone());
+                }
                 issuer
             })
             .collect()
@@ -414,229 +357,4 @@ impl IntoIssuers for EntraId {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const T: &str = "8eaef023-2b34-4da1-9baa-8bc8c9d6a490";
-
-    #[test]
-    fn issuers_and_keys_per_version_and_tenancy() {
-        let both = EntraId::tenant(T)
-            .audience("api://x")
-            .token_version(EntraTokenVersion::V1AndV2)
-            .claims_mapping_app_id("6e74172b-be56-4843-9ff4-e66a39bb12e3")
-            .into_issuers();
-        let names: Vec<&str> = both.iter().map(|i| i.name.as_str()).collect();
-        assert_eq!(
-            names,
-            [
-                format!("https://login.microsoftonline.com/{T}/v2.0"),
-                format!("https://sts.windows.net/{T}/"),
-            ]
-        );
-        assert_eq!(
-            both[1].key_issuer_alias.as_deref(),
-            Some(names[0]),
-            "v1 tokens are signed by keys bound to the v2 issuer"
-        );
-        for issuer in &both {
-            assert!(matches!(
-                &issuer.sources[..],
-                [crate::issuers::Source::JwksUrl(url)] if *url == format!(
-                    "https://login.microsoftonline.com/{T}/discovery/v2.0/keys?appid=6e74172b-be56-4843-9ff4-e66a39bb12e3"
-                )
-            ));
-            assert!(issuer.invalid.is_none());
-        }
-        let multi = EntraId::multi_tenant()
-            .audience("x")
-            .allowed_tenants([T])
-            .into_issuers();
-        assert_eq!(
-            multi[0].name,
-            "https://login.microsoftonline.com/{tenantid}/v2.0"
-        );
-        assert!(multi[0].multi_tenant);
-        assert_eq!(multi[0].tenants.as_deref(), Some(&[T.to_owned()][..]));
-    }
-
-    #[test]
-    fn a_domain_or_an_endpoint_is_not_a_tenant_id() {
-        let upper = EntraId::tenant(T.to_uppercase())
-            .audience("x")
-            .into_issuers();
-        assert_eq!(
-            upper[0].name,
-            format!("https://login.microsoftonline.com/{T}/v2.0")
-        );
-        for tenant in ["contoso.onmicrosoft.com", "common", "Organizations", ""] {
-            let issuers = EntraId::tenant(tenant).audience("x").into_issuers();
-            assert!(issuers[0].invalid.is_some(), "{tenant}");
-        }
-    }
-
-    /// The clouds' issuers as Microsoft's libraries and tokens have them
-    /// (sources on `EntraId::instance`), written out rather than read
-    /// from the table they check.
-    const CLOUD_ISSUERS: [(&str, &str, &str); 4] = [
-        (
-            "https://login.microsoftonline.com",
-            "https://login.microsoftonline.com",
-            "https://sts.windows.net",
-        ),
-        (
-            "https://login.microsoftonline.us",
-            "https://login.microsoftonline.us",
-            "https://sts.windows.net",
-        ),
-        (
-            "https://login.chinacloudapi.cn",
-            "https://login.partner.microsoftonline.cn",
-            "https://sts.chinacloudapi.cn",
-        ),
-        (
-            "https://login.partner.microsoftonline.cn/",
-            "https://login.partner.microsoftonline.cn",
-            "https://sts.chinacloudapi.cn",
-        ),
-    ];
-
-    #[test]
-    fn each_cloud_has_its_own_v1_and_v2_issuers_and_the_v1_alias_follows() {
-        for (instance, v2, v1) in CLOUD_ISSUERS {
-            let single = EntraId::tenant(T).instance(instance);
-            let multi = EntraId::multi_tenant().instance(instance);
-            for (preset, tenant) in [(single, T), (multi, TENANT_PLACEHOLDER)] {
-                let issuers = preset
-                    .audience("api://x")
-                    .token_version(EntraTokenVersion::V1AndV2)
-                    .into_issuers();
-                let names: Vec<&str> = issuers.iter().map(|i| i.name.as_str()).collect();
-                let v2 = format!("{v2}/{tenant}/v2.0");
-                assert_eq!(names, [v2.clone(), format!("{v1}/{tenant}/")], "{instance}");
-                assert_eq!(issuers[0].key_issuer_alias, None, "{instance}");
-                assert_eq!(
-                    issuers[1].key_issuer_alias.as_deref(),
-                    Some(&*v2),
-                    "{instance}"
-                );
-                let keys_tenant = if tenant == T { T } else { "common" };
-                let keys = format!(
-                    "{}/{keys_tenant}/discovery/v2.0/keys",
-                    instance.trim_end_matches('/')
-                );
-                for issuer in &issuers {
-                    assert!(issuer.invalid.is_none(), "{instance}: {:?}", issuer.invalid);
-                    assert!(matches!(
-                        &issuer.sources[..],
-                        [crate::issuers::Source::JwksUrl(url)] if *url == keys
-                    ));
-                }
-            }
-        }
-        // The instance is a host name: its case does not change the cloud.
-        let upper = EntraId::tenant(T)
-            .instance("https://LOGIN.chinacloudapi.cn")
-            .audience("x")
-            .token_version(EntraTokenVersion::V1)
-            .into_issuers();
-        assert_eq!(upper[0].name, format!("https://sts.chinacloudapi.cn/{T}/"));
-    }
-
-    #[test]
-    fn an_unknown_instance_gets_no_v1_issuer_guessed() {
-        let local = "http://127.0.0.1:8080";
-        let v2_only = EntraId::tenant(T)
-            .instance(local)
-            .audience("x")
-            .into_issuers();
-        assert_eq!(v2_only[0].name, format!("{local}/{T}/v2.0"));
-        assert!(v2_only[0].invalid.is_none());
-        for version in [EntraTokenVersion::V1, EntraTokenVersion::V1AndV2] {
-            let issuers = EntraId::tenant(T)
-                .instance(local)
-                .audience("x")
-                .token_version(version)
-                .into_issuers();
-            assert!(
-                issuers.iter().all(|i| !i.name.contains("sts.")),
-                "{version:?}"
-            );
-            let mistake = issuers[0].invalid.as_deref().unwrap_or_default();
-            assert!(
-                mistake.contains(local)
-                    && mistake.contains(".v1_issuer(")
-                    && mistake.contains("https://login.chinacloudapi.cn"),
-                "{mistake}"
-            );
-        }
-        // Said explicitly, it is used, with the v2 issuer as its alias.
-        let explicit = EntraId::multi_tenant()
-            .instance(local)
-            .v1_issuer("https://sts.example.com/")
-            .audience("x")
-            .token_version(EntraTokenVersion::V1)
-            .into_issuers();
-        assert_eq!(explicit[0].name, "https://sts.example.com/{tenantid}/");
-        assert_eq!(
-            explicit[0].key_issuer_alias.as_deref(),
-            Some(&*format!("{local}/{{tenantid}}/v2.0"))
-        );
-        assert!(explicit[0].invalid.is_none());
-    }
-
-    #[test]
-    fn azure_germany_and_a_v1_issuer_with_a_tenant_are_refused() {
-        let germany = EntraId::tenant(T)
-            .instance("https://login.microsoftonline.de/")
-            .audience("x")
-            .into_issuers();
-        let mistake = germany[0].invalid.as_deref().unwrap_or_default();
-        assert!(
-            mistake.contains("Azure Germany") && mistake.contains("closed"),
-            "{mistake}"
-        );
-        for v1 in [
-            "sts.windows.net",
-            "http://sts.windows.net",
-            "https://sts.windows.net/8eaef023-2b34-4da1-9baa-8bc8c9d6a490/",
-            "https://sts.windows.net/{tenantid}/",
-            "https://sts.windows.net?x=1",
-            "",
-        ] {
-            let issuers = EntraId::tenant(T)
-                .v1_issuer(v1)
-                .audience("x")
-                .token_version(EntraTokenVersion::V1)
-                .into_issuers();
-            let mistake = issuers[0].invalid.as_deref().unwrap_or_default();
-            assert!(mistake.contains("without its tenant"), "{v1}: {mistake}");
-        }
-    }
-
-    #[test]
-    fn a_hand_written_v1_issuer_shares_the_keys_of_its_clouds_v2_issuer() {
-        assert_eq!(
-            v1_key_alias(&format!("https://sts.windows.net/{T}/")),
-            Some(format!("https://login.microsoftonline.com/{T}/v2.0"))
-        );
-        assert_eq!(
-            v1_key_alias(&format!("https://sts.chinacloudapi.cn/{T}/")),
-            Some(format!("https://login.partner.microsoftonline.cn/{T}/v2.0"))
-        );
-        assert_eq!(
-            v1_key_alias("https://sts.windows.net/{tenantid}/").as_deref(),
-            Some("https://login.microsoftonline.com/{tenantid}/v2.0")
-        );
-        for other in [
-            "https://sts.windows.net.evil/a/",
-            "https://sts.windows.net/a",
-            "https://sts.windows.net//",
-            "https://sts.windows.net/a/b/",
-            "https://sts.chinacloudapi.cn.evil/a/",
-            "https://login.microsoftonline.com/a/v2.0",
-        ] {
-            assert_eq!(v1_key_alias(other), None, "{other}");
-        }
-    }
-}
+mod tests;
