@@ -7,8 +7,9 @@
 //!   rarely meet on one lock (held for a lookup, never across I/O).
 //! - Claims are stored behind `Arc`: a hit clones a pointer, not claims.
 //! - `exp`, `nbf` and `iat` are checked again on every hit against the
-//!   current clock, with the same rules as a fresh verification,
-//!   and an entry whose key left the key set is dropped.
+//!   current clock, with the rule a fresh verification applies
+//!   ([`TimeClaims::check`]), and an entry whose key left the key set is
+//!   dropped. Never a time rule of its own.
 //! - Only successes are stored.
 
 use std::any::Any;
@@ -16,7 +17,7 @@ use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
 use std::sync::{Arc, Mutex};
 
-use crate::claims::{Binding, Claims};
+use crate::claims::{Binding, Claims, TimeClaims};
 use crate::error::Error;
 
 const SHARDS: usize = 16;
@@ -28,7 +29,7 @@ const HASHED_SUFFIX: usize = 64;
 struct Entry {
     token: Box<[u8]>,
     claims: Arc<dyn Any + Send + Sync>,
-    times: Times,
+    times: TimeClaims,
     /// The issuer (its index) and fingerprint of the key that verified
     /// the token (`None`: the HMAC secret, which never changes).
     key: Option<(usize, u64)>,
@@ -64,26 +65,6 @@ struct Shard {
     /// `seq` and evicts nothing when it comes up.
     order: VecDeque<(u64, u64)>,
     next_seq: u64,
-}
-
-/// A token's time claims, checked again on every hit exactly as a fresh
-/// verification checks them, so a hit and a miss decide alike.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Times {
-    pub exp: i64,
-    pub nbf: Option<i64>,
-    pub iat: Option<i64>,
-}
-
-impl Times {
-    /// True when the time claims hold at `now`, with `leeway` seconds of
-    /// skew: the same rules as `Validator::check_registered`.
-    fn hold(&self, now: i64, leeway: i64) -> bool {
-        let not_before = now.saturating_add(leeway);
-        now < self.exp.saturating_add(leeway)
-            && self.nbf.is_none_or(|nbf| not_before >= nbf)
-            && self.iat.is_none_or(|iat| iat <= not_before)
-    }
 }
 
 pub(crate) struct TokenCache {
@@ -150,7 +131,8 @@ impl TokenCache {
         if *entry.token != *token.as_bytes() {
             return Ok(None);
         }
-        let expired = now >= entry.times.exp.saturating_add(leeway);
+        let times = entry.times.check(now, leeway);
+        let expired = matches!(times, Err(Error::Expired));
         let key_gone = match entry.key {
             Some((issuer, key)) => !key_held(issuer, key)?,
             None => false,
@@ -161,7 +143,7 @@ impl TokenCache {
         }
         // Not yet valid, or issued in the future after the clock stepped
         // back: a miss, so the fresh verification decides and says why.
-        if !entry.times.hold(now, leeway) {
+        if times.is_err() {
             return Ok(None);
         }
         let binding = entry.binding;
@@ -178,7 +160,7 @@ impl TokenCache {
         &self,
         token: &str,
         claims: &Claims<C>,
-        times: Times,
+        times: TimeClaims,
         key: Option<(usize, u64)>,
         binding: Binding,
     ) {
@@ -228,8 +210,8 @@ impl TokenCache {
 mod tests {
     use super::*;
 
-    fn until(exp: i64, nbf: Option<i64>) -> Times {
-        Times {
+    fn until(exp: i64, nbf: Option<i64>) -> TimeClaims {
+        TimeClaims {
             exp,
             nbf,
             iat: None,
@@ -499,7 +481,7 @@ mod tests {
     #[test]
     fn iat_is_checked_on_every_hit_like_nbf() {
         let cache = TokenCache::new(10);
-        let times = Times {
+        let times = TimeClaims {
             exp: 1000,
             nbf: None,
             iat: Some(500),

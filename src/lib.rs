@@ -131,7 +131,7 @@
 mod authz;
 mod bearer;
 mod cache;
-mod claims;
+pub mod claims;
 mod dpop;
 #[cfg(feature = "axum")]
 mod extract;
@@ -163,7 +163,8 @@ pub use authz::{
     Authorize, AuthorizeFuture, AuthorizeLayer, Grants, Require, StepUp, StepUpLayer, StepUpService,
 };
 pub use builder::ValidatorBuilder;
-pub use claims::{Claims, KeycloakAccess, StandardClaims, numeric_date};
+pub use claims::serde::numeric_date;
+pub use claims::{Claims, KeycloakAccess, StandardClaims};
 pub use clock::{Clock, ManualClock, SystemClock};
 #[cfg(feature = "redis")]
 pub use dpop::RedisReplayStore;

@@ -1,5 +1,5 @@
-//! The registered-claim rules (RFC 7519 §4.1): `exp` required, `nbf` and
-//! `iat` when present, all with the leeway; `iss` exact or templated, with
+//! The registered-claim rules (RFC 7519 §4.1): the time rule
+//! ([`TimeClaims::check`](super::TimeClaims::check)); `iss` exact or templated, with
 //! the tenant allow-list; `aud` containing a configured audience, or the
 //! explicit `azp` alternative.
 
@@ -51,20 +51,7 @@ impl ClaimChecks {
         payload: &[u8],
         now: i64,
     ) -> Result<&'r str, Error> {
-        let exp = reg.exp.ok_or_else(|| Error::MissingClaim("exp".into()))?;
-        if now >= exp.saturating_add(self.leeway) {
-            return Err(Error::Expired);
-        }
-        if let Some(nbf) = reg.nbf
-            && now.saturating_add(self.leeway) < nbf
-        {
-            return Err(Error::NotYetValid);
-        }
-        if let Some(iat) = reg.iat
-            && iat > now.saturating_add(self.leeway)
-        {
-            return Err(Error::IssuedInFuture);
-        }
+        reg.times()?.check(now, self.leeway)?;
         let iss = reg
             .iss
             .as_deref()
