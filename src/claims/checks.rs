@@ -1,7 +1,7 @@
-//! The registered-claim rules (RFC 7519 §4.1): the time rule
-//! ([`TimeClaims::check`](super::TimeClaims::check)); `iss` exact or templated, with
-//! the tenant allow-list; `aud` containing a configured audience, or the
-//! explicit `azp` alternative.
+//! The registered-claim rules (RFC 7519 §4.1): the time rule (applied
+//! here, written once in `TimeClaims::check`); `iss` exact or templated,
+//! with the tenant allow-list; `aud` containing a configured audience, or
+//! the explicit `azp` alternative.
 
 use std::borrow::Cow;
 
