@@ -7,8 +7,9 @@
 //!   rarely meet on one lock (held for a lookup, never across I/O).
 //! - Claims are stored behind `Arc`: a hit clones a pointer, not claims.
 //! - `exp`, `nbf` and `iat` are checked again on every hit against the
-//!   current clock, with the same rules as a fresh verification,
-//!   and an entry whose key left the key set is dropped.
+//!   current clock, with the rule a fresh verification applies
+//!   ([`TimeClaims::check`]), and an entry whose key left the key set is
+//!   dropped. Never a time rule of its own.
 //! - Only successes are stored.
 
 use std::any::Any;
@@ -16,7 +17,7 @@ use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
 use std::sync::{Arc, Mutex};
 
-use crate::claims::{Binding, Claims};
+use crate::claims::{Binding, Claims, TimeClaims};
 use crate::error::Error;
 
 const SHARDS: usize = 16;
@@ -28,7 +29,7 @@ const HASHED_SUFFIX: usize = 64;
 struct Entry {
     token: Box<[u8]>,
     claims: Arc<dyn Any + Send + Sync>,
-    times: Times,
+    times: TimeClaims,
     /// The issuer (its index) and fingerprint of the key that verified
     /// the token (`None`: the HMAC secret, which never changes).
     key: Option<(usize, u64)>,
@@ -64,26 +65,6 @@ struct Shard {
     /// `seq` and evicts nothing when it comes up.
     order: VecDeque<(u64, u64)>,
     next_seq: u64,
-}
-
-/// A token's time claims, checked again on every hit exactly as a fresh
-/// verification checks them, so a hit and a miss decide alike.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Times {
-    pub exp: i64,
-    pub nbf: Option<i64>,
-    pub iat: Option<i64>,
-}
-
-impl Times {
-    /// True when the time claims hold at `now`, with `leeway` seconds of
-    /// skew: the same rules as `Validator::check_registered`.
-    fn hold(&self, now: i64, leeway: i64) -> bool {
-        let not_before = now.saturating_add(leeway);
-        now < self.exp.saturating_add(leeway)
-            && self.nbf.is_none_or(|nbf| not_before >= nbf)
-            && self.iat.is_none_or(|iat| iat <= not_before)
-    }
 }
 
 pub(crate) struct TokenCache {
@@ -150,7 +131,8 @@ impl TokenCache {
         if *entry.token != *token.as_bytes() {
             return Ok(None);
         }
-        let expired = now >= entry.times.exp.saturating_add(leeway);
+        let times = entry.times.check(now, leeway);
+        let expired = matches!(times, Err(Error::Expired));
         let key_gone = match entry.key {
             Some((issuer, key)) => !key_held(issuer, key)?,
             None => false,
@@ -161,7 +143,7 @@ impl TokenCache {
         }
         // Not yet valid, or issued in the future after the clock stepped
         // back: a miss, so the fresh verification decides and says why.
-        if !entry.times.hold(now, leeway) {
+        if times.is_err() {
             return Ok(None);
         }
         let binding = entry.binding;
@@ -178,7 +160,7 @@ impl TokenCache {
         &self,
         token: &str,
         claims: &Claims<C>,
-        times: Times,
+        times: TimeClaims,
         key: Option<(usize, u64)>,
         binding: Binding,
     ) {
@@ -225,308 +207,4 @@ impl TokenCache {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn until(exp: i64, nbf: Option<i64>) -> Times {
-        Times {
-            exp,
-            nbf,
-            iat: None,
-        }
-    }
-
-    /// As an empty key set answers: no key is published.
-    fn none_held(_issuer: usize, _key: u64) -> Result<bool, Error> {
-        Ok(false)
-    }
-
-    fn token(i: usize) -> String {
-        format!("eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.signature-{i:08}")
-    }
-
-    #[test]
-    fn hit_returns_the_same_arc() {
-        let cache = TokenCache::new(100);
-        let claims = Claims::new(String::from("alice"));
-        cache.insert("a.b.c", &claims, until(1000, None), None, Binding::Unbound);
-        let hit = cache
-            .get::<String, _>("a.b.c", 500, 0, none_held)
-            .unwrap()
-            .unwrap();
-        assert!(Arc::ptr_eq(&hit.0.0, &claims.0));
-        assert_eq!(hit.1, Binding::Unbound);
-        // A DPoP-bound token's key comes back with it.
-        let bound = Binding::Key(Some([7; 32]));
-        cache.insert("a.b.e", &claims, until(1000, None), None, bound);
-        let hit = cache.get::<String, _>("a.b.e", 500, 0, none_held).unwrap();
-        assert_eq!(hit.map(|h| h.1), Some(bound));
-        assert!(
-            cache
-                .get::<String, _>("a.b.d", 500, 0, none_held)
-                .unwrap()
-                .is_none()
-        );
-    }
-
-    #[test]
-    fn expiry_is_checked_on_every_hit() {
-        let cache = TokenCache::new(100);
-        cache.insert(
-            "a.b.c",
-            &Claims::new(1u32),
-            until(1000, Some(400)),
-            None,
-            Binding::Unbound,
-        );
-        assert!(
-            cache
-                .get::<u32, _>("a.b.c", 399, 0, none_held)
-                .unwrap()
-                .is_none(),
-            "nbf"
-        );
-        assert!(
-            cache
-                .get::<u32, _>("a.b.c", 999, 0, none_held)
-                .unwrap()
-                .is_some()
-        );
-        assert!(
-            cache
-                .get::<u32, _>("a.b.c", 1000, 0, none_held)
-                .unwrap()
-                .is_none(),
-            "exp"
-        );
-        assert_eq!(cache.len(), 0, "expired entry dropped");
-    }
-
-    #[test]
-    fn leeway_applies_like_in_verification() {
-        let cache = TokenCache::new(100);
-        cache.insert(
-            "a.b.c",
-            &Claims::new(1u32),
-            until(1000, None),
-            None,
-            Binding::Unbound,
-        );
-        assert!(
-            cache
-                .get::<u32, _>("a.b.c", 1059, 60, none_held)
-                .unwrap()
-                .is_some()
-        );
-        assert!(
-            cache
-                .get::<u32, _>("a.b.c", 1060, 60, none_held)
-                .unwrap()
-                .is_none()
-        );
-    }
-
-    #[test]
-    fn entries_of_a_removed_key_are_dropped() {
-        let cache = TokenCache::new(100);
-        cache.insert(
-            "a.b.c",
-            &Claims::new(1u32),
-            until(1000, None),
-            Some((0, 42)),
-            Binding::Unbound,
-        );
-        assert!(
-            cache
-                .get::<u32, _>("a.b.c", 1, 0, none_held)
-                .unwrap()
-                .is_none()
-        );
-        assert_eq!(cache.len(), 0);
-    }
-
-    #[test]
-    fn other_claims_type_is_a_miss() {
-        let cache = TokenCache::new(100);
-        cache.insert(
-            "a.b.c",
-            &Claims::new(1u32),
-            until(1000, None),
-            None,
-            Binding::Unbound,
-        );
-        assert!(
-            cache
-                .get::<String, _>("a.b.c", 1, 0, none_held)
-                .unwrap()
-                .is_none()
-        );
-    }
-
-    #[test]
-    fn collisions_never_authenticate_another_token() {
-        // Every token gets the same digest.
-        let cache = TokenCache::with_digest(100, |_, _| 42);
-        cache.insert(
-            &token(1),
-            &Claims::new(String::from("alice")),
-            until(1000, None),
-            None,
-            Binding::Unbound,
-        );
-        assert!(
-            cache
-                .get::<String, _>(&token(2), 1, 0, none_held)
-                .unwrap()
-                .is_none()
-        );
-        assert_eq!(
-            *cache
-                .get::<String, _>(&token(1), 1, 0, none_held)
-                .unwrap()
-                .unwrap()
-                .0,
-            "alice"
-        );
-        // The newer token replaces the older one in the shared slot.
-        cache.insert(
-            &token(2),
-            &Claims::new(String::from("mallory")),
-            until(1000, None),
-            None,
-            Binding::Unbound,
-        );
-        assert!(
-            cache
-                .get::<String, _>(&token(1), 1, 0, none_held)
-                .unwrap()
-                .is_none()
-        );
-        assert_eq!(
-            *cache
-                .get::<String, _>(&token(2), 1, 0, none_held)
-                .unwrap()
-                .unwrap()
-                .0,
-            "mallory"
-        );
-    }
-
-    #[test]
-    fn a_token_cached_again_after_its_entry_was_dropped_is_not_evicted_early() {
-        // Two places per shard; the digest is the token's last byte, and
-        // every token lands in the same shard.
-        let cache = TokenCache::with_digest(2 * SHARDS, |_, t| u64::from(t[t.len() - 1]));
-        let claims = Claims::new(0u8);
-        // Cached under a key that then leaves the set: dropped on the hit.
-        cache.insert(
-            "a.b.c",
-            &claims,
-            until(1000, None),
-            Some((0, 7)),
-            Binding::Unbound,
-        );
-        assert!(
-            cache
-                .get::<u8, _>("a.b.c", 1, 0, none_held)
-                .unwrap()
-                .is_none()
-        );
-        // Verified again (the key came back), then one more token.
-        cache.insert("a.b.c", &claims, until(1000, None), None, Binding::Unbound);
-        cache.insert("a.b.d", &claims, until(1000, None), None, Binding::Unbound);
-        // The record of the dropped entry evicts nothing: both are there.
-        assert!(
-            cache
-                .get::<u8, _>("a.b.c", 1, 0, none_held)
-                .unwrap()
-                .is_some()
-        );
-        assert!(
-            cache
-                .get::<u8, _>("a.b.d", 1, 0, none_held)
-                .unwrap()
-                .is_some()
-        );
-        // And the bound still holds as more come in.
-        cache.insert("a.b.e", &claims, until(1000, None), None, Binding::Unbound);
-        assert!(
-            cache
-                .get::<u8, _>("a.b.c", 1, 0, none_held)
-                .unwrap()
-                .is_none(),
-            "oldest out"
-        );
-        assert_eq!(cache.len(), 2);
-    }
-
-    #[test]
-    fn bound_holds_under_100k_distinct_tokens() {
-        let cache = TokenCache::new(10_000);
-        assert!(cache.capacity() >= 10_000 && cache.capacity() < 10_000 + SHARDS);
-        let claims = Claims::new(0u8);
-        for i in 0..100_000 {
-            cache.insert(
-                &token(i),
-                &claims,
-                until(i64::MAX, None),
-                None,
-                Binding::Unbound,
-            );
-        }
-        let len = cache.len();
-        assert!(len <= cache.capacity(), "{len} entries");
-        assert!(len > 9_000, "cache kept only {len}");
-        // The newest are there, the oldest are gone.
-        assert!(
-            cache
-                .get::<u8, _>(&token(99_999), 1, 0, none_held)
-                .unwrap()
-                .is_some()
-        );
-        assert!(
-            cache
-                .get::<u8, _>(&token(0), 1, 0, none_held)
-                .unwrap()
-                .is_none()
-        );
-        for shard in cache.shards.iter() {
-            let shard = shard.lock().unwrap();
-            assert!(shard.order.len() <= cache.per_shard);
-        }
-    }
-
-    #[test]
-    fn iat_is_checked_on_every_hit_like_nbf() {
-        let cache = TokenCache::new(10);
-        let times = Times {
-            exp: 1000,
-            nbf: None,
-            iat: Some(500),
-        };
-        cache.insert("a.b.c", &Claims::new(1u32), times, None, Binding::Unbound);
-        assert!(
-            cache
-                .get::<u32, _>("a.b.c", 450, 60, none_held)
-                .unwrap()
-                .is_some()
-        );
-        // The clock stepped back past the leeway: a miss, so the fresh
-        // verification decides ("issued in the future").
-        assert!(
-            cache
-                .get::<u32, _>("a.b.c", 439, 60, none_held)
-                .unwrap()
-                .is_none()
-        );
-        // ...and the entry stays for when the clock is right again.
-        assert!(
-            cache
-                .get::<u32, _>("a.b.c", 440, 60, none_held)
-                .unwrap()
-                .is_some()
-        );
-    }
-
-    // The same rules through the public API are in tests/cache.rs.
-}
+mod tests;

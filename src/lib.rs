@@ -133,7 +133,7 @@
 pub mod authz;
 mod cache;
 mod challenge;
-mod claims;
+pub mod claims;
 mod context;
 pub mod credentials;
 mod dpop;
@@ -165,7 +165,8 @@ pub mod guide;
 pub use algorithm::Algorithm;
 pub use authz::{Authorize, AuthorizeFuture, AuthorizeLayer, Grants, Require, StepUp};
 pub use builder::ValidatorBuilder;
-pub use claims::{Claims, KeycloakAccess, StandardClaims, numeric_date};
+pub use claims::serde::numeric_date;
+pub use claims::{Claims, KeycloakAccess, StandardClaims};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use context::AuthContext;
 pub use credentials::TokenSource;

@@ -1,6 +1,8 @@
 //! A registered claim's value captured from `serde_json` during the one
 //! pass, and replayed call for call to the caller's claims type, so both
-//! the validator and `C` see it without a second parse.
+//! the validator and `C` see it without a second parse; and [`Key`], the
+//! member-name seed the one pass and `cnf` read names with. No claim
+//! rules: what a value must be is `registered`'s.
 //!
 //! Every method is `#[inline]`: they run once per registered claim on the
 //! hot path, and out of line (in another codegen unit than the one pass)
@@ -85,10 +87,36 @@ impl<'de> Visitor<'de> for Capture {
     #[inline]
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Captured<'de>, A::Error> {
         let mut out = Vec::new();
-        while let Some(name) = map.next_key_seed(super::single_pass::Key)? {
+        while let Some(name) = map.next_key_seed(Key)? {
             out.push((name, map.next_value_seed(Capture)?));
         }
         Ok(Captured::Map(out))
+    }
+}
+
+/// A member name, borrowed from the payload unless it held escapes.
+pub(super) struct Key;
+
+impl<'de> DeserializeSeed<'de> for Key {
+    type Value = Cow<'de, str>;
+    #[inline]
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Cow<'de, str>, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Key {
+    type Value = Cow<'de, str>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a member name")
+    }
+    #[inline]
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Cow<'de, str>, E> {
+        Ok(Cow::Borrowed(v))
+    }
+    #[inline]
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Cow<'de, str>, E> {
+        Ok(Cow::Owned(v.to_owned()))
     }
 }
 

@@ -1,7 +1,7 @@
-//! The registered-claim rules (RFC 7519 §4.1): `exp` required, `nbf` and
-//! `iat` when present, all with the leeway; `iss` exact or templated, with
-//! the tenant allow-list; `aud` containing a configured audience, or the
-//! explicit `azp` alternative.
+//! The registered-claim rules (RFC 7519 §4.1): the time rule (applied
+//! here, written once in `TimeClaims::check`); `iss` exact or templated,
+//! with the tenant allow-list; `aud` containing a configured audience, or
+//! the explicit `azp` alternative.
 
 use std::borrow::Cow;
 
@@ -44,20 +44,7 @@ impl ClaimChecks {
         now: i64,
         explain: impl Fn(&Error) -> Option<Error>,
     ) -> Result<&'r str, Error> {
-        let exp = reg.exp.ok_or_else(|| Error::MissingClaim("exp".into()))?;
-        if now >= exp.saturating_add(self.leeway) {
-            return Err(Error::Expired);
-        }
-        if let Some(nbf) = reg.nbf
-            && now.saturating_add(self.leeway) < nbf
-        {
-            return Err(Error::NotYetValid);
-        }
-        if let Some(iat) = reg.iat
-            && iat > now.saturating_add(self.leeway)
-        {
-            return Err(Error::IssuedInFuture);
-        }
+        reg.times()?.check(now, self.leeway)?;
         let iss = reg
             .iss
             .as_deref()

@@ -44,7 +44,7 @@ impl<'de> Visitor<'de> for ConfirmationVisitor {
             other: false,
         };
         let mut seen_jkt = false;
-        while let Some(name) = map.next_key_seed(super::single_pass::Key)? {
+        while let Some(name) = map.next_key_seed(super::capture::Key)? {
             if name == "jkt" {
                 if seen_jkt {
                     return Err(de::Error::duplicate_field("jkt"));

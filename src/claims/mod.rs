@@ -1,12 +1,19 @@
 //! The claims a verified token carries: [`Claims<C>`] as handlers receive
 //! them, [`StandardClaims`] for when you declare no type of your own, and
-//! the registered claims (RFC 7519 §4.1) the validator checks.
+//! the registered claims (RFC 7519 §4.1) the validator checks. Never
+//! imports the validator, not even in tests.
 //!
+//! Public: [`Claims`], [`StandardClaims`] and [`KeycloakAccess`] (also at
+//! the crate root), and [`serde`], the serde helpers for claims types of
+//! your own. Everything else here is the validator's, crate-internal.
+//!
+//! - `capture`: a registered claim's value captured once and replayed;
 //! - `checks`: the registered-claim rules the validator applies;
 //! - `confirmation`: `cnf.jkt`, the key a DPoP-bound token is bound to;
 //! - `issuer`: exact and `{tenantid}` issuers, and a key's issuer binding;
-//! - `registered`: `iss`, `aud`, `exp`, `nbf`, `iat`, `tid`, `cnf` as the validator
-//!   reads them, and the `NumericDate` rule;
+//! - `registered`: THE table of the members the validator reads (`exp`,
+//!   `nbf`, `iat`, `iss`, `aud`, `tid`, `cnf`), and the time rule;
+//! - [`serde`]: `NumericDate`, string-or-list, scopes, `null` as absent;
 //! - `single_pass`: one `serde_json` pass that yields both those and `C`;
 //! - `standard`: [`StandardClaims`].
 
@@ -16,6 +23,7 @@ mod confirmation;
 mod grants;
 mod issuer;
 mod registered;
+pub mod serde;
 pub(crate) mod single_pass;
 mod standard;
 
@@ -23,18 +31,15 @@ use std::fmt;
 use std::ops::Deref;
 use std::sync::Arc;
 
-use serde::Serialize;
+use ::serde::Serialize;
 
+pub(crate) use self::serde::numeric_date_opt;
 pub(crate) use checks::ClaimChecks;
 pub(crate) use confirmation::{Binding, Confirmation};
 pub use grants::Grants;
 pub(crate) use issuer::{IssuerName, TENANT_PLACEHOLDER, is_guid, key_accepts};
-pub use registered::numeric_date;
-pub(crate) use registered::{
-    Audience, Registered, claim_names, numeric_date_opt, one_or_many, wrong_type_claim,
-};
+pub(crate) use registered::{Audience, Registered, TimeClaims, claim_names, wrong_type_claim};
 pub use standard::{KeycloakAccess, StandardClaims};
-pub(crate) use standard::{null_as_default, scope_list, value_list};
 
 /// Verified claims of type `C`, shared behind an `Arc` so handing them to
 /// a handler (or serving them from a cache) copies nothing.
@@ -108,7 +113,7 @@ impl<C: fmt::Debug> fmt::Debug for Claims<C> {
 }
 
 impl<C: Serialize> Serialize for Claims<C> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+    fn serialize<S: ::serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         self.0.serialize(s)
     }
 }

@@ -1,5 +1,8 @@
-//! The registered claims the validator checks (RFC 7519 §4.1), read
-//! straight from the decoded payload, and the `NumericDate` rule.
+//! The registered claims the validator reads (RFC 7519 §4.1, with `tid`
+//! and RFC 7800's `cnf`), listed once: the table below gives
+//! [`Registered`], the member lookup of the one pass and the wrong-type
+//! diagnosis. Also the time rule ([`TimeClaims::check`]) that verification
+//! and the cache share. No issuer or audience rule lives here (`checks`).
 
 use std::borrow::Cow;
 use std::fmt;
@@ -8,59 +11,8 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, IgnoredAny, SeqAccess, Visitor};
 
 use super::Confirmation;
-
-/// Deserializes a `NumericDate` (RFC 7519 §2): seconds since the Unix
-/// epoch as an integer or a float (some providers send `1718719921.5`),
-/// truncated toward negative infinity. Strings, non-finite and out-of-range
-/// numbers are errors. For date claims of your own claims type:
-///
-/// ```
-/// #[derive(serde::Deserialize)]
-/// struct MyClaims {
-///     #[serde(deserialize_with = "oidc_bearer::numeric_date")]
-///     auth_time: i64,
-/// }
-///
-/// let claims: MyClaims = serde_json::from_str(r#"{"auth_time": 1718719921.5}"#).unwrap();
-/// assert_eq!(claims.auth_time, 1718719921);
-/// assert!(serde_json::from_str::<MyClaims>(r#"{"auth_time": "1718719921"}"#).is_err());
-/// ```
-pub fn numeric_date<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
-    d.deserialize_any(NumericDateVisitor)
-}
-
-pub(crate) fn numeric_date_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
-    numeric_date(d).map(Some)
-}
-
-struct NumericDateVisitor;
-
-impl Visitor<'_> for NumericDateVisitor {
-    type Value = i64;
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a NumericDate (seconds since the epoch)")
-    }
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<i64, E> {
-        Ok(v)
-    }
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<i64, E> {
-        i64::try_from(v).map_err(|_| E::custom("NumericDate out of range"))
-    }
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<i64, E> {
-        if v.is_finite() && v.abs() < 1e17 {
-            Ok(v.floor() as i64)
-        } else {
-            Err(E::custom("NumericDate out of range"))
-        }
-    }
-}
-
-pub(crate) fn one_or_many<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
-    Ok(match Audience::deserialize(d)? {
-        Audience::One(a) => vec![a.into_owned()],
-        Audience::Many(v) => v.into_iter().map(Cow::into_owned).collect(),
-    })
-}
+use super::serde::{numeric_date, numeric_date_opt};
+use crate::error::Error;
 
 /// `aud`: one string or an array of strings.
 pub(crate) enum Audience<'a> {
@@ -120,25 +72,201 @@ impl<'de: 'a, 'a> Deserialize<'de> for Audience<'a> {
     }
 }
 
-/// The registered claims the validator checks, borrowed from the decoded
-/// payload. Other members are skipped without being built.
-#[derive(Deserialize)]
-pub(crate) struct Registered<'a> {
-    #[serde(borrow)]
-    pub iss: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    pub aud: Option<Audience<'a>>,
+/// THE list of the members the validator reads. Each row is a field of
+/// [`Registered`] (its serde attributes are the reference parse) and the
+/// shape its value must have; the one pass (`single_pass`) and the
+/// wrong-type diagnosis ([`wrong_type_claim`]) are derived from it, so a
+/// new claim is one row here. The order is the order in which
+/// [`wrong_type_claim`] names a bad claim: the time claims first.
+macro_rules! registered_claims {
+    (@wrong $name:ident Text) => {
+        concat!(stringify!($name), " is not a string")
+    };
+    (@wrong $name:ident Date) => {
+        concat!(stringify!($name), " is not a NumericDate")
+    };
+    (@wrong $name:ident Audience) => {
+        concat!(stringify!($name), " is not a string or an array of strings")
+    };
+    (@wrong $name:ident Confirmation) => {
+        concat!(stringify!($name), " is not a JSON object with a string jkt")
+    };
+    ($($(#[$attr:meta])* $name:ident: $ty:ty => $shape:ident,)*) => {
+        /// The registered claims the validator checks, borrowed from the
+        /// decoded payload. Other members are skipped without being built.
+        #[derive(Default, Deserialize)]
+        pub(crate) struct Registered<'a> {
+            $($(#[$attr])* pub $name: $ty,)*
+        }
+
+        /// One member of [`Registered`], named as in the token.
+        // Lower case: a variant is the claim's name as written in the
+        // token, so the table needs no second spelling of it.
+        #[allow(non_camel_case_types)]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub(crate) enum Member {
+            $($name,)*
+        }
+
+        impl Member {
+            /// Every member, in the table's order.
+            pub(crate) const ALL: &'static [Member] = &[$(Member::$name,)*];
+
+            /// The member named `name` (exactly: the names are
+            /// case-sensitive), if it is one.
+            #[inline]
+            pub(crate) fn from_name(name: &str) -> Option<Member> {
+                match name {
+                    $(stringify!($name) => Some(Member::$name),)*
+                    _ => None,
+                }
+            }
+
+            /// The member's name in the token.
+            pub(crate) fn name(self) -> &'static str {
+                match self {
+                    $(Member::$name => stringify!($name),)*
+                }
+            }
+
+            /// The shape its value must have.
+            pub(crate) fn shape(self) -> Shape {
+                match self {
+                    $(Member::$name => Shape::$shape,)*
+                }
+            }
+
+            /// What [`wrong_type_claim`] says when its value has another
+            /// shape (never the value: it is unverified input).
+            fn wrong_type(self) -> &'static str {
+                match self {
+                    $(Member::$name => registered_claims!(@wrong $name $shape),)*
+                }
+            }
+        }
+
+        impl<'a> Registered<'a> {
+            /// The field `member` is read into, typed by its shape.
+            #[inline]
+            pub(crate) fn slot(&mut self, member: Member) -> Slot<'_, 'a> {
+                match member {
+                    $(Member::$name => Slot::$shape(&mut self.$name),)*
+                }
+            }
+        }
+    };
+}
+
+registered_claims! {
+    /// Expiry: required.
     #[serde(default, deserialize_with = "numeric_date_opt")]
-    pub exp: Option<i64>,
+    exp: Option<i64> => Date,
+    /// Not before.
     #[serde(default, deserialize_with = "numeric_date_opt")]
-    pub nbf: Option<i64>,
+    nbf: Option<i64> => Date,
+    /// Issued at.
     #[serde(default, deserialize_with = "numeric_date_opt")]
-    pub iat: Option<i64>,
+    iat: Option<i64> => Date,
     #[serde(borrow)]
-    pub tid: Option<Cow<'a, str>>,
+    iss: Option<Cow<'a, str>> => Text,
+    #[serde(borrow)]
+    aud: Option<Audience<'a>> => Audience,
+    /// Entra ID's tenant, for `{tenantid}` issuers.
+    #[serde(borrow)]
+    tid: Option<Cow<'a, str>> => Text,
     /// RFC 7800 §3.1: a JSON object (of which DPoP reads `jkt`).
     #[serde(borrow)]
-    pub cnf: Option<Confirmation<'a>>,
+    cnf: Option<Confirmation<'a>> => Confirmation,
+}
+
+/// The shapes a registered claim's value may have. `null` is always
+/// accepted as absent, except for the dates (as `numeric_date` rules).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Shape {
+    /// A string.
+    Text,
+    /// A `NumericDate`.
+    Date,
+    /// `aud`: a string or an array of strings.
+    Audience,
+    /// `cnf`: an object whose `jkt`, if any, is a string.
+    Confirmation,
+}
+
+impl Shape {
+    /// Whether `value` has this shape, as [`Registered`]'s parse decides;
+    /// only for naming the claim that failed it.
+    fn accepts(self, value: &serde_json::Value) -> bool {
+        use serde_json::Value;
+        match self {
+            Shape::Text => value.is_null() || value.is_string(),
+            Shape::Date => numeric_date(value).is_ok(),
+            Shape::Audience => {
+                value.is_null()
+                    || value.is_string()
+                    || value
+                        .as_array()
+                        .is_some_and(|a| a.iter().all(Value::is_string))
+            }
+            Shape::Confirmation => {
+                value.is_null()
+                    || value
+                        .as_object()
+                        .is_some_and(|c| c.get("jkt").is_none_or(|j| j.is_null() || j.is_string()))
+            }
+        }
+    }
+}
+
+/// A field of [`Registered`], by shape: what the one pass writes a
+/// captured value into.
+pub(crate) enum Slot<'r, 'a> {
+    Text(&'r mut Option<Cow<'a, str>>),
+    Date(&'r mut Option<i64>),
+    Audience(&'r mut Option<Audience<'a>>),
+    Confirmation(&'r mut Option<Confirmation<'a>>),
+}
+
+impl Registered<'_> {
+    /// The time claims, for [`TimeClaims::check`]: `exp` is required.
+    pub(crate) fn times(&self) -> Result<TimeClaims, Error> {
+        let exp = self.exp.ok_or_else(|| Error::MissingClaim("exp".into()))?;
+        Ok(TimeClaims {
+            exp,
+            nbf: self.nbf,
+            iat: self.iat,
+        })
+    }
+}
+
+/// A token's `exp`, `nbf` and `iat`, and THE time rule: checked when the
+/// token is verified and again on every cache hit, so a hit and a miss
+/// decide alike.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct TimeClaims {
+    pub exp: i64,
+    pub nbf: Option<i64>,
+    pub iat: Option<i64>,
+}
+
+impl TimeClaims {
+    /// Whether the token is valid at `now`, with `leeway` seconds of clock
+    /// skew either way: not after `exp`, not before `nbf`, and not issued
+    /// after `now`. Saturating, so no claim value can overflow the sums.
+    #[inline]
+    pub(crate) fn check(&self, now: i64, leeway: i64) -> Result<(), Error> {
+        if now >= self.exp.saturating_add(leeway) {
+            return Err(Error::Expired);
+        }
+        let skewed = now.saturating_add(leeway);
+        if self.nbf.is_some_and(|nbf| skewed < nbf) {
+            return Err(Error::NotYetValid);
+        }
+        if self.iat.is_some_and(|iat| iat > skewed) {
+            return Err(Error::IssuedInFuture);
+        }
+        Ok(())
+    }
 }
 
 /// Which registered claim made [`Registered`] fail to parse, named for the
@@ -148,38 +276,13 @@ pub(crate) fn wrong_type_claim(payload: &[u8]) -> &'static str {
     let Ok(serde_json::Value::Object(map)) = serde_json::from_slice(payload) else {
         return "claims are not valid JSON";
     };
-    let bad =
-        |name: &str, ok: fn(&serde_json::Value) -> bool| map.get(name).is_some_and(|v| !ok(v));
-    let date = |v: &serde_json::Value| numeric_date(v).is_ok();
-    let text = |v: &serde_json::Value| v.is_null() || v.is_string();
-    let audience = |v: &serde_json::Value| {
-        v.is_null()
-            || v.is_string()
-            || v.as_array()
-                .is_some_and(|a| a.iter().all(serde_json::Value::is_string))
-    };
-    let confirmation = |v: &serde_json::Value| {
-        v.is_null()
-            || v.as_object()
-                .is_some_and(|c| c.get("jkt").is_none_or(|j| j.is_null() || j.is_string()))
-    };
-    if bad("exp", date) {
-        "exp is not a NumericDate"
-    } else if bad("nbf", date) {
-        "nbf is not a NumericDate"
-    } else if bad("iat", date) {
-        "iat is not a NumericDate"
-    } else if bad("iss", text) {
-        "iss is not a string"
-    } else if bad("aud", audience) {
-        "aud is not a string or an array of strings"
-    } else if bad("tid", text) {
-        "tid is not a string"
-    } else if bad("cnf", confirmation) {
-        "cnf is not a JSON object with a string jkt"
-    } else {
-        "a registered claim is repeated or has the wrong type"
-    }
+    Member::ALL
+        .iter()
+        .find(|m| map.get(m.name()).is_some_and(|v| !m.shape().accepts(v)))
+        .map_or(
+            "a registered claim is repeated or has the wrong type",
+            |m| m.wrong_type(),
+        )
 }
 
 /// The names of the top-level members of a claims object, for the
@@ -215,7 +318,7 @@ pub(crate) fn claim_names(payload: &[u8]) -> Option<Vec<Cow<'_, str>>> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
     #[test]
@@ -249,6 +352,88 @@ mod tests {
             assert!(message.contains(named), "{payload}: {message}");
             assert!(!message.contains("1718719921"));
         }
+    }
+
+    /// JSON values of every shape, and of none.
+    pub(crate) const SAMPLES: [&str; 16] = [
+        "null",
+        "true",
+        r#""s""#,
+        r#""1718719921""#,
+        "5",
+        "-1",
+        "5.5",
+        "1e300",
+        "18446744073709551615",
+        "[]",
+        r#"["a"]"#,
+        r#"["a",1]"#,
+        "{}",
+        r#"{"jkt":"x"}"#,
+        r#"{"jkt":null,"jwk":{}}"#,
+        r#"{"jkt":5}"#,
+    ];
+
+    /// Each row's shape is the one its `Registered` field parses, so the
+    /// diagnosis names exactly the claims the reference parse refuses.
+    #[test]
+    fn the_table_agrees_with_the_reference_parse() {
+        for &member in Member::ALL {
+            assert_eq!(Member::from_name(member.name()), Some(member));
+            assert!(member.wrong_type().starts_with(member.name()));
+            let mut reg = Registered::default();
+            let slot_shape = match reg.slot(member) {
+                Slot::Text(_) => Shape::Text,
+                Slot::Date(_) => Shape::Date,
+                Slot::Audience(_) => Shape::Audience,
+                Slot::Confirmation(_) => Shape::Confirmation,
+            };
+            assert_eq!(slot_shape, member.shape(), "{member:?}");
+            for sample in SAMPLES {
+                let payload = format!(r#"{{"{}":{sample}}}"#, member.name());
+                let parsed = serde_json::from_str::<Registered>(&payload).is_ok();
+                let value: serde_json::Value = serde_json::from_str(sample).unwrap();
+                assert_eq!(parsed, member.shape().accepts(&value), "{payload}");
+                if !parsed {
+                    assert_eq!(wrong_type_claim(payload.as_bytes()), member.wrong_type());
+                }
+            }
+        }
+        assert_eq!(Member::from_name("EXP"), None);
+        assert_eq!(Member::from_name("sub"), None);
+    }
+
+    #[test]
+    fn time_rule_with_leeway() {
+        let t = |exp, nbf, iat| TimeClaims { exp, nbf, iat };
+        let ok = |t: TimeClaims, now| t.check(now, 60).is_ok();
+        assert!(ok(t(1000, None, None), 1059));
+        assert!(matches!(
+            t(1000, None, None).check(1060, 60),
+            Err(Error::Expired)
+        ));
+        assert!(ok(t(1000, Some(500), None), 440));
+        assert!(matches!(
+            t(1000, Some(500), None).check(439, 60),
+            Err(Error::NotYetValid)
+        ));
+        assert!(ok(t(1000, None, Some(500)), 440));
+        assert!(matches!(
+            t(1000, None, Some(500)).check(439, 60),
+            Err(Error::IssuedInFuture)
+        ));
+        // Expiry speaks first, and no claim value overflows the sums.
+        assert!(matches!(
+            t(1000, Some(i64::MAX), Some(i64::MAX)).check(2000, 60),
+            Err(Error::Expired)
+        ));
+        assert!(ok(
+            t(i64::MAX, Some(i64::MIN), Some(i64::MIN)),
+            i64::MAX - 1
+        ));
+        assert!(t(i64::MIN, None, None).check(i64::MIN, i64::MAX).is_ok());
+        let reg: Registered = serde_json::from_str(r#"{"nbf":1}"#).unwrap();
+        assert!(matches!(reg.times(), Err(Error::MissingClaim(m)) if m == "exp"));
     }
 
     #[test]

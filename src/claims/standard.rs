@@ -3,10 +3,12 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use serde::de::{self, Deserializer, SeqAccess, Visitor};
-use serde::{Deserialize, Serialize, Serializer};
+use serde::de::{self, Deserializer, Visitor};
+use serde::{Deserialize, Serialize};
 
-use super::registered::{numeric_date_opt, one_or_many};
+use super::serde::{
+    null_as_default, numeric_date_opt, one_or_many, scope_list, space_separated, string_or_list,
+};
 
 /// The claims most APIs need, for when you do not declare your own type.
 ///
@@ -91,7 +93,7 @@ pub struct StandardClaims {
     /// Roles (Entra ID app roles): an array, or one role as a string.
     #[serde(
         default,
-        deserialize_with = "value_list",
+        deserialize_with = "string_or_list",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub roles: Vec<String>,
@@ -99,7 +101,7 @@ pub struct StandardClaims {
     /// array, or one group as a string.
     #[serde(
         default,
-        deserialize_with = "value_list",
+        deserialize_with = "string_or_list",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub groups: Vec<String>,
@@ -161,8 +163,17 @@ impl StandardClaims {
     /// True when the token grants `scope` (compared exactly, RFC 6749
     /// §3.3: scopes are case-sensitive).
     pub fn has_scope(&self, scope: &str) -> bool {
-        self.scopes().any(|s| s == scope)
+        grants_scope(scope, &[&self.scope, &self.scp])
     }
+}
+
+/// THE scope rule, for every claims type that keeps its scopes in lists:
+/// `wanted` is one of them, compared exactly (RFC 6749 §3.3: scopes are
+/// case-sensitive), and `""` is no scope, so it is never granted. Plain
+/// loops over slices, as `Grants for StandardClaims` has them for speed,
+/// rather than [`StandardClaims::scopes`]'s chained, filtered iterator.
+pub(crate) fn grants_scope(wanted: &str, lists: &[&[String]]) -> bool {
+    !wanted.is_empty() && lists.iter().any(|list| list.iter().any(|s| s == wanted))
 }
 
 /// Keycloak's `{"roles": [...]}` object, the shape of `realm_access` and
@@ -191,7 +202,7 @@ impl<'de> Deserialize<'de> for KeycloakAccess {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         #[derive(Deserialize)]
         struct Object {
-            #[serde(default, deserialize_with = "value_list")]
+            #[serde(default, deserialize_with = "string_or_list")]
             roles: Vec<String>,
         }
         struct ObjectOnly;
@@ -220,64 +231,6 @@ impl KeycloakAccess {
     fn is_empty(&self) -> bool {
         self.roles.is_empty()
     }
-}
-
-/// `null` read as absent, as for the list claims.
-pub(crate) fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de> + Default,
-{
-    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
-}
-
-/// A claim sent as a string or as an array of strings, as a list.
-/// `split`: a string is a space-separated list (RFC 6749 §3.3 scopes);
-/// otherwise it is one value (a role or group name may hold spaces, and
-/// splitting one must never make another). Array entries are taken whole;
-/// anything but strings is an error, so the token is refused rather than
-/// half read. `null` is an empty list.
-struct StringList {
-    split: bool,
-}
-
-impl<'de> Visitor<'de> for StringList {
-    type Value = Vec<String>;
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a string or an array of strings")
-    }
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Vec<String>, E> {
-        Ok(if self.split {
-            v.split(' ')
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-                .collect()
-        } else {
-            vec![v.to_owned()]
-        })
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<String>, A::Error> {
-        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
-        while let Some(item) = seq.next_element::<String>()? {
-            out.push(item);
-        }
-        Ok(out)
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<Vec<String>, E> {
-        Ok(Vec::new())
-    }
-}
-
-pub(crate) fn scope_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
-    d.deserialize_any(StringList { split: true })
-}
-
-pub(crate) fn value_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
-    d.deserialize_any(StringList { split: false })
-}
-
-fn space_separated<S: Serializer>(list: &[String], s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&list.join(" "))
 }
 
 #[cfg(test)]

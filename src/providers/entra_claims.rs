@@ -4,8 +4,10 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
-use super::{audience, date, name_list, scope_set, space_separated};
 use crate::claims::Grants;
+use crate::claims::serde::{
+    numeric_date_opt, one_or_many, scope_set, space_separated, string_or_list,
+};
 
 /// The claims of a Microsoft Entra ID (Azure AD) access token, v1.0 and
 /// v2.0, as the Microsoft identity platform's "access token claims
@@ -80,28 +82,28 @@ pub struct AzureClaims {
     /// (v2.0).
     #[serde(
         default,
-        deserialize_with = "audience",
+        deserialize_with = "one_or_many",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub aud: Vec<String>,
     /// Expiry, seconds since the epoch.
     #[serde(
         default,
-        deserialize_with = "date",
+        deserialize_with = "numeric_date_opt",
         skip_serializing_if = "Option::is_none"
     )]
     pub exp: Option<i64>,
     /// Not before, seconds since the epoch.
     #[serde(
         default,
-        deserialize_with = "date",
+        deserialize_with = "numeric_date_opt",
         skip_serializing_if = "Option::is_none"
     )]
     pub nbf: Option<i64>,
     /// Issued at, seconds since the epoch.
     #[serde(
         default,
-        deserialize_with = "date",
+        deserialize_with = "numeric_date_opt",
         skip_serializing_if = "Option::is_none"
     )]
     pub iat: Option<i64>,
@@ -141,7 +143,7 @@ pub struct AzureClaims {
     /// An array; one role as a string is read too, never split.
     #[serde(
         default,
-        deserialize_with = "name_list",
+        deserialize_with = "string_or_list",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub roles: Vec<String>,
@@ -151,7 +153,7 @@ pub struct AzureClaims {
     /// missing group is not proof of non-membership.
     #[serde(
         default,
-        deserialize_with = "name_list",
+        deserialize_with = "string_or_list",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub groups: Vec<String>,

@@ -4,9 +4,11 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use super::{audience, date, realm_access, resource_access, scope_set, space_separated};
 use crate::claims::Grants;
 use crate::claims::KeycloakAccess;
+use crate::claims::serde::{
+    null_as_default, numeric_date_opt, one_or_many, scope_set, space_separated,
+};
 
 /// The claims of a Keycloak access token, as Keycloak's Server
 /// Administration Guide ("Role scope mappings", "Audience support") and
@@ -79,28 +81,28 @@ pub struct KeycloakClaims {
     /// often `["account"]`, empty when absent.
     #[serde(
         default,
-        deserialize_with = "audience",
+        deserialize_with = "one_or_many",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub aud: Vec<String>,
     /// Expiry, seconds since the epoch.
     #[serde(
         default,
-        deserialize_with = "date",
+        deserialize_with = "numeric_date_opt",
         skip_serializing_if = "Option::is_none"
     )]
     pub exp: Option<i64>,
     /// Not before, seconds since the epoch (rarely sent).
     #[serde(
         default,
-        deserialize_with = "date",
+        deserialize_with = "numeric_date_opt",
         skip_serializing_if = "Option::is_none"
     )]
     pub nbf: Option<i64>,
     /// Issued at, seconds since the epoch.
     #[serde(
         default,
-        deserialize_with = "date",
+        deserialize_with = "numeric_date_opt",
         skip_serializing_if = "Option::is_none"
     )]
     pub iat: Option<i64>,
@@ -115,7 +117,7 @@ pub struct KeycloakClaims {
     /// When the user last authenticated, seconds since the epoch.
     #[serde(
         default,
-        deserialize_with = "date",
+        deserialize_with = "numeric_date_opt",
         skip_serializing_if = "Option::is_none"
     )]
     pub auth_time: Option<i64>,
@@ -156,14 +158,14 @@ pub struct KeycloakClaims {
     /// [`resource_access`](Self::resource_access).
     #[serde(
         default,
-        deserialize_with = "realm_access",
+        deserialize_with = "null_as_default",
         skip_serializing_if = "no_roles"
     )]
     pub realm_access: KeycloakAccess,
     /// Client roles (`resource_access.{client}.roles`), by client id.
     #[serde(
         default,
-        deserialize_with = "resource_access",
+        deserialize_with = "null_as_default",
         skip_serializing_if = "BTreeMap::is_empty"
     )]
     pub resource_access: BTreeMap<String, KeycloakAccess>,

@@ -20,9 +20,9 @@
 //!
 //! The claims types implement [`Grants`](crate::Grants), so
 //! [`Require`](crate::Require) works with them, and all read their
-//! string-or-array claims with the rules of
-//! [`StandardClaims`](crate::StandardClaims): a shape one accepts, the
-//! others accept.
+//! claims with the helpers of [`claims::serde`](crate::claims::serde), as
+//! [`StandardClaims`](crate::StandardClaims) does: a shape one accepts,
+//! the others accept.
 
 mod entra;
 mod entra_claims;
@@ -38,12 +38,8 @@ pub use keycloak_claims::KeycloakClaims;
 pub use okta::Okta;
 pub use okta_claims::OktaClaims;
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use serde::{Deserializer, Serializer};
-
-use crate::claims::{self, KeycloakAccess};
 use crate::error::Error;
 use crate::issuers::{IssuerHints, Refusal, RefusedToken};
 
@@ -59,83 +55,4 @@ pub(crate) fn default_hints() -> Arc<dyn IssuerHints> {
 /// sent to many APIs that never trusted its issuer.
 fn explain_any(refusal: Refusal, token: &RefusedToken<'_>) -> Option<Error> {
     entra::explain_graph_token(refusal, token)
-}
-
-/// A space-separated scope string (or an array of scopes) as a set.
-/// Empty entries are dropped: `""` is no `scope-token` (RFC 6749 §3.3), and
-/// a set holding it would grant a requirement nobody could write.
-fn scope_set<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeSet<String>, D::Error> {
-    Ok(claims::scope_list(d)?
-        .into_iter()
-        .filter(|s| !s.is_empty())
-        .collect())
-}
-
-/// A list of names (roles, groups): an array, or one name as a string.
-fn name_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
-    claims::value_list(d)
-}
-
-/// `aud`: a string or an array of strings.
-fn audience<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
-    claims::one_or_many(d)
-}
-
-/// A `NumericDate`, integer or float.
-fn date<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
-    claims::numeric_date_opt(d)
-}
-
-/// Keycloak's `realm_access`; `null` is no roles.
-fn realm_access<'de, D: Deserializer<'de>>(d: D) -> Result<KeycloakAccess, D::Error> {
-    claims::null_as_default(d)
-}
-
-/// Keycloak's `resource_access`; `null` is no clients.
-fn resource_access<'de, D: Deserializer<'de>>(
-    d: D,
-) -> Result<BTreeMap<String, KeycloakAccess>, D::Error> {
-    claims::null_as_default(d)
-}
-
-/// Back into the form the providers send: one space-separated string.
-fn space_separated<S: Serializer>(set: &BTreeSet<String>, s: S) -> Result<S::Ok, S::Error> {
-    let mut joined = String::new();
-    for (i, scope) in set.iter().enumerate() {
-        if i > 0 {
-            joined.push(' ');
-        }
-        joined.push_str(scope);
-    }
-    s.serialize_str(&joined)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde::Deserialize;
-
-    #[derive(Debug, Deserialize)]
-    struct Probe {
-        #[serde(default, deserialize_with = "scope_set")]
-        scope: BTreeSet<String>,
-        #[serde(default, deserialize_with = "name_list")]
-        roles: Vec<String>,
-    }
-
-    /// These read as `StandardClaims` reads, errors included, and an
-    /// error still points into the document.
-    #[test]
-    fn reads_as_standard_claims_reads() {
-        let p: Probe = serde_json::from_str(r#"{"scope":" b  a ","roles":"x y"}"#).unwrap();
-        assert_eq!(p.scope.iter().collect::<Vec<_>>(), ["a", "b"]);
-        assert_eq!(p.roles, ["x y"]);
-        let error = serde_json::from_str::<Probe>("{\n\"roles\": 5}").unwrap_err();
-        assert_eq!(error.line(), 2, "{error}");
-        assert!(
-            error
-                .to_string()
-                .contains("a string or an array of strings")
-        );
-    }
 }

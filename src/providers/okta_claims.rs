@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
-use super::{audience, date, name_list, scope_set};
+use crate::claims::serde::{numeric_date_opt, one_or_many, scope_set, string_or_list};
 use crate::authz::Grants;
 
 /// The claims of an access token of an Okta custom authorization server,
@@ -50,16 +50,16 @@ pub struct OktaClaims {
     /// id).
     pub sub: Option<String>,
     /// The audiences: a string or an array of strings.
-    #[serde(default, deserialize_with = "audience")]
+    #[serde(default, deserialize_with = "one_or_many")]
     pub aud: Vec<String>,
     /// Expiry, seconds since the epoch (an integer or a float).
-    #[serde(default, deserialize_with = "date")]
+    #[serde(default, deserialize_with = "numeric_date_opt")]
     pub exp: Option<i64>,
     /// Issued at, seconds since the epoch.
-    #[serde(default, deserialize_with = "date")]
+    #[serde(default, deserialize_with = "numeric_date_opt")]
     pub iat: Option<i64>,
     /// When the user signed in, seconds since the epoch.
-    #[serde(default, deserialize_with = "date")]
+    #[serde(default, deserialize_with = "numeric_date_opt")]
     pub auth_time: Option<i64>,
     /// The token's id.
     pub jti: Option<String>,
@@ -73,7 +73,7 @@ pub struct OktaClaims {
     /// Group names, when the server has a `groups` custom claim.
     #[serde(
         default,
-        deserialize_with = "name_list",
+        deserialize_with = "string_or_list",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub groups: Vec<String>,

@@ -11,6 +11,8 @@
 //!   `C`.
 
 mod pipeline;
+#[cfg(test)]
+mod tests;
 
 use std::fmt;
 use std::sync::Arc;

@@ -343,7 +343,7 @@ impl Validator {
         if let (Some(cache), Some(exp)) = (&cfg.cache, reg.exp) {
             // Bound to the key that verified it, so the entry goes when
             // that key leaves the set (or its kid is reused for another).
-            let times = crate::cache::Times {
+            let times = claims::TimeClaims {
                 exp,
                 nbf: reg.nbf,
                 iat: reg.iat,
