@@ -641,6 +641,66 @@ async fn custom_claims_types_implement_grants() {
     assert_eq!(runs.count(), 1);
 }
 
+/// Every refusal is counted once in the validator's metrics, by its
+/// reason, wherever it is decided: the request's (no token, a malformed
+/// header, a token over the size limit), the token's (the validator), the
+/// route's (`Require`'s 403, a `StepUp`'s 401) and a misplaced layer's.
+#[tokio::test]
+async fn every_refusal_is_counted_once_by_its_reason() {
+    let fx = Fixture::new().await;
+    let runs = Runs::default();
+    let strong = oidc_bearer::StepUp::acr_values(["urn:test:mfa"]);
+    let app = Router::new()
+        .route(
+            "/orders",
+            runs.handler()
+                .route_layer(Require::scope("orders.read").layer::<StandardClaims>()),
+        )
+        .route(
+            "/strong",
+            runs.handler().route_layer(strong.layer::<StandardClaims>()),
+        )
+        .route_layer(fx.validator.layer::<StandardClaims>())
+        .route(
+            "/misplaced",
+            runs.handler()
+                .route_layer(Require::scope("orders.read").layer::<StandardClaims>()),
+        );
+    let api = serve(app).await;
+    let huge = format!("Bearer {}", "a".repeat(20_000));
+    let expired = bearer(&fx.token(json!({"exp": 1_000, "scope": "orders.read"})));
+    let reader = bearer(&fx.token(json!({"scope": "orders.read"})));
+    let nobody = bearer(&fx.token(json!({})));
+    for (path, authorization, status) in [
+        ("/orders", vec![], 401),
+        ("/orders", vec!["Bearer a b"], 400),
+        ("/orders", vec![huge.as_str()], 401),
+        ("/orders", vec![expired.as_str()], 401),
+        ("/orders", vec![nobody.as_str()], 403),
+        ("/strong", vec![reader.as_str()], 401),
+        ("/misplaced", vec![reader.as_str()], 500),
+        ("/orders", vec![reader.as_str()], 200),
+    ] {
+        let answer = fetch(&api, path, &authorization).await;
+        assert_eq!(answer.status, status, "{path} {authorization:?}");
+    }
+    let metrics = fx.validator.metrics();
+    let rejected: Vec<(&str, u64)> = metrics.rejected.iter().map(|(k, v)| (*k, *v)).collect();
+    assert_eq!(
+        rejected,
+        [
+            ("expired", 1),
+            ("insufficient_scope", 1),
+            ("insufficient_user_authentication", 1),
+            ("invalid_request", 1),
+            ("missing_token", 1),
+            ("token_too_large", 1),
+        ],
+        "the misplaced layer has no validator to count with"
+    );
+    assert_eq!(runs.count(), 1);
+}
+
 /// A hit allocates nothing: neither the check nor the layer around a
 /// service (the requirement is built once, at startup): a request through
 /// the bearer layer and the requirement allocates what one through the

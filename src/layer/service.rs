@@ -108,12 +108,12 @@ where
                 req.extensions_mut().insert(context);
                 ResponseFuture::inner(self.inner.call(req), &self.edge, Scheme::Bearer)
             }
-            Admission::Anonymous => ResponseFuture::refused(refuse(
-                &self.edge,
-                &self.rejection,
-                &Error::MissingToken,
-                Scheme::Bearer,
-            )),
+            Admission::Anonymous => {
+                let error = Error::MissingToken;
+                self.edge.validator.count_rejection(&error);
+                let response = refuse(&self.edge, &self.rejection, &error, Scheme::Bearer);
+                ResponseFuture::refused(response)
+            }
             Admission::Rejected(error, scheme) => {
                 ResponseFuture::refused(refuse(&self.edge, &self.rejection, &error, scheme))
             }

@@ -4,8 +4,8 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
-use crate::claims::serde::{numeric_date_opt, one_or_many, scope_set, string_or_list};
 use crate::authz::Grants;
+use crate::claims::serde::{numeric_date_opt, one_or_many, scope_set, string_or_list};
 
 /// The claims of an access token of an Okta custom authorization server,
 /// as Okta's "OpenID Connect & OAuth 2.0 API" reference lists them
