@@ -33,7 +33,8 @@ use axum::body::Body;
 use axum::http::{HeaderValue, Request, StatusCode};
 use axum::routing::get;
 use criterion::Criterion;
-use oidc_bearer::{Dpop, MemoryReplayStore, StandardClaims, Validator, jwk_thumbprint};
+use oidc_bearer::dpop::{MemoryReplayStore, jwk_thumbprint};
+use oidc_bearer::{Dpop, StandardClaims, Validator};
 use oidc_bearer_testkit::{
     KeyKind, MockProvider, TestKey, TokenBuilder, b64url_decode, dpop_proof, standard_claims,
 };

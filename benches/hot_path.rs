@@ -44,7 +44,8 @@ use axum::http::{HeaderValue, Request, StatusCode};
 use axum::routing::get;
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, BenchmarkId, Criterion, Throughput};
-use oidc_bearer::{Claims, Error, ErrorKind, Issuer, KeySet, Validator};
+use oidc_bearer::keys::KeySet;
+use oidc_bearer::{Claims, Error, ErrorKind, Issuer, Validator};
 use oidc_bearer_testkit::{
     KeyKind, MockProvider, Reply, TestKey, TokenBuilder, b64url_decode, jwks, now, standard_claims,
 };

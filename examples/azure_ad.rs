@@ -35,7 +35,8 @@ use std::process::ExitCode;
 
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use oidc_bearer::{AzureClaims, Claims, EntraId, EntraTokenVersion, Require, Validator};
+use oidc_bearer::providers::{EntraClaims, EntraTokenVersion};
+use oidc_bearer::{Claims, EntraId, Require, Validator};
 use serde::Serialize;
 
 const REALM: &str = "orders";
@@ -53,7 +54,7 @@ struct Me {
     roles: Vec<String>,
 }
 
-async fn me(claims: Claims<AzureClaims>) -> Json<Me> {
+async fn me(claims: Claims<EntraClaims>) -> Json<Me> {
     Json(Me {
         oid: claims.oid.clone(),
         tid: claims.tid.clone(),
@@ -66,12 +67,12 @@ async fn me(claims: Claims<AzureClaims>) -> Json<Me> {
     })
 }
 
-async fn orders(claims: Claims<AzureClaims>) -> Json<serde_json::Value> {
+async fn orders(claims: Claims<EntraClaims>) -> Json<serde_json::Value> {
     // Key per-user data by tid + oid: names and e-mail addresses change.
     Json(serde_json::json!({ "owner": [&claims.tid, &claims.oid], "orders": [] }))
 }
 
-async fn admin(claims: Claims<AzureClaims>) -> Json<serde_json::Value> {
+async fn admin(claims: Claims<EntraClaims>) -> Json<serde_json::Value> {
     Json(serde_json::json!({ "done_by": claims.client_id() }))
 }
 
@@ -225,13 +226,13 @@ async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
         .route("/me", get(me))
         .route(
             "/orders",
-            get(orders).route_layer(read.layer::<AzureClaims>().realm(REALM)),
+            get(orders).route_layer(read.layer::<EntraClaims>().realm(REALM)),
         )
         .route(
             "/admin",
-            post(admin).route_layer(admin_role.layer::<AzureClaims>().realm(REALM)),
+            post(admin).route_layer(admin_role.layer::<EntraClaims>().realm(REALM)),
         )
-        .route_layer(validator.layer::<AzureClaims>().realm(REALM));
+        .route_layer(validator.layer::<EntraClaims>().realm(REALM));
 
     let listener = tokio::net::TcpListener::bind(&config.listen).await?;
     let addr = listener.local_addr()?;

@@ -34,7 +34,8 @@ use std::process::ExitCode;
 
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use oidc_bearer::{Claims, Keycloak, KeycloakClaims, Require, Validator};
+use oidc_bearer::providers::KeycloakClaims;
+use oidc_bearer::{Claims, Keycloak, Require, Validator};
 use serde::Serialize;
 
 const REALM: &str = "orders";

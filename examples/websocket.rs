@@ -30,7 +30,8 @@ use axum::extract::ws::{self, CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::http::{HeaderMap, Response, header::SEC_WEBSOCKET_PROTOCOL};
 use axum::routing::get;
 use futures_util::{SinkExt, StreamExt};
-use oidc_bearer::{Claims, Error, StandardClaims, Validator, rejection_parts};
+use oidc_bearer::rejection::rejection_parts;
+use oidc_bearer::{Claims, Error, StandardClaims, Validator};
 use oidc_bearer_testkit::{TestIssuer, now};
 use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest};
 

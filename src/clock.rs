@@ -28,7 +28,7 @@ impl Clock for SystemClock {
 /// A clock that only moves when told to. Clones share the same time.
 ///
 /// ```
-/// use oidc_bearer::{Clock, ManualClock};
+/// use oidc_bearer::clock::{Clock, ManualClock};
 /// let clock = ManualClock::new(1_700_000_000);
 /// clock.advance(90);
 /// assert_eq!(clock.now(), 1_700_000_090);

@@ -54,8 +54,8 @@ pub enum Error {
     #[error("configuration error: {0}")]
     Config(String),
     /// A layer is where it cannot work: a requirement layer
-    /// ([`AuthorizeLayer`](crate::AuthorizeLayer),
-    /// [`StepUpLayer`](crate::StepUpLayer)) with no `OidcBearerLayer` in
+    /// ([`AuthorizeLayer`](crate::authz::AuthorizeLayer) of a
+    /// [`Require`](crate::Require) or a [`StepUp`](crate::StepUp)) with no `OidcBearerLayer` in
     /// front, or one for another claims type. Found at request time, so
     /// answered with 500 ([`ErrorKind::Misplaced`]) and no challenge: no
     /// token the client could send would help. The message, for logs,

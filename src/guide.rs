@@ -39,10 +39,11 @@ pub mod axum_api {}
 ///
 /// [`EntraId`](crate::EntraId) knows Entra's issuers (v1 and v2), keys URL
 /// and key binding; give it the tenant and the API's audiences. Handlers
-/// read [`AzureClaims`](crate::AzureClaims).
+/// read [`EntraClaims`](crate::providers::EntraClaims).
 ///
 /// ```no_run
-/// use oidc_bearer::{AzureClaims, EntraId, EntraTokenVersion, Require, Validator};
+/// use oidc_bearer::{EntraId, Require, Validator};
+/// use oidc_bearer::providers::{EntraClaims, EntraTokenVersion};
 ///
 /// # async fn run() -> Result<(), oidc_bearer::Error> {
 /// let validator = Validator::builder()
@@ -54,8 +55,8 @@ pub mod axum_api {}
 ///     )
 ///     .build()
 ///     .await?;
-/// let layer = validator.layer::<AzureClaims>();
-/// let admins_only = Require::role("Orders.Admin").layer::<AzureClaims>();
+/// let layer = validator.layer::<EntraClaims>();
+/// let admins_only = Require::role("Orders.Admin").layer::<EntraClaims>();
 /// # Ok(()) }
 /// ```
 ///
@@ -70,10 +71,11 @@ pub mod entra_id {}
 /// [`Keycloak`](crate::Keycloak) builds the realm's issuer and keys URL,
 /// and fetches the keys from an internal address when the service reaches
 /// Keycloak by another name than the browser. Realm roles and client
-/// roles stay apart in [`KeycloakClaims`](crate::KeycloakClaims).
+/// roles stay apart in [`KeycloakClaims`](crate::providers::KeycloakClaims).
 ///
 /// ```no_run
-/// use oidc_bearer::{Keycloak, KeycloakClaims, Require, Validator};
+/// use oidc_bearer::{Keycloak, Require, Validator};
+/// use oidc_bearer::providers::KeycloakClaims;
 ///
 /// # async fn run() -> Result<(), oidc_bearer::Error> {
 /// let validator = Validator::builder()

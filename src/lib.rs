@@ -50,7 +50,7 @@
 //! `.route_layer(Require::scope("orders.read").layer::<StandardClaims>())`.
 //! A token that is valid but not enough gets `403` with
 //! `error="insufficient_scope"` and the `scope` to ask for; see [`Require`]
-//! and [`AuthorizeLayer`].
+//! and [`AuthorizeLayer`](authz::AuthorizeLayer).
 //!
 //! A route that needs a stronger or fresher sign-in (RFC 9470) takes a
 //! [`StepUp`]: `acr` among given values, `auth_time` within a `max_age`;
@@ -68,12 +68,14 @@
 //!
 //! [`EntraId`] and [`Keycloak`] configure a provider as it really issues
 //! tokens (tenants and v1/v2 issuers, realms and internal addresses);
-//! [`AzureClaims`] and [`KeycloakClaims`] read their claims. A validator
+//! [`EntraClaims`](providers::EntraClaims) and
+//! [`KeycloakClaims`](providers::KeycloakClaims) read their claims. A validator
 //! trusts as many issuers as you [`trust`](ValidatorBuilder::trust), each
 //! with its own keys, audiences and rules:
 //!
 //! ```no_run
-//! use oidc_bearer::{EntraId, EntraTokenVersion, Keycloak, Validator};
+//! use oidc_bearer::{EntraId, Keycloak, Validator};
+//! use oidc_bearer::providers::EntraTokenVersion;
 //!
 //! # async fn run() -> Result<(), oidc_bearer::Error> {
 //! let validator = Validator::builder()
@@ -102,7 +104,7 @@
 //! [`dpop`](OidcBearerLayer::dpop) settings: `Dpop::allowed()` (Bearer or
 //! DPoP) or `Dpop::required()`. See [`Dpop`] for the checks, the modes and
 //! the refusals (`invalid_dpop_proof`, `use_dpop_nonce`), and
-//! [`ReplayStore`] for where proofs' `jti`s are kept (in memory, or Redis
+//! [`ReplayStore`](dpop::ReplayStore) for where proofs' `jti`s are kept (in memory, or Redis
 //! with the `redis` feature).
 //!
 //! # Secure by default
@@ -125,70 +127,67 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
-// The request path: layer → credentials (the token, its scheme) →
-// validator: cache, token (compact JWS, JOSE header), issuers (selection
-// by `iss`), keys, claims → dpop (proof, binding) → context (what the
-// layers inside read) → authz per route → challenge and rejection for a
-// refusal, extract for the handler.
-pub mod authz;
-mod cache;
-mod challenge;
-pub mod claims;
-mod context;
-pub mod credentials;
-mod dpop;
-#[cfg(feature = "axum")]
-mod extract;
-mod issuers;
-mod layer;
-mod rejection;
-mod token;
-mod validator;
+// Modules in pipeline order, the public ones first in each group: the
+// crate root re-exports the types a user starts with; the rest are
+// reached through their modules (`dpop::`, `authz::`, `providers::`, ...).
 
-// Configuration, and the keys behind the validator.
+// Foundation.
 mod algorithm;
-mod builder;
-mod clock;
-mod discovery;
+pub mod clock;
 mod error;
+
+// JOSE: bytes, keys, claims (no HTTP, no configuration).
+pub mod claims;
+pub mod keys;
+mod token;
+
+// Getting keys (no token verification).
+mod discovery;
 mod fetch;
 mod jwks;
-mod keys;
-mod metadata;
-mod metrics;
-// Provider presets and claims types, on top of `issuers`.
-mod providers;
+
+// Configuration, turned into runtime tables.
+pub mod issuers;
+pub mod providers;
 mod resource;
+
+// The verification core: no HTTP request or response type above this line.
+mod builder;
+mod cache;
+mod metrics;
+mod validator;
+
+// The HTTP edge, the only modules that see requests: credentials (the
+// token, its scheme) → layer (one admission path; dpop for the proof and
+// binding) → context (what the layers inside read) → authz per route →
+// challenge and rejection for a refusal, extract for the handler,
+// metadata for RFC 9728's document.
+pub mod authz;
+mod challenge;
+mod context;
+pub mod credentials;
+pub mod dpop;
+#[cfg(feature = "axum")]
+pub mod extract;
+pub mod layer;
+pub mod metadata;
+pub mod rejection;
 
 pub mod guide;
 
-pub use algorithm::Algorithm;
-pub use authz::{Authorize, AuthorizeFuture, AuthorizeLayer, Grants, Require, StepUp};
+pub use authz::{Require, StepUp};
 pub use builder::ValidatorBuilder;
-pub use claims::serde::numeric_date;
-pub use claims::{Claims, KeycloakAccess, StandardClaims};
-pub use clock::{Clock, ManualClock, SystemClock};
+pub use claims::{Claims, StandardClaims};
 pub use context::AuthContext;
 pub use credentials::TokenSource;
-#[cfg(feature = "redis")]
-pub use dpop::RedisReplayStore;
-pub use dpop::{
-    Dpop, DpopMode, MemoryReplayStore, Nonces, ProofId, ReplayStore, Seen, StoreError, StoreFuture,
-    jwk_thumbprint,
-};
+pub use dpop::Dpop;
 pub use error::{Error, ErrorKind};
-#[cfg(feature = "axum")]
-pub use extract::ClaimsRejection;
-pub use issuers::{IntoIssuers, Issuer};
-pub use issuers::{IssuerHints, KindCheck, Refusal, RefusedToken};
-pub use jwks::{Health, HealthStatus};
-pub use keys::{KeySet, SkippedKey};
-pub use layer::{OidcBearer, OidcBearerLayer, ResponseFuture};
-pub use metadata::{ResourceMetadata, ResourceMetadataService, WELL_KNOWN_PATH};
+pub use issuers::Issuer;
+pub use jwks::Health;
+pub use layer::OidcBearerLayer;
+pub use metadata::ResourceMetadata;
 pub use metrics::Metrics;
-pub use providers::{AzureClaims, EntraId, EntraTokenVersion, Keycloak, KeycloakClaims};
-pub use providers::{Okta, OktaClaims};
-pub use rejection::{DefaultRejection, ProblemJson, RejectionHandler, rejection_parts};
+pub use providers::{EntraId, Keycloak, Okta};
 pub use validator::Validator;
 
 /// The HTTP client crate the validator fetches keys with, for

@@ -18,7 +18,8 @@ use crate::error::Error;
 /// - `Retry-After` (seconds) on a 503, from [`Error::retry_after_secs`].
 ///
 /// ```
-/// use oidc_bearer::{Error, rejection_parts};
+/// use oidc_bearer::Error;
+/// use oidc_bearer::rejection::rejection_parts;
 ///
 /// let parts = rejection_parts(&Error::Expired, Some("orders"));
 /// assert_eq!(parts.status, 401);
@@ -39,7 +40,8 @@ pub fn rejection_parts(error: &Error, realm: Option<&str>) -> http::response::Pa
 ///
 /// ```
 /// use http::{Response, response::Parts};
-/// use oidc_bearer::{Error, RejectionHandler, rejection_parts};
+/// use oidc_bearer::Error;
+/// use oidc_bearer::rejection::{RejectionHandler, rejection_parts};
 ///
 /// // A closure works as a handler:
 /// let plain_text = |error: &Error, parts: Parts| Response::from_parts(parts, error.description());
@@ -67,7 +69,8 @@ impl<B: Default> RejectionHandler<B> for DefaultRejection {
 /// headers: `{"type":"about:blank","title":…,"status":…,"detail":…}`.
 ///
 /// ```
-/// use oidc_bearer::{Error, ProblemJson, RejectionHandler, rejection_parts};
+/// use oidc_bearer::Error;
+/// use oidc_bearer::rejection::{ProblemJson, RejectionHandler, rejection_parts};
 ///
 /// let error = Error::InvalidAudience;
 /// let response: http::Response<String> =

@@ -269,7 +269,8 @@ fn dpop_through(router: &Router, token: &str, proof: &str) -> Allocs {
 /// requests is taken.)
 #[tokio::test(flavor = "current_thread")]
 async fn a_dpop_request_allocates_little_beyond_a_bearer_one() {
-    use oidc_bearer::{Dpop, MemoryReplayStore, jwk_thumbprint};
+    use oidc_bearer::Dpop;
+    use oidc_bearer::dpop::{MemoryReplayStore, jwk_thumbprint};
     use oidc_bearer_testkit::{KeyKind, TestKey, dpop_proof};
     let issuer = TestIssuer::start().await;
     let client = TestKey::generate(KeyKind::EcP256, "client");

@@ -14,9 +14,9 @@ use axum::Router;
 use axum::response::Response;
 use axum::routing::get;
 use http::StatusCode;
-use oidc_bearer::{
-    Claims, Error, Grants, ProblemJson, Require, StandardClaims, Validator, rejection_parts,
-};
+use oidc_bearer::authz::Grants;
+use oidc_bearer::rejection::{ProblemJson, rejection_parts};
+use oidc_bearer::{Claims, Error, Require, StandardClaims, Validator};
 use oidc_bearer_testkit::{KeyKind, TestKey, TokenBuilder, jwks, standard_claims};
 use serde_json::{Value, json};
 

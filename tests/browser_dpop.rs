@@ -25,7 +25,8 @@ use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
 use axum::http::{HeaderName, HeaderValue, Method};
 use axum::routing::get;
 use fantoccini::Client;
-use oidc_bearer::{Claims, Dpop, Nonces, StandardClaims, Validator, jwk_thumbprint};
+use oidc_bearer::dpop::{Nonces, jwk_thumbprint};
+use oidc_bearer::{Claims, Dpop, StandardClaims, Validator};
 use oidc_bearer_testkit::{
     KeyKind, MockProvider, TestKey, TokenBuilder, b64url_decode, standard_claims,
 };

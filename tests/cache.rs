@@ -11,7 +11,8 @@ use oidc_bearer_testkit::{
 };
 use serde_json::json;
 
-use oidc_bearer::{Error, ManualClock, StandardClaims, Validator};
+use oidc_bearer::clock::ManualClock;
+use oidc_bearer::{Error, StandardClaims, Validator};
 
 const ISSUER: &str = "https://issuer.test/realms/cache";
 

@@ -5,7 +5,9 @@
 
 use std::time::Duration;
 
-use oidc_bearer::{Algorithm, Dpop, ManualClock};
+use oidc_bearer::Dpop;
+use oidc_bearer::clock::ManualClock;
+use oidc_bearer::keys::Algorithm;
 use oidc_bearer_testkit::{KeyKind, TestIssuer, TestKey, dpop_proof, now};
 
 mod common;
@@ -334,7 +336,7 @@ async fn a_malformed_cnf_is_refused_and_an_odd_jkt_matches_no_key() {
 }
 
 fn jwk_thumbprint_of(key: &TestKey) -> String {
-    oidc_bearer::jwk_thumbprint(&key.public_jwk().to_string()).unwrap()
+    oidc_bearer::dpop::jwk_thumbprint(&key.public_jwk().to_string()).unwrap()
 }
 
 /// A token bound by a confirmation method the layer cannot check (RFC

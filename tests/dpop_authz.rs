@@ -10,10 +10,11 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::response::Response;
 use axum::{Router, extract::State, routing::get};
-use oidc_bearer::{
-    AuthorizeLayer, Dpop, Error, ManualClock, Nonces, ProblemJson, Require, StandardClaims, StepUp,
-    Validator,
-};
+use oidc_bearer::authz::AuthorizeLayer;
+use oidc_bearer::clock::ManualClock;
+use oidc_bearer::dpop::Nonces;
+use oidc_bearer::rejection::ProblemJson;
+use oidc_bearer::{Dpop, Error, Require, StandardClaims, StepUp, Validator};
 use oidc_bearer_testkit::{KeyKind, TestIssuer, TestKey, dpop_proof, now};
 use reqwest::StatusCode;
 
@@ -227,7 +228,7 @@ async fn a_step_up_refusal_of_a_dpop_request_is_a_dpop_challenge() {
     );
 
     // A strong, fresh sign-in behind a bound token: through.
-    let jkt = oidc_bearer::jwk_thumbprint(&client.key.public_jwk().to_string()).unwrap();
+    let jkt = oidc_bearer::dpop::jwk_thumbprint(&client.key.public_jwk().to_string()).unwrap();
     let strong_token = issuer
         .builder(AUDIENCE)
         .claim("cnf", serde_json::json!({ "jkt": jkt }))

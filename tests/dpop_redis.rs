@@ -12,7 +12,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use axum::{Router, routing::get};
-use oidc_bearer::{Claims, Dpop, RedisReplayStore, StandardClaims, Validator, jwk_thumbprint};
+use oidc_bearer::dpop::{RedisReplayStore, jwk_thumbprint};
+use oidc_bearer::{Claims, Dpop, StandardClaims, Validator};
 use oidc_bearer_testkit::{KeyKind, TestIssuer, TestKey, dpop_proof};
 use reqwest::StatusCode;
 

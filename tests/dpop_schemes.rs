@@ -5,10 +5,10 @@
 use std::time::Duration;
 
 use axum::{Router, routing::get};
-use oidc_bearer::{
-    Clock as _, Dpop, ManualClock, MemoryReplayStore, Nonces, ProblemJson, StandardClaims,
-    Validator, jwk_thumbprint,
-};
+use oidc_bearer::clock::{Clock as _, ManualClock};
+use oidc_bearer::dpop::{MemoryReplayStore, Nonces, jwk_thumbprint};
+use oidc_bearer::rejection::ProblemJson;
+use oidc_bearer::{Dpop, StandardClaims, Validator};
 use oidc_bearer_testkit::{KeyKind, TestIssuer, TestKey, dpop_proof, now};
 use reqwest::StatusCode;
 
@@ -130,7 +130,7 @@ async fn schemes_per_mode_and_their_challenges() {
     // Bearer only: bound tokens refused, the DPoP scheme is no credentials.
     let bearer_only = api(
         &validator,
-        Dpop::bearer_only().algs([oidc_bearer::Algorithm::ES256]),
+        Dpop::bearer_only().algs([oidc_bearer::keys::Algorithm::ES256]),
     )
     .await;
     send(
@@ -173,7 +173,7 @@ async fn schemes_per_mode_and_their_challenges() {
             .dpop(
                 Dpop::required()
                     .plain_http()
-                    .algs([oidc_bearer::Algorithm::ES256]),
+                    .algs([oidc_bearer::keys::Algorithm::ES256]),
             )
             .on_rejection(ProblemJson),
     );

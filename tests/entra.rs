@@ -8,9 +8,9 @@
 use axum::routing::get;
 use axum::{Json, Router};
 use http::StatusCode;
-use oidc_bearer::{
-    Claims, EntraId, EntraTokenVersion, Error, IntoIssuers, Issuer, StandardClaims, Validator,
-};
+use oidc_bearer::issuers::IntoIssuers;
+use oidc_bearer::providers::EntraTokenVersion;
+use oidc_bearer::{Claims, EntraId, Error, Issuer, StandardClaims, Validator};
 use oidc_bearer_testkit::{KeyKind, MockProvider, Reply, TestKey, TokenBuilder, now};
 use serde_json::{Value, json};
 

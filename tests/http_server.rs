@@ -7,7 +7,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::{Json, Router, routing::get};
-use oidc_bearer::{Claims, Error, ProblemJson, Validator, ValidatorBuilder};
+use oidc_bearer::rejection::ProblemJson;
+use oidc_bearer::{Claims, Error, Validator, ValidatorBuilder};
 use oidc_bearer_testkit::{KeyKind, MockProvider, Reply, TestIssuer, TestKey, TokenBuilder, now};
 use reqwest::StatusCode;
 use reqwest::header::WWW_AUTHENTICATE;

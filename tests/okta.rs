@@ -6,7 +6,8 @@
 use axum::Router;
 use axum::http::StatusCode;
 use axum::routing::get;
-use oidc_bearer::{Claims, Error, Okta, OktaClaims, Require, Validator};
+use oidc_bearer::providers::OktaClaims;
+use oidc_bearer::{Claims, Error, Okta, Require, Validator};
 use oidc_bearer_testkit::{KeyKind, MockProvider, Reply, TestKey, TokenBuilder, now};
 use serde_json::json;
 

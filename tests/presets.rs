@@ -4,10 +4,8 @@
 //! `WWW-Authenticate`), what the handler receives, and what the key server
 //! was asked.
 
-use oidc_bearer::{
-    AzureClaims, EntraId, EntraTokenVersion, Error, Keycloak, KeycloakClaims, StandardClaims,
-    Validator,
-};
+use oidc_bearer::providers::{EntraClaims, EntraTokenVersion, KeycloakClaims};
+use oidc_bearer::{EntraId, Error, Keycloak, StandardClaims, Validator};
 use oidc_bearer_testkit::{KeyKind, MockProvider, Reply, TestKey, TokenBuilder, now};
 use serde_json::{Value, json};
 
@@ -94,7 +92,7 @@ fn v1_builder(tid: &str) -> TokenBuilder {
     }))
 }
 
-async fn build(preset: impl oidc_bearer::IntoIssuers) -> Validator {
+async fn build(preset: impl oidc_bearer::issuers::IntoIssuers) -> Validator {
     Validator::builder().trust(preset).build().await.unwrap()
 }
 
@@ -103,7 +101,7 @@ async fn entra_single_tenant_v2_token_reaches_the_handler_as_azure_claims() {
     bounded(async {
         let entra = Entra::start(A).await;
         let validator = build(EntraId::tenant(A).instance(entra.base()).audience(CLIENT)).await;
-        let api = protected::<AzureClaims>(&validator).await;
+        let api = protected::<EntraClaims>(&validator).await;
         let claims = accepted(&call(&api, &entra.v2_token(A)).await);
         assert_eq!(claims["tid"], A);
         assert_eq!(claims["oid"], OID);
@@ -187,12 +185,12 @@ async fn entra_multi_tenant_accepts_each_tenant_and_the_allow_list_refuses_other
             validator.issuers().collect::<Vec<_>>(),
             [entra.v2_issuer("{tenantid}")]
         );
-        let api = protected::<AzureClaims>(&validator).await;
+        let api = protected::<EntraClaims>(&validator).await;
         assert_eq!(accepted(&call(&api, &entra.v2_token(A)).await)["tid"], A);
         assert_eq!(accepted(&call(&api, &entra.v2_token(B)).await)["tid"], B);
 
         let only_a = build(preset.allowed_tenants([A])).await;
-        let api = protected::<AzureClaims>(&only_a).await;
+        let api = protected::<EntraClaims>(&only_a).await;
         accepted(&call(&api, &entra.v2_token(A)).await);
         assert_refused(&call(&api, &entra.v2_token(B)).await, "tenant not allowed");
         assert_eq!(

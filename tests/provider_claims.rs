@@ -1,4 +1,4 @@
-//! The provider claims types (`AzureClaims`, `KeycloakClaims`) as users
+//! The provider claims types (`EntraClaims`, `KeycloakClaims`) as users
 //! put them to work: tokens in the providers' shapes, signed by a
 //! `TestIssuer` whose JWKS is fetched over HTTP, sent over 127.0.0.1 to an
 //! axum app with the `OidcBearerLayer` and per-route `Require` layers for
@@ -11,7 +11,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use axum::Router;
 use axum::routing::{MethodRouter, get};
 use http::StatusCode;
-use oidc_bearer::{AzureClaims, Claims, Grants, KeycloakClaims, Require, Validator};
+use oidc_bearer::authz::Grants;
+use oidc_bearer::providers::{EntraClaims, KeycloakClaims};
+use oidc_bearer::{Claims, Require, Validator};
 use oidc_bearer_testkit::TestIssuer;
 use serde_json::{Value, json};
 
@@ -94,11 +96,11 @@ fn keycloak(extra: Value) -> Value {
 }
 
 /// `/orders` needs scope `orders.read`, `/admin` the app role
-/// `Orders.Admin`; handlers answer from the `Claims<AzureClaims>` they get.
+/// `Orders.Admin`; handlers answer from the `Claims<EntraClaims>` they get.
 fn entra_app(validator: &Validator, runs: &Runs) -> Router {
     let handler = |runs: &Runs| -> MethodRouter {
         let runs = runs.clone();
-        get(move |claims: Claims<AzureClaims>| async move {
+        get(move |claims: Claims<EntraClaims>| async move {
             runs.ran();
             format!(
                 "tid={} oid={} client={} user={} app_only={}",
@@ -113,13 +115,13 @@ fn entra_app(validator: &Validator, runs: &Runs) -> Router {
     Router::new()
         .route(
             "/orders",
-            handler(runs).route_layer(Require::scope("orders.read").layer::<AzureClaims>()),
+            handler(runs).route_layer(Require::scope("orders.read").layer::<EntraClaims>()),
         )
         .route(
             "/admin",
-            handler(runs).route_layer(Require::role("Orders.Admin").layer::<AzureClaims>()),
+            handler(runs).route_layer(Require::role("Orders.Admin").layer::<EntraClaims>()),
         )
-        .route_layer(validator.layer::<AzureClaims>())
+        .route_layer(validator.layer::<EntraClaims>())
 }
 
 #[track_caller]
@@ -315,7 +317,7 @@ async fn keycloak_realm_and_client_roles_of_one_name_stay_apart() {
 /// built from `Default` and field assignment (for handler unit tests).
 #[test]
 fn built_from_default_outside_the_crate() {
-    let mut entra = AzureClaims::default();
+    let mut entra = EntraClaims::default();
     entra.tid = Some(TENANT.into());
     entra.scp.insert("orders.read".into());
     entra.roles.push("Orders.Admin".into());

@@ -4,7 +4,8 @@
 //! server's discovery document.
 
 use axum::{Router, routing::get};
-use oidc_bearer::{Issuer, ProblemJson, Require, StandardClaims, StepUp, TokenSource, Validator};
+use oidc_bearer::rejection::ProblemJson;
+use oidc_bearer::{Issuer, Require, StandardClaims, StepUp, TokenSource, Validator};
 use oidc_bearer_testkit::{TestIssuer, now};
 use serde_json::{Value, json};
 
@@ -440,7 +441,8 @@ async fn anonymous_refusals_inside_the_layer_name_the_document_too() {
 
 #[tokio::test]
 async fn the_document_names_the_layers_dpop_settings() {
-    use oidc_bearer::{Algorithm, Dpop};
+    use oidc_bearer::Dpop;
+    use oidc_bearer::keys::Algorithm;
     let issuer = TestIssuer::start().await;
     let validator = validator(&issuer, "https://api.example.com/mcp").await;
     let document = |layer: oidc_bearer::OidcBearerLayer<StandardClaims>| {

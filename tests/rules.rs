@@ -17,10 +17,9 @@ use axum::response::Response;
 use axum::{Json, Router, routing::get};
 use http::header::{AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{HeaderMap, HeaderValue, StatusCode};
-use oidc_bearer::{
-    Claims, Error, ErrorKind, ManualClock, OidcBearerLayer, ProblemJson, Validator,
-    ValidatorBuilder,
-};
+use oidc_bearer::clock::ManualClock;
+use oidc_bearer::rejection::ProblemJson;
+use oidc_bearer::{Claims, Error, ErrorKind, OidcBearerLayer, Validator, ValidatorBuilder};
 use oidc_bearer_testkit::{KeyKind, MockProvider, Reply, TestKey, TokenBuilder, jwks};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};

@@ -6,7 +6,9 @@
 use std::time::Duration;
 
 use axum::{Router, extract::State, response::Response, routing::get};
-use oidc_bearer::{AuthorizeLayer, Claims, ProblemJson, StandardClaims, StepUp, Validator};
+use oidc_bearer::authz::AuthorizeLayer;
+use oidc_bearer::rejection::ProblemJson;
+use oidc_bearer::{Claims, StandardClaims, StepUp, Validator};
 use oidc_bearer_testkit::{TestIssuer, now};
 
 mod common;

@@ -9,7 +9,9 @@
 use std::sync::LazyLock;
 
 use libfuzzer_sys::fuzz_target;
-use oidc_bearer::{KeySet, ManualClock, StandardClaims, Validator};
+use oidc_bearer::{StandardClaims, Validator};
+use oidc_bearer::keys::KeySet;
+use oidc_bearer::clock::ManualClock;
 use oidc_bearer_testkit::b64url;
 
 const ISS: &str = "https://issuer.fuzz.test/realms/fuzz";

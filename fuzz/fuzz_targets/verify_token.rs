@@ -15,7 +15,8 @@
 use std::sync::LazyLock;
 
 use libfuzzer_sys::fuzz_target;
-use oidc_bearer::{ManualClock, StandardClaims, Validator};
+use oidc_bearer::{StandardClaims, Validator};
+use oidc_bearer::clock::ManualClock;
 use oidc_bearer_testkit::{KeyKind, TestKey, b64url, jwks};
 
 const ISS: &str = "https://issuer.fuzz.test/realms/fuzz";

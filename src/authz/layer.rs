@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 
-use http::{Extensions, Request, Response};
+use http::{Request, Response};
 use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
@@ -357,7 +357,7 @@ impl<Q: Requirement, C, R: RejectionHandler<axum::body::Body>> AuthorizeLayer<Q,
     pub fn authorize_in<G: Grants + ?Sized>(
         &self,
         grants: &G,
-        extensions: &Extensions,
+        extensions: &http::Extensions,
     ) -> Result<(), axum::response::Response> {
         let Some(context) = AuthContext::from_extensions(extensions) else {
             return self.authorize(grants);

@@ -35,7 +35,8 @@ use crate::error::Error;
 /// [`AuthorizeLayer::new`] for yours).
 ///
 /// ```
-/// use oidc_bearer::{Error, Grants, StandardClaims, authz::{AuthorizeLayer, Requirement}};
+/// use oidc_bearer::{Error, StandardClaims, authz::{AuthorizeLayer, Requirement}};
+/// use oidc_bearer::authz::Grants;
 ///
 /// /// Tokens issued at most a day before now.
 /// #[derive(Debug, Clone)]

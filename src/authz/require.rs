@@ -11,7 +11,7 @@ use crate::error::Error;
 /// Built once at startup; checking it against claims ([`is_met_by`],
 /// [`check`]) allocates nothing. Apply it with [`layer`](Self::layer)
 /// (inside [`OidcBearerLayer`](crate::OidcBearerLayer)), or inside a
-/// handler with [`AuthorizeLayer::authorize`](crate::AuthorizeLayer::authorize).
+/// handler with [`AuthorizeLayer::authorize`](crate::authz::AuthorizeLayer::authorize).
 ///
 /// ```
 /// use oidc_bearer::{Require, StandardClaims};
@@ -54,8 +54,8 @@ use crate::error::Error;
 /// error="insufficient_scope", …` with the same attributes, and a fresh
 /// `DPoP-Nonce` when the layer's [nonces](crate::Dpop::nonces) are on.
 /// That holds for the [layer](Self::layer) and for the guard
-/// [`AuthorizeLayer::authorize_in`](crate::AuthorizeLayer::authorize_in),
-/// which see the request; [`AuthorizeLayer::authorize`](crate::AuthorizeLayer::authorize)
+/// [`AuthorizeLayer::authorize_in`](crate::authz::AuthorizeLayer::authorize_in),
+/// which see the request; [`AuthorizeLayer::authorize`](crate::authz::AuthorizeLayer::authorize)
 /// does not, and always answers `Bearer`.
 ///
 /// # Panics
@@ -200,7 +200,7 @@ impl Require {
 
     /// `Ok` when `grants` meet the requirement, else the
     /// [`Error::InsufficientScope`] the layer would refuse with (turn it
-    /// into a response with [`rejection_parts`](crate::rejection_parts)).
+    /// into a response with [`rejection_parts`](crate::rejection::rejection_parts)).
     ///
     /// ```
     /// use oidc_bearer::{Error, Require, StandardClaims};

@@ -13,7 +13,8 @@ use crate::claims::{Claims, StandardClaims};
 /// role `admin` is not the client role `admin`, nor an app role).
 ///
 /// ```
-/// use oidc_bearer::{Grants, Require};
+/// use oidc_bearer::Require;
+/// use oidc_bearer::authz::Grants;
 ///
 /// #[derive(serde::Deserialize)]
 /// struct MyClaims {

@@ -80,7 +80,7 @@ use super::Audience;
 /// assert!(serde_json::from_str::<MyClaims>(r#"{"auth_time": "1718719921"}"#).is_err());
 /// ```
 ///
-/// Also at the crate root, as `oidc_bearer::numeric_date`.
+/// Also at the crate root, as `oidc_bearer::claims::serde::numeric_date`.
 pub fn numeric_date<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
     d.deserialize_any(NumericDateVisitor)
 }

@@ -22,7 +22,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 ///
 /// ```
 /// use std::time::Duration;
-/// use oidc_bearer::{Dpop, Nonces};
+/// use oidc_bearer::Dpop;
+/// use oidc_bearer::dpop::Nonces;
 ///
 /// let dpop = Dpop::allowed().nonces(
 ///     Nonces::new()

@@ -21,7 +21,8 @@ use super::replay::{ProofId, ReplayStore, Seen, StoreError, StoreFuture};
 /// [`Dpop::allow_replays_when_store_fails`](crate::Dpop::allow_replays_when_store_fails).
 ///
 /// ```no_run
-/// use oidc_bearer::{Dpop, RedisReplayStore};
+/// use oidc_bearer::Dpop;
+/// use oidc_bearer::dpop::RedisReplayStore;
 ///
 /// # fn doc() -> Result<(), oidc_bearer::Error> {
 /// let store = RedisReplayStore::new("redis://127.0.0.1:6379/")?;

@@ -92,7 +92,8 @@ impl<'a> RefusedToken<'a> {
 ///
 /// ```
 /// use std::sync::Arc;
-/// use oidc_bearer::{Issuer, IssuerHints};
+/// use oidc_bearer::Issuer;
+/// use oidc_bearer::issuers::IssuerHints;
 ///
 /// /// A provider whose issuers always end in `/tenant/<name>`.
 /// #[derive(Debug)]

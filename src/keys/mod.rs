@@ -5,7 +5,7 @@
 //! `ParsedPublicKey`s (one per algorithm the key may verify), so a request
 //! pays for the signature check and nothing else. Nothing here fetches.
 //!
-//! Each source is reduced to one [`PublicKey`](public_key::PublicKey) form
+//! Each source is reduced to one `PublicKey` form
 //! first, so an `x5c` certificate can be compared with the JWK members
 //! beside it and every key is screened by the same rules whatever it came
 //! from.
@@ -21,6 +21,8 @@ mod spki;
 mod verifying;
 mod x509;
 
+pub use crate::algorithm::Algorithm;
+pub use crate::jwks::{Health, HealthStatus};
 pub(crate) use hmac::HmacKeys;
 pub(crate) use proof_key::{JwkMembers, proof_key};
 pub(crate) use set::Candidates;

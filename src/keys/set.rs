@@ -34,7 +34,7 @@ pub struct SkippedKey {
 /// skipped:
 ///
 /// ```
-/// use oidc_bearer::KeySet;
+/// use oidc_bearer::keys::KeySet;
 ///
 /// // Keycloak's realm keys: a signing key and an encryption key.
 /// let jwks = br#"{"keys":[

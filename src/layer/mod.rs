@@ -266,7 +266,7 @@ impl<C, R> OidcBearerLayer<C, R> {
     }
 
     /// Replace how rejections are turned into responses, e.g. with
-    /// [`ProblemJson`](crate::ProblemJson) or a closure
+    /// [`ProblemJson`](crate::rejection::ProblemJson) or a closure
     /// `Fn(&Error, Parts) -> Response<B>`: for this layer's refusals and
     /// those of the requirement layers and extractors inside it, unless
     /// one of them names its own.

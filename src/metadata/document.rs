@@ -125,7 +125,7 @@ impl<C, R> OidcBearerLayer<C, R> {
             }),
             dpop_bound_access_tokens_required: self
                 .dpop_settings()
-                .is_some_and(|d| d.mode == crate::DpopMode::DpopRequired),
+                .is_some_and(|d| d.mode == crate::dpop::DpopMode::DpopRequired),
             location: resource.clone(),
         }
     }

@@ -1,4 +1,4 @@
-//! [`AzureClaims`]: a Microsoft Entra ID (Azure AD) access token.
+//! [`EntraClaims`]: a Microsoft Entra ID (Azure AD) access token.
 
 use std::collections::BTreeSet;
 
@@ -34,10 +34,11 @@ use crate::claims::serde::{
 /// Entra ID has no realm or client roles, so those are never granted.
 ///
 /// ```
-/// use oidc_bearer::{AzureClaims, Require};
+/// use oidc_bearer::Require;
+/// use oidc_bearer::providers::EntraClaims;
 ///
 /// // A v2.0 delegated token, as in Microsoft's reference.
-/// let claims: AzureClaims = serde_json::from_str(r#"{
+/// let claims: EntraClaims = serde_json::from_str(r#"{
 ///     "aud": "6e74172b-be56-4843-9ff4-e66a39bb12e3",
 ///     "iss": "https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47/v2.0",
 ///     "iat": 1537231048, "nbf": 1537231048, "exp": 1537234948,
@@ -65,10 +66,10 @@ use crate::claims::serde::{
 ///
 /// The type is `#[non_exhaustive]` so claims can be added later; outside
 /// this crate, build one from JSON as above, or from [`Default`] and field
-/// assignment (`let mut c = AzureClaims::default(); c.tid = Some(..);`).
+/// assignment (`let mut c = EntraClaims::default(); c.tid = Some(..);`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[non_exhaustive]
-pub struct AzureClaims {
+pub struct EntraClaims {
     /// Issuer: `https://sts.windows.net/{tid}/` (v1.0) or
     /// `https://login.microsoftonline.com/{tid}/v2.0` (v2.0).
     #[serde(default)]
@@ -172,7 +173,7 @@ pub struct AzureClaims {
     pub idtyp: Option<String>,
 }
 
-impl AzureClaims {
+impl EntraClaims {
     /// True when [`scp`](Self::scp) grants `scope` (exactly,
     /// case-sensitive). Never answered from [`roles`](Self::roles).
     pub fn has_scope(&self, scope: &str) -> bool {
@@ -223,13 +224,13 @@ impl AzureClaims {
 
 /// Scopes from `scp`, app roles from `roles`; realm and client roles are
 /// Keycloak's and never granted.
-impl Grants for AzureClaims {
+impl Grants for EntraClaims {
     fn has_scope(&self, scope: &str) -> bool {
-        AzureClaims::has_scope(self, scope)
+        EntraClaims::has_scope(self, scope)
     }
 
     fn has_role(&self, role: &str) -> bool {
-        AzureClaims::has_role(self, role)
+        EntraClaims::has_role(self, role)
     }
 }
 
@@ -237,7 +238,7 @@ impl Grants for AzureClaims {
 mod tests {
     use super::*;
 
-    fn parse(json: &str) -> AzureClaims {
+    fn parse(json: &str) -> EntraClaims {
         serde_json::from_str(json).unwrap()
     }
 
@@ -403,7 +404,7 @@ mod tests {
             r#"{"idtyp":["app"]}"#,
             r#"5"#,
         ] {
-            assert!(serde_json::from_str::<AzureClaims>(bad).is_err(), "{bad}");
+            assert!(serde_json::from_str::<EntraClaims>(bad).is_err(), "{bad}");
         }
     }
 
@@ -417,7 +418,7 @@ mod tests {
             serde_json::json!(["6e74172b-be56-4843-9ff4-e66a39bb12e3"])
         );
         assert!(json.get("roles").is_none() && json.get("upn").is_none());
-        assert_eq!(serde_json::from_value::<AzureClaims>(json).unwrap(), c);
+        assert_eq!(serde_json::from_value::<EntraClaims>(json).unwrap(), c);
         let app = parse(APP_ONLY);
         let json = serde_json::to_value(&app).unwrap();
         assert_eq!(
@@ -429,7 +430,7 @@ mod tests {
 
     #[test]
     fn default_then_fields() {
-        let mut c = AzureClaims::default();
+        let mut c = EntraClaims::default();
         assert!(!c.has_scope("a") && !c.is_app_only() && c.client_id().is_none());
         c.appid = Some("v1-client".into());
         c.scp.insert("orders.read".into());

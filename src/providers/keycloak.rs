@@ -18,7 +18,7 @@ use crate::issuers::{IntoIssuers, Issuer, IssuerHints, KindCheck, Refusal, Refus
 /// [`internal_url`](Self::internal_url) while tokens keep the public
 /// issuer — and the audiences you give. Keycloak's `RSA-OAEP` encryption
 /// key in that set is never used to verify. Realm roles and client roles
-/// are read apart by [`KeycloakClaims`](crate::KeycloakClaims) and
+/// are read apart by [`KeycloakClaims`](crate::providers::KeycloakClaims) and
 /// [`Require`](crate::Require).
 ///
 /// Keycloak puts the API in `aud` only with an Audience mapper on the

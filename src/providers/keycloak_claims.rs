@@ -34,7 +34,8 @@ use crate::claims::serde::{
 /// for a realm role with [`Require::realm_role`](crate::Require::realm_role).
 ///
 /// ```
-/// use oidc_bearer::{KeycloakClaims, Require};
+/// use oidc_bearer::Require;
+/// use oidc_bearer::providers::KeycloakClaims;
 ///
 /// let claims: KeycloakClaims = serde_json::from_str(r#"{
 ///     "exp": 1718723521, "iat": 1718719921, "jti": "onrtac:6c0bd6f4",

@@ -2,13 +2,13 @@
 //! of its access tokens. The core knows nothing of them: a preset only
 //! fills in [`Issuer`](crate::Issuer)s through their public methods, and
 //! hands what it knows of its provider to the core through
-//! [`IssuerHints`](crate::IssuerHints).
+//! [`IssuerHints`].
 //!
 //! - `entra`: [`EntraId`], Microsoft Entra ID tenants, v1 and v2 tokens
 //!   (`clouds`: the clouds' issuers; `hints`: the lints, the v1 key alias
 //!   and Microsoft Graph's tokens);
 //! - `keycloak`: [`Keycloak`], a realm, its keys and internal address;
-//! - `entra_claims`: [`AzureClaims`], Microsoft Entra ID (Azure AD) v1.0
+//! - `entra_claims`: [`EntraClaims`], Microsoft Entra ID (Azure AD) v1.0
 //!   and v2.0 access tokens: `scp`, app `roles`, `oid`, `tid`, `azp` or
 //!   `appid`;
 //! - `keycloak_claims`: [`KeycloakClaims`], Keycloak access tokens: `scope`,
@@ -18,7 +18,7 @@
 //! - `okta_claims`: [`OktaClaims`], Okta access tokens: `scp` as an array,
 //!   `cid`, `uid`.
 //!
-//! The claims types implement [`Grants`](crate::Grants), so
+//! The claims types implement [`Grants`](crate::authz::Grants), so
 //! [`Require`](crate::Require) works with them, and all read their
 //! claims with the helpers of [`claims::serde`](crate::claims::serde), as
 //! [`StandardClaims`](crate::StandardClaims) does: a shape one accepts,
@@ -31,8 +31,9 @@ mod keycloak_claims;
 mod okta;
 mod okta_claims;
 
+pub use crate::claims::KeycloakAccess;
 pub use entra::{EntraId, EntraTokenVersion};
-pub use entra_claims::AzureClaims;
+pub use entra_claims::EntraClaims;
 pub use keycloak::Keycloak;
 pub use keycloak_claims::KeycloakClaims;
 pub use okta::Okta;

@@ -24,7 +24,7 @@ use crate::issuers::{IntoIssuers, Issuer, IssuerHints, Refusal, RefusedToken};
 ///   `api://default` for the `default` server until an admin changes it.
 ///
 /// Okta's access tokens carry `scp` as a JSON array, `cid` the client id
-/// and `uid` the user id; [`OktaClaims`](crate::OktaClaims) reads them.
+/// and `uid` the user id; [`OktaClaims`](crate::providers::OktaClaims) reads them.
 ///
 /// The org authorization server (issuer `https://{yourOktaDomain}`, no
 /// `/oauth2/…`) issues access tokens for Okta's own APIs: "Okta is the

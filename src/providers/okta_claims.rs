@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
-use crate::authz::Grants;
+use crate::claims::Grants;
 use crate::claims::serde::{numeric_date_opt, one_or_many, scope_set, string_or_list};
 
 /// The claims of an access token of an Okta custom authorization server,
@@ -25,7 +25,8 @@ use crate::claims::serde::{numeric_date_opt, one_or_many, scope_set, string_or_l
 /// making (read them from [`groups`](Self::groups)).
 ///
 /// ```
-/// use oidc_bearer::{OktaClaims, Require};
+/// use oidc_bearer::Require;
+/// use oidc_bearer::providers::OktaClaims;
 ///
 /// let claims: OktaClaims = serde_json::from_str(r#"{
 ///     "ver": 1, "jti": "AT.0mP4JKAZX1iACIT4vbEDF7LpvDVjxypPMf0D7uX39RE",

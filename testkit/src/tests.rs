@@ -630,7 +630,7 @@ async fn issuer_serves_discovery_and_rotates() {
 fn thumbprint_matches_oidc_bearer_for_every_key_kind() {
     for kind in KeyKind::ALL {
         let key = TestKey::generate(kind, "k");
-        let theirs = oidc_bearer::jwk_thumbprint(&key.public_jwk().to_string()).unwrap();
+        let theirs = oidc_bearer::dpop::jwk_thumbprint(&key.public_jwk().to_string()).unwrap();
         assert_eq!(key.thumbprint(), theirs, "{kind:?}");
         let bound = TokenBuilder::new().bound_to(&key).sign(&key);
         let (_, claims, _) = split(&bound);

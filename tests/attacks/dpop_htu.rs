@@ -15,7 +15,8 @@ use std::time::Duration;
 
 use http::HeaderValue;
 use http::header::HOST;
-use oidc_bearer::{Dpop, jwk_thumbprint};
+use oidc_bearer::Dpop;
+use oidc_bearer::dpop::jwk_thumbprint;
 use oidc_bearer_testkit::dpop_proof;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 

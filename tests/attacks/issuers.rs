@@ -4,7 +4,10 @@
 //! and an `iss` that merely has a multi-tenant template's shape selects no
 //! issuer at all, so it costs no key lookup and no fetch.
 
-use oidc_bearer::{EntraId, EntraTokenVersion, Error, IntoIssuers, Issuer, ManualClock, Validator};
+use oidc_bearer::clock::ManualClock;
+use oidc_bearer::issuers::IntoIssuers;
+use oidc_bearer::providers::EntraTokenVersion;
+use oidc_bearer::{EntraId, Error, Issuer, Validator};
 use oidc_bearer_testkit::{KeyKind, MockProvider, Reply, TestKey, jwks};
 use serde_json::json;
 

@@ -5,7 +5,8 @@
 
 use std::time::Duration;
 
-use oidc_bearer::{Error, Issuer, ManualClock, Validator};
+use oidc_bearer::clock::ManualClock;
+use oidc_bearer::{Error, Issuer, Validator};
 use oidc_bearer_testkit::{KeyKind, MockProvider, Reply, TestKey};
 
 use super::*;

@@ -2,7 +2,8 @@
 //! with the realm's keys and sent as access tokens, and `aud` values that
 //! name no one, which must never let the `azp` alternative stand in.
 
-use oidc_bearer::{Error, IntoIssuers, Issuer, Keycloak};
+use oidc_bearer::issuers::IntoIssuers;
+use oidc_bearer::{Error, Issuer, Keycloak};
 
 use crate::*;
 

@@ -4,7 +4,8 @@
 #![allow(dead_code)]
 
 use axum::{Router, routing::get};
-use oidc_bearer::{Claims, Dpop, StandardClaims, Validator, jwk_thumbprint};
+use oidc_bearer::dpop::jwk_thumbprint;
+use oidc_bearer::{Claims, Dpop, StandardClaims, Validator};
 use oidc_bearer_testkit::{KeyKind, TestIssuer, TestKey, TokenBuilder, dpop_proof};
 use reqwest::StatusCode;
 

@@ -64,7 +64,8 @@ enum Tenants {
 /// required.
 ///
 /// ```
-/// use oidc_bearer::{EntraId, EntraTokenVersion, Validator};
+/// use oidc_bearer::{EntraId, Validator};
+/// use oidc_bearer::providers::EntraTokenVersion;
 ///
 /// # async fn run() -> Result<(), oidc_bearer::Error> {
 /// let validator = Validator::builder()
