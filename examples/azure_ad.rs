@@ -226,11 +226,11 @@ async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
         .route("/me", get(me))
         .route(
             "/orders",
-            get(orders).route_layer(read.layer::<EntraClaims>().realm(REALM)),
+            get(orders).route_layer(read.layer::<EntraClaims>()),
         )
         .route(
             "/admin",
-            post(admin).route_layer(admin_role.layer::<EntraClaims>().realm(REALM)),
+            post(admin).route_layer(admin_role.layer::<EntraClaims>()),
         )
         .route_layer(validator.layer::<EntraClaims>().realm(REALM));
 

@@ -180,11 +180,11 @@ async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
         .route("/me", get(me))
         .route(
             "/orders",
-            get(orders).route_layer(reader.layer::<KeycloakClaims>().realm(REALM)),
+            get(orders).route_layer(reader.layer::<KeycloakClaims>()),
         )
         .route(
             "/admin",
-            post(admin).route_layer(admin_role.layer::<KeycloakClaims>().realm(REALM)),
+            post(admin).route_layer(admin_role.layer::<KeycloakClaims>()),
         )
         .route_layer(validator.layer::<KeycloakClaims>().realm(REALM));
 

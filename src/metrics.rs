@@ -51,8 +51,7 @@ use crate::error::Error;
 /// | a refused token | debug | event "bearer token rejected", `reason` (the [`Error`](crate::Error)'s message, e.g. "token expired"; not the metric label `Error::reason()`, e.g. `expired`; never the token or its claims) |
 /// | a refused DPoP proof | debug | event "DPoP proof rejected", `reason` |
 /// | a replay store that failed | warn | event "DPoP proof refused: the replay store failed" (or "…check skipped…" when failing open), `error` |
-/// | a route's scope or role missing | debug | event "insufficient scope", `required` |
-/// | a route's step-up missing | debug | event "step-up required", `error` |
+/// | a route's requirement not met (scope, role, step-up) | debug | event "requirement not met", `error` |
 /// | the query-parameter token source configured | warn | event at layer construction (never a value) |
 /// | a failed key fetch | warn | event "fetching signing keys failed; keeping the last good keys", `error`, `failures` (in a row), `retry_in_ms` |
 /// | a found JWKS URL | info | event "discovered the JWKS URL", `jwks_uri` |
@@ -67,10 +66,14 @@ pub struct Metrics {
     pub verified: u64,
     /// Tokens accepted from the verified-token cache.
     pub cache_hits: u64,
-    /// Tokens (and requests) refused by the layer or the validator, by
-    /// [`Error::reason`], [`StepUp`](crate::StepUp)'s 401s included;
-    /// only reasons seen so far are present. [`Require`](crate::Require)'s
-    /// 403s are not counted: its layer holds no validator to count with.
+    /// Tokens (and requests) refused, by [`Error::reason`], each once where
+    /// it was decided: by the validator, the bearer layer (no token, a
+    /// malformed request, a DPoP proof) or a requirement layer inside it
+    /// ([`Require`](crate::Require)'s 403s, [`StepUp`](crate::StepUp)'s
+    /// 401s, and the guard `authorize_in`); only reasons seen so far are
+    /// present. The guard `authorize`, which sees no request, and a
+    /// requirement layer with no bearer layer in front have no validator
+    /// to count with.
     pub rejected: BTreeMap<&'static str, u64>,
     /// Key fetches attempted (start-up, timer and unknown `kid`), over all
     /// key stores.

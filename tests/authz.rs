@@ -641,6 +641,76 @@ async fn custom_claims_types_implement_grants() {
     assert_eq!(runs.count(), 1);
 }
 
+/// The realm and the rejection handler are said once, on the bearer
+/// layer: `Require`, `StepUp`, the guard `authorize_in` and the `Claims`
+/// extractor answer with them; a requirement's own `.realm(..)` or
+/// `.on_rejection(..)` wins for its route.
+#[tokio::test]
+async fn realm_and_handler_are_said_once_on_the_bearer_layer() {
+    let fx = Fixture::new().await;
+    let runs = Runs::default();
+    let write = || Require::scope("orders.write").layer::<StandardClaims>();
+    let plain = |_: &Error, parts: http::response::Parts| Response::from_parts(parts, "own".into());
+    let guarded = move |extensions: http::Extensions, claims: Claims<StandardClaims>| async move {
+        write().authorize_in(&claims, &extensions)?;
+        Ok::<_, Response>("ran")
+    };
+    let app = Router::new()
+        .route("/inherits", runs.handler().route_layer(write()))
+        .route(
+            "/step-up",
+            runs.handler().route_layer(
+                oidc_bearer::StepUp::acr_values(["urn:test:mfa"]).layer::<StandardClaims>(),
+            ),
+        )
+        .route("/guard", get(guarded))
+        .route(
+            "/own",
+            runs.handler()
+                .route_layer(write().realm("own-realm").on_rejection(plain)),
+        )
+        .route_layer(
+            fx.validator
+                .layer::<StandardClaims>()
+                .realm(REALM)
+                .on_rejection(ProblemJson),
+        );
+    let api = serve(app).await;
+    let reader = bearer(&fx.token(json!({"scope": "orders.read"})));
+    for path in ["/inherits", "/guard"] {
+        let answer = fetch(&api, path, &[&reader]).await;
+        assert_eq!(answer.status, StatusCode::FORBIDDEN, "{path}");
+        assert_eq!(
+            answer.challenge.as_deref(),
+            Some(insufficient("scope orders.write", Some("orders.write")).as_str()),
+            "{path}"
+        );
+        let body: Value = serde_json::from_str(&answer.body).expect("problem+json");
+        assert_eq!(body["status"], 403, "{path}");
+    }
+    let step_up = fetch(&api, "/step-up", &[&reader]).await;
+    assert_eq!(step_up.status, StatusCode::UNAUTHORIZED);
+    assert!(
+        step_up.challenge.as_deref().unwrap().starts_with(&format!(
+            "Bearer realm=\"{REALM}\", error=\"insufficient_user_authentication\""
+        )),
+        "{step_up:?}"
+    );
+    let body: Value = serde_json::from_str(&step_up.body).expect("problem+json");
+    assert_eq!(body["status"], 401);
+    let own = fetch(&api, "/own", &[&reader]).await;
+    assert_eq!(own.status, StatusCode::FORBIDDEN);
+    assert!(
+        own.challenge
+            .as_deref()
+            .unwrap()
+            .starts_with(r#"Bearer realm="own-realm", error="insufficient_scope""#),
+        "{own:?}"
+    );
+    assert_eq!(own.body, "own");
+    assert_eq!(runs.count(), 0);
+}
+
 /// Every refusal is counted once in the validator's metrics, by its
 /// reason, wherever it is decided: the request's (no token, a malformed
 /// header, a token over the size limit), the token's (the validator), the

@@ -451,3 +451,36 @@ async fn a_header_seen_before_still_has_its_signature_and_alg_checked() {
         "invalid DPoP proof: the proof typ is not dpop+jwt",
     );
 }
+
+/// A handler reads from `AuthContext` that a request came with the `DPoP`
+/// scheme (and an unbound token with `Bearer`), through the same layer.
+#[tokio::test]
+async fn a_handler_sees_which_scheme_admitted_the_token() {
+    use axum::{Router, routing::get};
+    use oidc_bearer::{AuthContext, StandardClaims, credentials::Scheme};
+
+    let issuer = TestIssuer::start().await;
+    let validator = validator_for(&issuer, AUDIENCE).build().await.unwrap();
+    let scheme = |context: AuthContext| async move {
+        match context.scheme() {
+            Some(Scheme::Dpop) => "dpop",
+            Some(Scheme::Bearer) => "bearer",
+            _ => "other",
+        }
+    };
+    let app = Router::new().route("/me", get(scheme)).route_layer(
+        validator
+            .layer::<StandardClaims>()
+            .dpop(Dpop::allowed().plain_http()),
+    );
+    let api = common::serve(app).await;
+    let client = client(&issuer, KeyKind::EcP256);
+    let proof = client.proof(&api, "GET").sign(&client.key);
+    let answer = client.get(&api, &proof).await;
+    answer.ok();
+    assert_eq!(answer.body, "dpop");
+    let unbound = issuer.token(AUDIENCE);
+    let answer = send(&api, "GET", "/me", &[&format!("Bearer {unbound}")], &[]).await;
+    answer.ok();
+    assert_eq!(answer.body, "bearer");
+}

@@ -360,3 +360,73 @@ async fn the_query_parameter_is_configured_with_one_warning() {
         ["header"]
     );
 }
+
+/// What the `AuthContext` extractor tells a handler: the scheme, the
+/// source the token was read from, or that the request came in without
+/// credentials.
+async fn how(context: oidc_bearer::AuthContext) -> String {
+    let source = context
+        .token_source()
+        .map(|s| format!("{s:?}"))
+        .unwrap_or_default();
+    format!(
+        "scheme={:?} anonymous={} source={source} sub={:?}",
+        context.scheme(),
+        context.is_anonymous(),
+        context
+            .claims::<StandardClaims>()
+            .and_then(|c| c.sub.clone()),
+    )
+}
+
+#[tokio::test]
+async fn a_handler_reads_how_its_request_was_admitted() {
+    let issuer = TestIssuer::start().await;
+    let validator = validator_for(&issuer, AUDIENCE).build().await.unwrap();
+    let layer = validator
+        .layer::<StandardClaims>()
+        .token_sources([
+            TokenSource::authorization_header(),
+            TokenSource::cookie("at"),
+        ])
+        .allow_anonymous();
+    let api = serve(Router::new().route("/how", get(how)).route_layer(layer)).await;
+    let token = issuer.token(AUDIENCE);
+    let header = send(
+        &api,
+        "/how",
+        &[("authorization", &format!("Bearer {token}"))],
+    )
+    .await;
+    assert_eq!(
+        header.body,
+        r#"scheme=Some(Bearer) anonymous=false source=TokenSource(AuthorizationHeader) sub=Some("user-1")"#
+    );
+    let cookie = send(&api, "/how", &[("cookie", &format!("at={token}"))]).await;
+    assert_eq!(
+        cookie.body,
+        r#"scheme=Some(Bearer) anonymous=false source=TokenSource(Cookie("at")) sub=Some("user-1")"#
+    );
+    let anonymous = send(&api, "/how", &[]).await;
+    assert_eq!(
+        anonymous.body,
+        "scheme=None anonymous=true source= sub=None"
+    );
+    // A claims type the layer does not verify is no claims.
+    let other = |context: oidc_bearer::AuthContext| async move {
+        format!("{}", context.claims::<serde_json::Value>().is_some())
+    };
+    let api = serve(
+        Router::new()
+            .route("/other", get(other))
+            .route_layer(validator.layer::<StandardClaims>()),
+    )
+    .await;
+    let answer = send(
+        &api,
+        "/other",
+        &[("authorization", &format!("Bearer {token}"))],
+    )
+    .await;
+    assert_eq!(answer.body, "false");
+}
