@@ -148,6 +148,7 @@ impl Edge {
 }
 
 impl AuthContext {
+    #[inline]
     pub(crate) fn new(
         edge: Arc<Edge>,
         admission: Admission,
@@ -161,12 +162,14 @@ impl AuthContext {
     }
 
     /// The context the bearer layer put into these extensions, if any.
+    #[inline]
     pub fn from_extensions(extensions: &Extensions) -> Option<&AuthContext> {
         extensions.get::<AuthContext>()
     }
 
     /// The verified claims as `C`: `None` for an anonymous request, or
     /// when the layer was built for another claims type.
+    #[inline]
     pub fn claims<C: Send + Sync + 'static>(&self) -> Option<Claims<C>> {
         let claims = self.claims.as_ref()?.clone();
         claims.downcast::<C>().ok().map(Claims)
@@ -292,6 +295,7 @@ impl<C: Send + Sync + 'static> Claims<C> {
     /// }
     /// assert_eq!(handle(&http::Request::new(())), None);
     /// ```
+    #[inline]
     pub fn from_extensions(extensions: &Extensions) -> Option<Claims<C>> {
         AuthContext::from_extensions(extensions)?.claims::<C>()
     }

@@ -472,12 +472,14 @@ pin_project! {
 }
 
 impl<F, B> AuthorizeFuture<F, B> {
+    #[inline(always)]
     fn inner(future: F) -> Self {
         AuthorizeFuture {
             state: State::Inner { future },
         }
     }
 
+    #[inline(always)]
     fn refused(response: Response<B>) -> Self {
         AuthorizeFuture {
             state: State::Refused {

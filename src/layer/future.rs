@@ -58,12 +58,15 @@ where
     S: Service<Request<ReqBody>>,
 {
     /// The inner service's future, for a request admitted with `scheme`.
+    // Inlined: the future is built in place, not copied through calls.
+    #[inline(always)]
     pub(super) fn inner(future: S::Future, edge: &Arc<Edge>, scheme: Scheme) -> Self {
         ResponseFuture {
             state: State::admitted(future, edge, scheme),
         }
     }
 
+    #[inline(always)]
     pub(super) fn refused(response: S::Response) -> Self {
         ResponseFuture {
             state: State::Refused {
@@ -103,6 +106,7 @@ where
     S: Service<Request<ReqBody>>,
 {
     /// A DPoP request's response gets a fresh nonce when nonces are on.
+    #[inline(always)]
     fn admitted(future: S::Future, edge: &Arc<Edge>, scheme: Scheme) -> Self {
         let nonces = edge.dpop.as_ref().is_some_and(|dpop| dpop.nonces.is_some());
         if scheme == Scheme::Dpop && nonces {

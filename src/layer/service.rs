@@ -135,6 +135,7 @@ where
 }
 
 /// Puts the verified claims, and how they came, into the request.
+#[inline]
 pub(super) fn admitted<B, C: Send + Sync + 'static>(
     edge: &Arc<Edge>,
     req: &mut Request<B>,
