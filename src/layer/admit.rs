@@ -46,7 +46,7 @@ pub(crate) fn admit<C: DeserializeOwned + Send + Sync + 'static>(
     let credentials = match edge.sources.read(headers, uri, max_len, accepts_dpop) {
         Ok(Some(credentials)) => credentials,
         Ok(None) => return Admission::Anonymous,
-        Err((error, scheme)) => return refused(edge, error, scheme),
+        Err((error, scheme)) => return refused(error, scheme),
     };
     match (credentials.scheme, &edge.dpop) {
         (Scheme::Dpop, Some(dpop)) => with_proof(edge, dpop, credentials, method, uri, headers),
@@ -54,14 +54,13 @@ pub(crate) fn admit<C: DeserializeOwned + Send + Sync + 'static>(
     }
 }
 
-/// A refusal the validator did not make, so did not count: the
-/// request's, the proof's, the binding's. Counted here, once.
-fn refused<C>(edge: &Edge, error: Error, scheme: Scheme) -> Admission<C> {
+/// A refusal the validator did not make: the request's, the proof's,
+/// the binding's (the layer counts these, by their origin).
+fn refused<C>(error: Error, scheme: Scheme) -> Admission<C> {
     debug_assert!(
         matches!(error.origin(), Origin::Request | Origin::Proof),
-        "{error:?} is the validator's to count"
+        "{error:?} would not be counted"
     );
-    edge.validator.count_rejection(&error);
     Admission::Rejected(error, scheme)
 }
 
@@ -74,7 +73,7 @@ fn as_bearer<C: DeserializeOwned + Send + Sync + 'static>(
 ) -> Admission<C> {
     let Credentials { token, source, .. } = credentials;
     if dpop.is_some_and(|dpop| dpop.mode == DpopMode::DpopRequired) {
-        return refused(edge, Error::DpopRequired, Scheme::Bearer);
+        return refused(Error::DpopRequired, Scheme::Bearer);
     }
     // Without DPoP settings the layer does not look at a binding.
     let checks_binding = dpop.is_some();
@@ -82,7 +81,7 @@ fn as_bearer<C: DeserializeOwned + Send + Sync + 'static>(
     match validator.check_bound::<C>(&token, UnknownKid::Wait) {
         (Outcome::Verified(claims), binding) => {
             match checks_binding.then(|| dpop::as_bearer(binding)) {
-                Some(Err(error)) => refused(edge, error, Scheme::Bearer),
+                Some(Err(error)) => refused(error, Scheme::Bearer),
                 _ => Admission::Verified(claims, Scheme::Bearer, source),
             }
         }
@@ -92,7 +91,7 @@ fn as_bearer<C: DeserializeOwned + Send + Sync + 'static>(
             let pending = async move {
                 let (claims, binding) = validator.verify_after_bound::<C>(&token, wait).await?;
                 if checks_binding {
-                    dpop::as_bearer(binding).inspect_err(|e| validator.count_rejection(e))?;
+                    dpop::as_bearer(binding)?;
                 }
                 Ok(claims)
             };
@@ -113,7 +112,7 @@ fn with_proof<C: DeserializeOwned + Send + Sync + 'static>(
     headers: &HeaderMap,
 ) -> Admission<C> {
     let Credentials { token, source, .. } = credentials;
-    let reject = |error| refused(edge, error, Scheme::Dpop);
+    let reject = |error| refused(error, Scheme::Dpop);
     let validator = &edge.validator;
     let now = validator.now();
     let checked = match dpop::check_proof(dpop, method, uri, headers, &token, now) {
@@ -125,26 +124,23 @@ fn with_proof<C: DeserializeOwned + Send + Sync + 'static>(
             Replay::Ready(Ok(())) => Admission::Verified(claims, Scheme::Dpop, source),
             Replay::Ready(Err(error)) => reject(error),
             Replay::Pending(replay) => {
-                let validator = validator.clone();
                 let pending = async move {
-                    replay.await.inspect_err(|e| validator.count_rejection(e))?;
+                    replay.await?;
                     Ok(claims)
                 };
                 Admission::Pending(Box::pin(pending), Scheme::Dpop, source)
             }
         },
-        // Counted by the validator.
         (Outcome::Rejected(error), _) => Admission::Rejected(error, Scheme::Dpop),
         (Outcome::WaitForKeys(wait), _) => {
             let (validator, token) = (validator.clone(), Cow::into_owned(token));
             let dpop = dpop.clone();
             let pending = async move {
                 let (claims, binding) = validator.verify_after_bound::<C>(&token, wait).await?;
-                let replay = match dpop::bind(&dpop, binding, checked, now) {
-                    Replay::Ready(result) => result,
-                    Replay::Pending(replay) => replay.await,
-                };
-                replay.inspect_err(|e| validator.count_rejection(e))?;
+                match dpop::bind(&dpop, binding, checked, now) {
+                    Replay::Ready(result) => result?,
+                    Replay::Pending(replay) => replay.await?,
+                }
                 Ok(claims)
             };
             Admission::Pending(Box::pin(pending), Scheme::Dpop, source)

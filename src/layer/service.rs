@@ -1,7 +1,6 @@
 //! [`OidcBearer`], the service [`OidcBearerLayer`](super::OidcBearerLayer)
 //! makes: one admission, one match, and the one place that counts what
-//! the layer refuses without a token (the admission counts the other
-//! refusals it makes, the validator its own).
+//! the layer refuses (the validator counts what it decides itself).
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -18,7 +17,7 @@ use crate::challenge::Presented;
 use crate::claims::{Claims, StandardClaims};
 use crate::context::{self, AuthContext, Edge};
 use crate::credentials::Scheme;
-use crate::error::Error;
+use crate::error::{Error, Origin};
 use crate::rejection::{DefaultRejection, RejectionHandler};
 
 /// The middleware [`OidcBearerLayer`](super::OidcBearerLayer) applies:
@@ -110,7 +109,6 @@ where
             }
             Admission::Anonymous => {
                 let error = Error::MissingToken;
-                self.edge.validator.count_rejection(&error);
                 let response = refuse(&self.edge, &self.rejection, &error, Scheme::Bearer);
                 ResponseFuture::refused(response)
             }
@@ -148,14 +146,18 @@ pub(super) fn admitted<B, C: Send + Sync + 'static>(
     req.extensions_mut().insert(context);
 }
 
-/// The layer's refusal of a request that presented `scheme` (counted
-/// where it was decided: the validator, or the admission).
+/// The layer's refusal of a request that presented `scheme`, and the one
+/// place the layer counts a refusal: what the request or the proof got
+/// wrong. The validator counts what it decided about the token itself.
 pub(super) fn refuse<B, R: RejectionHandler<B>>(
     edge: &Edge,
     rejection: &R,
     error: &Error,
     scheme: Scheme,
 ) -> Response<B> {
+    if matches!(error.origin(), Origin::Request | Origin::Proof) {
+        edge.validator.count_rejection(error);
+    }
     let parts = edge.refusal(error, None, Presented::AtTheLayer(scheme));
     rejection.rejection(error, parts)
 }
