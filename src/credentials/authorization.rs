@@ -61,14 +61,15 @@ pub(crate) fn authorization(
     {
         // The size limit before any scan of the token, so a huge value
         // costs as little as `try_verify` makes it cost.
-        if trim_spaces(rest).len() > max_len {
+        let token = trim_spaces(rest);
+        if token.len() > max_len {
             return Err((Error::TokenTooLarge, Scheme::Bearer));
         }
         // The common case, `Bearer <token68>`, in one pass over the bytes:
         // token68 characters are visible ASCII, so the token68 check also
         // proves what `HeaderValue::to_str` would check. Anything else
         // takes the general path below, which picks the error message.
-        if let Some(token) = token68_str(trim_spaces(rest)) {
+        if let Some(token) = token68_str(token) {
             return Ok(Some((Scheme::Bearer, token)));
         }
     }
@@ -164,6 +165,7 @@ const BEARER: &[u8] = b"bearer ";
 
 /// Without the spaces around it (RFC 7235's `1*SP` before the token; the
 /// HTTP parser strips those after it, a `oneshot` request may not).
+#[inline(always)]
 fn trim_spaces(value: &[u8]) -> &[u8] {
     let start = value.iter().position(|&b| b != b' ').unwrap_or(value.len());
     let end = value
@@ -174,6 +176,7 @@ fn trim_spaces(value: &[u8]) -> &[u8] {
 }
 
 /// `token` as a `&str` when it is token68, else `None`.
+#[inline(always)]
 pub(crate) fn token68_str(token: &[u8]) -> Option<&str> {
     if !is_token68(token) {
         return None;

@@ -66,6 +66,7 @@ fn refused<C>(error: Error, scheme: Scheme) -> Admission<C> {
 
 /// A token presented as a bearer token: accepted, unless the layer has
 /// DPoP settings and the token is bound (or DPoP is required).
+#[inline]
 fn as_bearer<C: DeserializeOwned + Send + Sync + 'static>(
     edge: &Edge,
     dpop: Option<&Dpop>,

@@ -19,6 +19,13 @@ use crate::context::Edge;
 use crate::credentials::Scheme;
 use crate::rejection::RejectionHandler;
 
+/// Whether the response to a request admitted with `scheme` gets a fresh
+/// `DPoP-Nonce` (RFC 9449 §8.2): a DPoP request, with nonces on.
+#[inline(always)]
+pub(super) fn nonced(edge: &Edge, scheme: Scheme) -> bool {
+    scheme == Scheme::Dpop && edge.dpop.as_ref().is_some_and(|dpop| dpop.nonces.is_some())
+}
+
 pin_project! {
     /// The response future of [`OidcBearer`](super::OidcBearer). Only the
     /// wait for keys (after an unknown `kid`) or for a networked replay
@@ -57,12 +64,24 @@ impl<S, ReqBody, C, R> ResponseFuture<S, ReqBody, C, R>
 where
     S: Service<Request<ReqBody>>,
 {
-    /// The inner service's future, for a request admitted with `scheme`.
-    // Inlined: the future is built in place, not copied through calls.
+    /// The inner service's future. `S::Future` is built straight into
+    /// its variant (the variant is chosen first), so it is not copied.
     #[inline(always)]
-    pub(super) fn inner(future: S::Future, edge: &Arc<Edge>, scheme: Scheme) -> Self {
+    pub(super) fn inner(future: S::Future) -> Self {
         ResponseFuture {
-            state: State::admitted(future, edge, scheme),
+            state: State::Inner { future },
+        }
+    }
+
+    /// The inner service's future for a DPoP request when nonces are on:
+    /// its response gets a fresh `DPoP-Nonce`.
+    #[inline(always)]
+    pub(super) fn nonced(future: S::Future, edge: &Arc<Edge>) -> Self {
+        ResponseFuture {
+            state: State::Nonced {
+                future,
+                edge: edge.clone(),
+            },
         }
     }
 
@@ -105,11 +124,10 @@ impl<S, ReqBody, C, R> State<S, ReqBody, C, R>
 where
     S: Service<Request<ReqBody>>,
 {
-    /// A DPoP request's response gets a fresh nonce when nonces are on.
-    #[inline(always)]
+    /// After the wait: the inner service's future, nonced for a DPoP
+    /// request when nonces are on (the rare path: a copy is no matter).
     fn admitted(future: S::Future, edge: &Arc<Edge>, scheme: Scheme) -> Self {
-        let nonces = edge.dpop.as_ref().is_some_and(|dpop| dpop.nonces.is_some());
-        if scheme == Scheme::Dpop && nonces {
+        if nonced(edge, scheme) {
             State::Nonced {
                 future,
                 edge: edge.clone(),

@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 use tower_service::Service;
 
 use super::admit::{Admission, admit};
-use super::future::ResponseFuture;
+use super::future::{ResponseFuture, nonced};
 use crate::challenge::Presented;
 use crate::claims::{Claims, StandardClaims};
 use crate::context::{self, AuthContext, Edge};
@@ -99,13 +99,17 @@ where
         match admit::<C>(&self.edge, req.method(), req.uri(), req.headers()) {
             Admission::Verified(claims, scheme, source) => {
                 admitted(&self.edge, &mut req, claims, scheme, source);
-                ResponseFuture::inner(self.inner.call(req), &self.edge, scheme)
+                if nonced(&self.edge, scheme) {
+                    ResponseFuture::nonced(self.inner.call(req), &self.edge)
+                } else {
+                    ResponseFuture::inner(self.inner.call(req))
+                }
             }
             Admission::Anonymous if self.edge.anonymous => {
                 let context =
                     AuthContext::new(self.edge.clone(), context::Admission::Anonymous, None);
                 req.extensions_mut().insert(context);
-                ResponseFuture::inner(self.inner.call(req), &self.edge, Scheme::Bearer)
+                ResponseFuture::inner(self.inner.call(req))
             }
             Admission::Anonymous => {
                 let error = Error::MissingToken;
