@@ -9,11 +9,22 @@
 /// 404 instead of a 401.
 ///
 /// ```no_run
-/// use axum::{Router, routing::get};
-/// use oidc_bearer::{Claims, Require, StandardClaims, Validator};
+/// use std::time::Duration;
+///
+/// use axum::{Router, routing::{get, post}};
+/// use oidc_bearer::credentials::Scheme;
+/// use oidc_bearer::rejection::ProblemJson;
+/// use oidc_bearer::{AuthContext, Claims, Require, StandardClaims, StepUp, Validator};
 ///
 /// async fn orders(claims: Claims<StandardClaims>) -> String {
 ///     format!("orders of {}", claims.sub.as_deref().unwrap_or("?"))
+/// }
+///
+/// async fn refund(context: AuthContext) -> &'static str {
+///     match context.scheme() {
+///         Some(Scheme::Dpop) => "refunded, the token bound to the client's key",
+///         _ => "refunded",
+///     }
 /// }
 ///
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -26,13 +37,38 @@
 ///         "/orders",
 ///         get(orders).route_layer(Require::scope("orders.read").layer::<StandardClaims>()),
 ///     )
-///     .route_layer(validator.layer::<StandardClaims>());
+///     .route(
+///         "/refunds",
+///         post(refund).route_layer(
+///             StepUp::max_age(Duration::from_secs(300)).layer::<StandardClaims>(),
+///         ),
+///     )
+///     // Realm and rejection handler once, here: the requirement layers
+///     // inside answer with them.
+///     .route_layer(
+///         validator
+///             .layer::<StandardClaims>()
+///             .realm("orders")
+///             .on_rejection(ProblemJson),
+///     );
 /// # Ok(()) }
 /// ```
 ///
 /// A request without a token gets `401` with `WWW-Authenticate: Bearer`, a
 /// bad token `401 invalid_token` with the rule that failed, a token
-/// without the scope `403 insufficient_scope` (RFC 6750 §3.1).
+/// without the scope `403 insufficient_scope` (RFC 6750 §3.1), a sign-in
+/// older than five minutes `401 insufficient_user_authentication` (RFC
+/// 9470). Every refusal has the bearer layer's realm and handler, here an
+/// RFC 9457 problem body: a requirement layer's own
+/// [`realm`](crate::authz::AuthorizeLayer::realm) or
+/// [`on_rejection`](crate::authz::AuthorizeLayer::on_rejection) only
+/// overrides them for its route.
+///
+/// A handler that needs to know how the request got in takes
+/// [`AuthContext`](crate::AuthContext): the
+/// [`Scheme`](crate::credentials::Scheme) and
+/// [`TokenSource`](crate::TokenSource) of the token, or that the request
+/// is anonymous ([`allow_anonymous`](crate::OidcBearerLayer::allow_anonymous)).
 pub mod axum_api {}
 
 /// # Microsoft Entra ID
@@ -139,6 +175,29 @@ pub mod keycloak {}
 /// ```
 ///
 /// `examples/tonic.rs` does this in a tonic interceptor.
+///
+/// Behind the layer in a plain tower or hyper service, the request's
+/// extensions hold what the layer verified:
+/// [`Claims::from_extensions`](crate::Claims::from_extensions) and
+/// [`AuthContext::from_extensions`](crate::AuthContext::from_extensions),
+/// what axum's extractors read (`examples/hyper.rs`).
+///
+/// ```
+/// use oidc_bearer::{AuthContext, Claims, StandardClaims};
+///
+/// fn who<B>(request: &http::Request<B>) -> String {
+///     let extensions = request.extensions();
+///     if let Some(claims) = Claims::<StandardClaims>::from_extensions(extensions) {
+///         return format!("{:?}", claims.sub);
+///     }
+///     match AuthContext::from_extensions(extensions) {
+///         Some(context) if context.is_anonymous() => "anonymous".to_owned(),
+///         _ => "no oidc-bearer layer for StandardClaims in front".to_owned(),
+///     }
+/// }
+/// let request = http::Request::new(());
+/// assert_eq!(who(&request), "no oidc-bearer layer for StandardClaims in front");
+/// ```
 pub mod without_axum {}
 
 /// # DPoP: tokens bound to the client's key
