@@ -1,4 +1,7 @@
 //! [`Require`]: which scopes and roles a route needs, any-of and all-of.
+//!
+//! It asks the claims through [`Grants`] and answers with an [`Error`]: it
+//! verifies no token and formats no header (the challenge builder does).
 
 use std::fmt;
 

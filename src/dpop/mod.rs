@@ -23,6 +23,10 @@
 //!
 //! [`Dpop`] holds a layer's settings; [the DPoP guide](crate::guide::dpop)
 //! has the modes, the checks and the refusals.
+//!
+//! Here: the settings and the public types. The checks are in `proof` and
+//! `bind`, called by the bearer layer's admission; nothing here reads a
+//! request.
 
 mod bind;
 mod htu;
