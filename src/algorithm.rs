@@ -1,4 +1,7 @@
 //! JWS algorithms this crate verifies, and which keys fit them.
+//!
+//! Names, key families and aws-lc-rs parameters only: no key is parsed
+//! and no signature checked here.
 
 use aws_lc_rs::signature::{self, VerificationAlgorithm};
 

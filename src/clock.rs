@@ -1,4 +1,7 @@
 //! The time the validator checks `exp`, `nbf` and `iat` against.
+//!
+//! A clock tells the time and nothing else: leeway and the time rule are
+//! `TimeClaims::check`'s.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};

@@ -1,4 +1,7 @@
 //! OpenID Connect discovery: `{issuer}/.well-known/openid-configuration`.
+//!
+//! Only the document's `issuer` and `jwks_uri` are read, and only through
+//! `fetch`: no transport policy of its own.
 
 use serde::Deserialize;
 

@@ -9,11 +9,22 @@
 /// 404 instead of a 401.
 ///
 /// ```no_run
-/// use axum::{Router, routing::get};
-/// use oidc_bearer::{Claims, Require, StandardClaims, Validator};
+/// use std::time::Duration;
+///
+/// use axum::{Router, routing::{get, post}};
+/// use oidc_bearer::credentials::Scheme;
+/// use oidc_bearer::rejection::ProblemJson;
+/// use oidc_bearer::{AuthContext, Claims, Require, StandardClaims, StepUp, Validator};
 ///
 /// async fn orders(claims: Claims<StandardClaims>) -> String {
 ///     format!("orders of {}", claims.sub.as_deref().unwrap_or("?"))
+/// }
+///
+/// async fn refund(context: AuthContext) -> &'static str {
+///     match context.scheme() {
+///         Some(Scheme::Dpop) => "refunded, the token bound to the client's key",
+///         _ => "refunded",
+///     }
 /// }
 ///
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -26,13 +37,38 @@
 ///         "/orders",
 ///         get(orders).route_layer(Require::scope("orders.read").layer::<StandardClaims>()),
 ///     )
-///     .route_layer(validator.layer::<StandardClaims>());
+///     .route(
+///         "/refunds",
+///         post(refund).route_layer(
+///             StepUp::max_age(Duration::from_secs(300)).layer::<StandardClaims>(),
+///         ),
+///     )
+///     // Realm and rejection handler once, here: the requirement layers
+///     // inside answer with them.
+///     .route_layer(
+///         validator
+///             .layer::<StandardClaims>()
+///             .realm("orders")
+///             .on_rejection(ProblemJson),
+///     );
 /// # Ok(()) }
 /// ```
 ///
 /// A request without a token gets `401` with `WWW-Authenticate: Bearer`, a
 /// bad token `401 invalid_token` with the rule that failed, a token
-/// without the scope `403 insufficient_scope` (RFC 6750 §3.1).
+/// without the scope `403 insufficient_scope` (RFC 6750 §3.1), a sign-in
+/// older than five minutes `401 insufficient_user_authentication` (RFC
+/// 9470). Every refusal has the bearer layer's realm and handler, here an
+/// RFC 9457 problem body: a requirement layer's own
+/// [`realm`](crate::authz::AuthorizeLayer::realm) or
+/// [`on_rejection`](crate::authz::AuthorizeLayer::on_rejection) only
+/// overrides them for its route.
+///
+/// A handler that needs to know how the request got in takes
+/// [`AuthContext`](crate::AuthContext): the
+/// [`Scheme`](crate::credentials::Scheme) and
+/// [`TokenSource`](crate::TokenSource) of the token, or that the request
+/// is anonymous ([`allow_anonymous`](crate::OidcBearerLayer::allow_anonymous)).
 pub mod axum_api {}
 
 /// # Microsoft Entra ID
@@ -139,7 +175,148 @@ pub mod keycloak {}
 /// ```
 ///
 /// `examples/tonic.rs` does this in a tonic interceptor.
+///
+/// Behind the layer in a plain tower or hyper service, the request's
+/// extensions hold what the layer verified:
+/// [`Claims::from_extensions`](crate::Claims::from_extensions) and
+/// [`AuthContext::from_extensions`](crate::AuthContext::from_extensions),
+/// what axum's extractors read (`examples/hyper.rs`).
+///
+/// ```
+/// use oidc_bearer::{AuthContext, Claims, StandardClaims};
+///
+/// fn who<B>(request: &http::Request<B>) -> String {
+///     let extensions = request.extensions();
+///     if let Some(claims) = Claims::<StandardClaims>::from_extensions(extensions) {
+///         return format!("{:?}", claims.sub);
+///     }
+///     match AuthContext::from_extensions(extensions) {
+///         Some(context) if context.is_anonymous() => "anonymous".to_owned(),
+///         _ => "no oidc-bearer layer for StandardClaims in front".to_owned(),
+///     }
+/// }
+/// let request = http::Request::new(());
+/// assert_eq!(who(&request), "no oidc-bearer layer for StandardClaims in front");
+/// ```
 pub mod without_axum {}
+
+/// # DPoP: tokens bound to the client's key
+///
+/// An authorization server that supports DPoP (RFC 9449) binds a token to
+/// a key of the client (`cnf.jkt`, the key's RFC 7638 thumbprint), and the
+/// client proves it holds the key with a fresh proof per request, signed
+/// for that method and URL. [`Dpop`](crate::Dpop) holds a layer's
+/// settings; [`OidcBearerLayer::dpop`](crate::OidcBearerLayer::dpop) turns
+/// them on.
+///
+/// ```no_run
+/// use oidc_bearer::dpop::{MemoryReplayStore, Nonces};
+/// use oidc_bearer::{Dpop, StandardClaims, Validator};
+///
+/// # async fn run() -> Result<(), oidc_bearer::Error> {
+/// let validator = Validator::discover("https://auth.example.com/realms/shop")
+///     .audience("orders-api")
+///     .build()
+///     .await?;
+/// let layer = validator.layer::<StandardClaims>().dpop(
+///     // Bearer tokens still pass while clients move to DPoP.
+///     Dpop::allowed()
+///         // Behind a proxy: the URL clients call, which `htu` names.
+///         .external_url("https://api.example.com")
+///         .replay_store(MemoryReplayStore::new(10_000))
+///         .nonces(Nonces::new()),
+/// );
+/// # let _ = layer;
+/// # Ok(()) }
+/// ```
+///
+/// ## Modes
+///
+/// | [`DpopMode`](crate::dpop::DpopMode) | `Bearer` token | `Bearer` token with `cnf.jkt` | `DPoP` token + proof |
+/// |---|---|---|---|
+/// | [`BearerOnly`](crate::dpop::DpopMode::BearerOnly) | accepted | refused | no credentials (another scheme) |
+/// | [`BearerOrDpop`](crate::dpop::DpopMode::BearerOrDpop) | accepted | refused | checked |
+/// | [`DpopRequired`](crate::dpop::DpopMode::DpopRequired) | refused | refused | checked |
+///
+/// A layer without `.dpop(...)` is today's layer: Bearer only, and it does
+/// not look for `cnf` at all (RFC 9449 §7.2 describes such a DPoP-unaware
+/// resource, which would accept a bound token as a bearer token). Say
+/// [`Dpop::bearer_only`](crate::Dpop::bearer_only) to refuse bound tokens
+/// there too.
+///
+/// A token *without* `cnf.jkt` sent with the `DPoP` scheme is refused
+/// (`invalid_token`, "the token is not DPoP-bound"): RFC 9449 §4.3 check
+/// 12 has the resource confirm that the proof's key is the key the token is
+/// bound to, and an unbound token is bound to no key, so that check cannot
+/// pass. Accepting it would also hide from the client that its
+/// authorization server did not bind the token, which is the whole point
+/// of DPoP.
+///
+/// ## What is checked
+///
+/// Every check of RFC 9449 §4.3: one `DPoP` header; a compact JWS; `typ`
+/// `dpop+jwt`; `alg` from [`algs`](crate::Dpop::algs) (asymmetric only); a
+/// `jwk` with public members only; its signature with that `jwk`; `htm`
+/// equal to the method; `htu` equal to the request URI without query and
+/// fragment, after RFC 3986 normalisation (see
+/// [`external_url`](crate::Dpop::external_url)); `iat` within the
+/// [acceptance window](crate::Dpop::acceptance_window) and the
+/// [leeway](crate::Dpop::leeway); `ath` equal to
+/// base64url(SHA-256(token)); the token's `cnf.jkt` equal to the
+/// thumbprint of the proof's `jwk`; and the `jti` not seen before within
+/// the window ([`ReplayStore`](crate::dpop::ReplayStore)). With
+/// [`nonces`](crate::Dpop::nonces), a proof must also carry the server's
+/// current nonce (RFC 9449 §9).
+///
+/// The proof's key verifies the proof and nothing else; the token is
+/// verified with the issuer's keys as always, and may come from the
+/// verified-token cache. The proof is checked on every request.
+///
+/// ## What is remembered between proofs
+///
+/// A client signs every proof with the same key and sends the same
+/// protected header with each (only the claims change, RFC 9449 §4.2). So
+/// the header's checks (`typ`, `crit`, `alg`, a `jwk` with public members
+/// only), its key's thumbprint and the key's parse (an EC point's curve
+/// check, an Ed25519 key's subgroup check) are made once per client rather
+/// than once per proof: a header that passed is remembered by its exact
+/// bytes as sent, by these settings and their clones. Each of those
+/// results depends on the header's bytes and the `alg` allow-list alone;
+/// clones share what is remembered and may have another allow-list, so the
+/// allow-list is applied again on every proof, and a remembered header
+/// stands for exactly the checks it skips. Only headers that passed are
+/// kept: at most 1,024, of up to 1,536 characters, with their parsed keys
+/// (a longer header is checked every time). When full, all are forgotten,
+/// which only costs the next requests the checks again. The claims —
+/// `htm`, `htu`, `iat`, `ath`, `jti` — and the signature are checked on
+/// every proof.
+///
+/// ## Refusals
+///
+/// `401` with `WWW-Authenticate: DPoP algs="ES256 …", error="invalid_dpop_proof",
+/// error_description="…"` for a bad proof, `error="use_dpop_nonce"` and a
+/// `DPoP-Nonce` header for a missing or old nonce. With
+/// [`DpopMode::BearerOrDpop`](crate::dpop::DpopMode::BearerOrDpop) both
+/// challenges are sent, one `WWW-Authenticate` field per scheme, the error
+/// on the scheme the request used. A replay store that cannot answer gives
+/// `503` with `Retry-After` and the challenges (fail closed), unless
+/// [`allow_replays_when_store_fails`](crate::Dpop::allow_replays_when_store_fails).
+///
+/// Refusals after the layer of a request it admitted with the `DPoP`
+/// scheme — [`Require`](crate::Require)'s `403 insufficient_scope`,
+/// [`StepUp`](crate::StepUp)'s `401 insufficient_user_authentication` —
+/// carry the `DPoP` challenge alone (RFC 9449 §7.1), with `algs`. With
+/// nonces, every response to a DPoP request, successful or not, carries
+/// the current `DPoP-Nonce` (§8.2), so clients move to a new nonce before
+/// the old one runs out.
+///
+/// A token's `cnf` must be a JSON object (RFC 7800 §3.1): one that is not
+/// is refused as an invalid claim by every layer, with DPoP or without. A
+/// token bound by a confirmation method other than `jkt` (RFC 8705's
+/// `x5t#S256`, ...) is refused by a layer with DPoP settings in either
+/// scheme ([`Error::UnsupportedConfirmation`](crate::Error::UnsupportedConfirmation)):
+/// it cannot check that binding, and accepting the token would drop it.
+pub mod dpop {}
 
 /// # Testing your handlers
 ///

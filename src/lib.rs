@@ -91,8 +91,8 @@
 //! ```
 //!
 //! Short guides per task (an axum API, Entra ID, Keycloak, gRPC and other
-//! non-axum callers, testing your handlers, running behind a proxy) are in
-//! [`guide`].
+//! non-axum callers, testing your handlers, running behind a proxy, DPoP)
+//! are in [`guide`].
 //!
 //! Without tower, call [`Validator::verify`] (or the synchronous
 //! [`Validator::try_verify`]) with the token.
@@ -102,8 +102,8 @@
 //! Tokens bound to the client's key (RFC 9449, `cnf.jkt`) are checked with
 //! their proof on every request once the layer has
 //! [`dpop`](OidcBearerLayer::dpop) settings: `Dpop::allowed()` (Bearer or
-//! DPoP) or `Dpop::required()`. See [`Dpop`] for the checks, the modes and
-//! the refusals (`invalid_dpop_proof`, `use_dpop_nonce`), and
+//! DPoP) or `Dpop::required()`. See [`guide::dpop`] for the checks, the
+//! modes and the refusals (`invalid_dpop_proof`, `use_dpop_nonce`), and
 //! [`ReplayStore`](dpop::ReplayStore) for where proofs' `jti`s are kept (in memory, or Redis
 //! with the `redis` feature).
 //!

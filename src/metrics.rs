@@ -2,7 +2,8 @@
 //! verified, served from the cache, refused by reason, key fetches and
 //! their failures — as a snapshot next to [`Validator::health`], without
 //! a metrics dependency. Serve it in the format your stack reads
-//! ([`Metrics::to_prometheus`] for Prometheus' text format).
+//! ([`Metrics::to_prometheus`] for Prometheus' text format). It counts
+//! what others decided and decides nothing itself.
 //!
 //! Counting costs one relaxed atomic add per verification, on a counter
 //! of the calling thread's shard: threads verifying at once do not fight

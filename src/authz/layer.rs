@@ -1,22 +1,20 @@
-//! [`AuthorizeLayer`], [`Authorize`] and [`AuthorizeFuture`]: one layer
-//! that applies any [`Requirement`] ([`Require`], [`StepUp`], your own)
-//! to a route, after the bearer layer verified the token, and the guards
-//! that apply it inside a handler. It never verifies a signature.
+//! [`AuthorizeLayer`] and [`Authorize`]: one layer that applies any
+//! [`Requirement`] ([`Require`], [`StepUp`], your own) to a route, after
+//! the bearer layer verified the token, and the guards that apply it
+//! inside a handler. It never verifies a signature. Its response future,
+//! [`AuthorizeFuture`], is in `future`.
 
 use std::fmt;
-use std::future::Future;
 use std::marker::PhantomData;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 
 use http::{Request, Response};
-use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use super::{Require, Requirement, StepUp};
+use super::{AuthorizeFuture, Require, Requirement, StepUp};
 use crate::challenge::Refusal;
 use crate::claims::{Grants, StandardClaims};
 use crate::context::AuthContext;
@@ -451,56 +449,5 @@ where
             None => layer.misplaced(None),
         };
         AuthorizeFuture::refused(response)
-    }
-}
-
-pin_project! {
-    /// The response future of [`Authorize`]: the inner service's future, or
-    /// the refusal, ready. Nothing is boxed.
-    pub struct AuthorizeFuture<F, B> {
-        #[pin]
-        state: State<F, B>,
-    }
-}
-
-pin_project! {
-    #[project = StateProj]
-    enum State<F, B> {
-        Inner { #[pin] future: F },
-        Refused { response: Option<Response<B>> },
-    }
-}
-
-impl<F, B> AuthorizeFuture<F, B> {
-    #[inline(always)]
-    fn inner(future: F) -> Self {
-        AuthorizeFuture {
-            state: State::Inner { future },
-        }
-    }
-
-    #[inline(always)]
-    fn refused(response: Response<B>) -> Self {
-        AuthorizeFuture {
-            state: State::Refused {
-                response: Some(response),
-            },
-        }
-    }
-}
-
-impl<F, B, E> Future for AuthorizeFuture<F, B>
-where
-    F: Future<Output = Result<Response<B>, E>>,
-{
-    type Output = Result<Response<B>, E>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project().state.project() {
-            StateProj::Inner { future } => future.poll(cx),
-            StateProj::Refused { response } => Poll::Ready(Ok(response
-                .take()
-                .expect("AuthorizeFuture polled after completion"))),
-        }
     }
 }

@@ -14,9 +14,10 @@
 //!
 //! - `require`: [`Require`], its checks and the 403 it refuses with;
 //! - `step_up`: [`StepUp`], refusing with `401 insufficient_user_authentication`;
-//! - `layer`: [`AuthorizeLayer`], [`Authorize`], [`AuthorizeFuture`] and
-//!   the guards.
+//! - `layer`: [`AuthorizeLayer`], [`Authorize`] and the guards;
+//! - `future`: [`AuthorizeFuture`], the response future of [`Authorize`].
 
+mod future;
 mod layer;
 mod require;
 mod step_up;
@@ -24,7 +25,8 @@ mod step_up;
 use std::fmt;
 
 pub use crate::claims::Grants;
-pub use layer::{Authorize, AuthorizeFuture, AuthorizeLayer};
+pub use future::AuthorizeFuture;
+pub use layer::{Authorize, AuthorizeLayer};
 pub use require::Require;
 pub use step_up::StepUp;
 

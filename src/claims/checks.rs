@@ -2,6 +2,9 @@
 //! here, written once in `TimeClaims::check`); `iss` exact or templated,
 //! with the tenant allow-list; `aud` containing a configured audience, or
 //! the explicit `azp` alternative.
+//!
+//! No time arithmetic of its own and no key: the time rule is
+//! `TimeClaims::check`'s, the signature the validator's.
 
 use std::borrow::Cow;
 

@@ -3,6 +3,9 @@
 //! (RFC 9449 §6.1). Read in the validator's one pass over the claims and
 //! kept with the token in the cache, so a DPoP request does not parse the
 //! payload again to find it.
+//!
+//! It reads the binding and nothing more: the proof that must match it is
+//! checked in `dpop`, never here.
 
 use std::borrow::Cow;
 

@@ -1,4 +1,7 @@
 //! [`Grants`]: what a claims type grants, asked one name at a time.
+//!
+//! Questions only: whether the answers are enough for a route is the
+//! requirement's (`authz`), never decided here.
 
 use crate::claims::{Claims, StandardClaims};
 

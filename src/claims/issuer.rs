@@ -2,6 +2,9 @@
 //! `https://login.example.com/{tenantid}/v2.0`, where `{tenantid}` stands
 //! for the token's own `tid`; and the binding of a key to an issuer (a JWK
 //! `issuer` member, as multi-tenant providers publish).
+//!
+//! String rules only: no key is fetched or parsed here, and the issuer's
+//! settings are `issuers`'.
 
 /// The placeholder multi-tenant discovery documents put in `issuer`.
 pub(crate) const TENANT_PLACEHOLDER: &str = "{tenantid}";

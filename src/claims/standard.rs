@@ -1,4 +1,7 @@
 //! [`StandardClaims`]: the claims most APIs need.
+//!
+//! A claims type like one of yours: the validator reads `exp`, `aud`, …
+//! itself (`registered`), never through it.
 
 use std::collections::BTreeMap;
 use std::fmt;

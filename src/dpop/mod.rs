@@ -21,7 +21,12 @@
 //! # }
 //! ```
 //!
-//! See [`Dpop`] for the modes, the checks and the refusals.
+//! [`Dpop`] holds a layer's settings; [the DPoP guide](crate::guide::dpop)
+//! has the modes, the checks and the refusals.
+//!
+//! Here: the settings and the public types. The checks are in `proof` and
+//! `bind`, called by the bearer layer's admission; nothing here reads a
+//! request.
 
 mod bind;
 mod htu;
@@ -44,7 +49,8 @@ pub use thumbprint::jwk_thumbprint;
 
 use crate::algorithm::Algorithm;
 
-/// Which authorization schemes a layer accepts; see the table of [`Dpop`].
+/// Which authorization schemes a layer accepts; see the table in
+/// [the DPoP guide](crate::guide::dpop).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum DpopMode {
@@ -56,7 +62,25 @@ pub enum DpopMode {
     DpopRequired,
 }
 
-/// DPoP settings for a layer ([`OidcBearerLayer::dpop`](crate::OidcBearerLayer::dpop)).
+/// DPoP settings for a layer ([`OidcBearerLayer::dpop`](crate::OidcBearerLayer::dpop)):
+/// which authorization schemes it accepts, and how it checks the proof a
+/// DPoP-bound token comes with (RFC 9449 §4.3).
+///
+/// ```
+/// # async fn doc(validator: oidc_bearer::Validator) {
+/// use oidc_bearer::{Dpop, StandardClaims};
+///
+/// let layer = validator
+///     .layer::<StandardClaims>()
+///     .dpop(Dpop::required().external_url("https://api.example.com"));
+/// # }
+/// ```
+///
+/// - [`bearer_only`](Self::bearer_only): `Bearer` tokens only, and a token
+///   bound to a key (`cnf.jkt`) is refused.
+/// - [`allowed`](Self::allowed): `Bearer` for unbound tokens, `DPoP` with a
+///   proof for bound ones.
+/// - [`required`](Self::required): `DPoP` with a proof only.
 ///
 /// Defaults: every asymmetric algorithm the crate verifies, proofs up to
 /// 60 s old plus 60 s of leeway either way, `htu` rebuilt from the
@@ -64,75 +88,8 @@ pub enum DpopMode {
 /// in-process [`MemoryReplayStore`],
 /// failing closed, no nonces.
 ///
-/// # Modes
-///
-/// | [`DpopMode`] | `Bearer` token | `Bearer` token with `cnf.jkt` | `DPoP` token + proof |
-/// |---|---|---|---|
-/// | [`BearerOnly`](DpopMode::BearerOnly) | accepted | refused | no credentials (another scheme) |
-/// | [`BearerOrDpop`](DpopMode::BearerOrDpop) | accepted | refused | checked |
-/// | [`DpopRequired`](DpopMode::DpopRequired) | refused | refused | checked |
-///
-/// A layer without `.dpop(...)` is today's layer: Bearer only, and it does
-/// not look for `cnf` at all (RFC 9449 §7.2 describes such a DPoP-unaware
-/// resource, which would accept a bound token as a bearer token). Say
-/// [`Dpop::bearer_only`] to refuse bound tokens there too.
-///
-/// A token *without* `cnf.jkt` sent with the `DPoP` scheme is refused
-/// (`invalid_token`, "the token is not DPoP-bound"): RFC 9449 §4.3 check
-/// 12 has the resource confirm that the proof's key is the key the token is
-/// bound to, and an unbound token is bound to no key, so that check cannot
-/// pass. Accepting it would also hide from the client that its
-/// authorization server did not bind the token, which is the whole point
-/// of DPoP.
-///
-/// # What is checked
-///
-/// Every check of RFC 9449 §4.3: one `DPoP` header; a compact JWS; `typ`
-/// `dpop+jwt`; `alg` from [`algs`](Dpop::algs) (asymmetric only); a `jwk`
-/// with public members only; its signature with that `jwk`; `htm` equal to
-/// the method; `htu` equal to the request URI without query and fragment,
-/// after RFC 3986 normalisation (see [`external_url`](Dpop::external_url));
-/// `iat` within the [acceptance window](Dpop::acceptance_window) and the
-/// [leeway](Dpop::leeway); `ath` equal to base64url(SHA-256(token)); the
-/// token's `cnf.jkt` equal to the thumbprint of the proof's `jwk`; and the
-/// `jti` not seen before within the window ([`ReplayStore`]). With
-/// [`nonces`](Dpop::nonces), a proof must also carry the server's current
-/// nonce (RFC 9449 §9).
-///
-/// The proof's key verifies the proof and nothing else; the token is
-/// verified with the issuer's keys as always, and may come from the
-/// verified-token cache. The proof is checked on every request; its
-/// protected header, the same on every proof of a client, has its checks
-/// (`typ`, `crit`, `alg`, the `jwk`, its thumbprint) made once and is
-/// remembered by its exact bytes, by these settings and their clones (at
-/// most 1,024 headers of up to 1,536 characters with their parsed keys;
-/// the `alg` allow-list is applied on every proof).
-///
-/// # Refusals
-///
-/// `401` with `WWW-Authenticate: DPoP algs="ES256 …", error="invalid_dpop_proof",
-/// error_description="…"` for a bad proof, `error="use_dpop_nonce"` and a
-/// `DPoP-Nonce` header for a missing or old nonce. With
-/// [`DpopMode::BearerOrDpop`] both challenges are sent, one
-/// `WWW-Authenticate` field per scheme, the error on the scheme the request
-/// used. A replay store that cannot answer gives `503` with `Retry-After`
-/// and the challenges (fail closed), unless
-/// [`allow_replays_when_store_fails`](Dpop::allow_replays_when_store_fails).
-///
-/// Refusals after the layer of a request it admitted with the `DPoP`
-/// scheme — [`Require`](crate::Require)'s `403 insufficient_scope`,
-/// [`StepUp`](crate::StepUp)'s `401 insufficient_user_authentication` —
-/// carry the `DPoP` challenge alone (RFC 9449 §7.1), with `algs`. With
-/// nonces, every response to a DPoP request, successful or not, carries
-/// the current `DPoP-Nonce` (§8.2), so clients move to a new nonce before
-/// the old one runs out.
-///
-/// A token's `cnf` must be a JSON object (RFC 7800 §3.1): one that is not
-/// is refused as an invalid claim by every layer, with DPoP or without. A
-/// token bound by a confirmation method other than `jkt` (RFC 8705's
-/// `x5t#S256`, ...) is refused by a layer with DPoP settings in either
-/// scheme ([`Error::UnsupportedConfirmation`](crate::Error::UnsupportedConfirmation)):
-/// it cannot check that binding, and accepting the token would drop it.
+/// The modes side by side, every check, the refusals and what is
+/// remembered between proofs: [the DPoP guide](crate::guide::dpop).
 #[derive(Clone)]
 pub struct Dpop {
     pub(crate) mode: DpopMode,

@@ -44,18 +44,12 @@ pub(crate) struct CheckedProof {
     pub id: ProofId,
 }
 
-/// Proof headers already checked, by the header as sent (its base64url
-/// segment). A client signs every proof with the same key and sends the
-/// same protected header with each (only the claims change, RFC 9449
-/// §4.2), so the header's checks (`typ`, `crit`, `alg`, a public `jwk`),
-/// its key's thumbprint and the key's parse (an EC point's curve check, an
-/// Ed25519 key's subgroup check) are made once per client rather than once
-/// per proof. Each is a function of the header's bytes and of the `alg`
-/// allow-list alone, and clones of the settings share this map, so the
-/// allow-list is applied again on every proof: an entry then stands for
-/// every check it skips. Only headers that passed are kept. Bounded:
-/// emptied when full, which only costs the next requests the checks
-/// again.
+/// Proof headers that passed their checks, by their base64url segment as
+/// sent, so a client's header is checked once, not on every proof. An
+/// entry may only hold what the header's bytes and the `alg` allow-list
+/// decide, and clones of the settings share the map, so `algs` is applied
+/// again on every hit. Why, and what is kept: [the DPoP
+/// guide](crate::guide::dpop), "What is remembered between proofs".
 pub(crate) struct ProofHeaders {
     headers: Mutex<HashMap<Box<str>, Arc<CheckedHeader>>>,
 }

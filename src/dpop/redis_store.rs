@@ -1,6 +1,9 @@
 //! A [`ReplayStore`] on Redis (feature `redis`): one `SET key 1 NX EX ttl`
 //! per accepted proof, so every instance of an API that shares the Redis
 //! refuses a proof any of them has seen.
+//!
+//! It stores proof ids and nothing else: which proof to remember, and for
+//! how long, is the caller's.
 
 use std::time::Duration;
 

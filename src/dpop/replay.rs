@@ -5,6 +5,9 @@
 //! and its `jti`, cut to 128 bits. Keyed by the key too, so one client
 //! cannot use up another's `jti`s; hashed, so every entry has the same
 //! small size whatever the client sent.
+//!
+//! A store only remembers ids: whether a proof may be remembered (every
+//! other check passed) is `bind`'s to decide.
 
 use std::collections::{HashSet, VecDeque};
 use std::future::Future;

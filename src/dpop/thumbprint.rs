@@ -1,4 +1,6 @@
 //! RFC 7638 JWK thumbprints (SHA-256), the `jkt` of RFC 9449 §6.1.
+//!
+//! The hash only: whether a key is usable is for `keys` to decide.
 
 use aws_lc_rs::digest::{self, SHA256};
 use base64::Engine as _;

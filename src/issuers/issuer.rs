@@ -1,4 +1,7 @@
 //! [`Issuer`]: one trusted issuer and the rules for its tokens.
+//!
+//! Configuration only: nothing is fetched or checked until `build()`
+//! (`open`).
 
 use std::fmt;
 use std::sync::Arc;

@@ -7,6 +7,9 @@
 //! - `select`: the table requests use, and the selection;
 //! - `keys`: one issuer's key stores and secret, and the signature check;
 //! - `open`: build-time checks and one key store per JWKS URL.
+//!
+//! No provider is named here: what a provider knows arrives through
+//! [`IssuerHints`].
 
 mod hints;
 mod issuer;

@@ -1,6 +1,8 @@
 //! From configured [`Issuer`]s to the [`IssuerTable`] requests use: the
 //! checks that make a mistake fail at `build()`, and one key store per
 //! JWKS URL however many issuers use it.
+//!
+//! Runs once, at `build()`: nothing here is on a request's path.
 
 use std::collections::HashMap;
 use std::sync::Arc;

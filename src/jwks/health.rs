@@ -1,4 +1,6 @@
 //! [`Health`]: what the key store can tell a readiness endpoint.
+//!
+//! It reports what the store knows; it never triggers a fetch.
 
 use serde::Serialize;
 

@@ -1,5 +1,8 @@
 //! When the key store fetches: refresh intervals from `Cache-Control`,
 //! backoff after failures, the unknown-`kid` cooldown, staleness, jitter.
+//!
+//! It computes times; the refresh task acts on them, and nothing here
+//! fetches.
 
 use std::time::{Duration, SystemTime};
 

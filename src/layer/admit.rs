@@ -2,6 +2,7 @@
 //! credentials (any scheme the layer accepts), the token, and, for a layer
 //! with DPoP settings, the proof, the binding and the replay check. A
 //! layer without `.dpop()` takes the same path with no DPoP settings.
+//! It decides and never answers: no response, no header, no counting.
 
 use std::borrow::Cow;
 use std::future::Future;

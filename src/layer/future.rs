@@ -2,6 +2,7 @@
 //! service's future (adding a fresh `DPoP-Nonce` to the response of a
 //! DPoP request when nonces are on), a ready refusal, or the wait for a
 //! key refetch or a networked replay store, the one state that boxes.
+//! It decides nothing: every decision comes from the admission.
 
 use std::future::Future;
 use std::pin::Pin;

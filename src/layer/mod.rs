@@ -241,8 +241,9 @@ impl<C, R> OidcBearerLayer<C, R> {
     }
 
     /// Accept DPoP-bound tokens with proofs (RFC 9449), or require them,
-    /// or refuse bound tokens sent as bearer tokens: see [`Dpop`], whose
-    /// documentation lists the checks, the modes and the refusals.
+    /// or refuse bound tokens sent as bearer tokens: see [`Dpop`], and
+    /// [`guide::dpop`](crate::guide::dpop) for the checks, the modes and
+    /// the refusals.
     ///
     /// A request admitted with the `DPoP` scheme is marked as such, so the
     /// refusals of a [`Require`](crate::Require) or [`StepUp`](crate::StepUp)

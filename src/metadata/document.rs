@@ -1,5 +1,8 @@
 //! [`ResourceMetadata`]: the RFC 9728 §2 document, and
 //! [`ResourceMetadataService`], which serves it (§3.2).
+//!
+//! It serves the document the builder configured: no challenge is built
+//! and no token read here.
 
 use std::convert::Infallible;
 use std::sync::Arc;

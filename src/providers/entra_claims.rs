@@ -1,4 +1,7 @@
 //! [`EntraClaims`]: a Microsoft Entra ID (Azure AD) access token.
+//!
+//! A claims type and its [`Grants`](crate::authz::Grants) answers: no
+//! validation rule lives here.
 
 use std::collections::BTreeSet;
 

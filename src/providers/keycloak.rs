@@ -1,5 +1,8 @@
 //! [`Keycloak`]: one realm of a Keycloak server, its issuer, its keys, and
 //! the internal address a backend often reaches it at.
+//!
+//! A preset: it fills in an [`Issuer`](crate::Issuer) through its public
+//! methods and verifies nothing itself.
 
 use std::borrow::Cow;
 use std::sync::Arc;

@@ -1,4 +1,7 @@
 //! [`KeycloakClaims`]: a Keycloak access token.
+//!
+//! A claims type and its [`Grants`](crate::authz::Grants) answers: no
+//! validation rule lives here.
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -1,6 +1,9 @@
 //! [`Okta`]: one Okta custom authorization server, its issuer and keys,
 //! and a refusal of the org authorization server, whose access tokens
 //! only Okta itself may verify.
+//!
+//! A preset: it fills in an [`Issuer`](crate::Issuer) through its public
+//! methods and verifies nothing itself.
 
 use std::sync::Arc;
 

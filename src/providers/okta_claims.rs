@@ -1,4 +1,7 @@
 //! [`OktaClaims`]: an access token of an Okta custom authorization server.
+//!
+//! A claims type and its [`Grants`](crate::authz::Grants) answers: no
+//! validation rule lives here.
 
 use std::collections::BTreeSet;
 

@@ -1,5 +1,8 @@
 //! One verification step: a token in, one [`Outcome`] out, and the rest
 //! of a step that had to wait for keys.
+//!
+//! No HTTP types and no fetch here: a step that needs keys hands back
+//! what to wait for, and the key store does the fetching.
 
 use std::borrow::Cow;
 

@@ -1,5 +1,7 @@
 //! Entra ID's clouds: the sign-in hosts that name each one and the
 //! issuers its tokens carry (sources: see [`EntraId::instance`](super::EntraId::instance)).
+//!
+//! Data only: nothing here fetches or verifies.
 
 /// The global cloud's sign-in host (the MSAL "instance").
 pub(super) const GLOBAL: &str = "https://login.microsoftonline.com";

@@ -1,5 +1,8 @@
 //! [`EntraId`]: Microsoft Entra ID (Azure AD) as its tokens really are —
 //! v1 and v2 issuers, one tenant or many, keys bound to issuers.
+//!
+//! A preset: it fills in [`Issuer`](crate::Issuer)s through their public
+//! methods and verifies nothing itself.
 
 mod clouds;
 mod hints;
