@@ -33,6 +33,9 @@ struct Entry {
     /// The issuer (its index) and fingerprint of the key that verified
     /// the token (`None`: the HMAC secret, which never changes).
     key: Option<(usize, u64)>,
+    /// The issuer that verified the token (its index), for the request
+    /// context.
+    issuer: usize,
     /// `cnf.jkt`, read when the token was verified, for DPoP.
     binding: Binding,
     /// Matches the entry to its place in the FIFO order.
@@ -118,7 +121,7 @@ impl TokenCache {
         now: i64,
         leeway: i64,
         key_held: F,
-    ) -> Result<Option<(Claims<C>, Binding)>, Error>
+    ) -> Result<Option<(Claims<C>, Binding, usize)>, Error>
     where
         C: Send + Sync + 'static,
         F: FnOnce(usize, u64) -> Result<bool, Error>,
@@ -146,13 +149,13 @@ impl TokenCache {
         if times.is_err() {
             return Ok(None);
         }
-        let binding = entry.binding;
+        let (binding, issuer) = (entry.binding, entry.issuer);
         Ok(entry
             .claims
             .clone()
             .downcast::<C>()
             .ok()
-            .map(|claims| (Claims(claims), binding)))
+            .map(|claims| (Claims(claims), binding, issuer)))
     }
 
     /// Stores a verified token.
@@ -162,6 +165,7 @@ impl TokenCache {
         claims: &Claims<C>,
         times: TimeClaims,
         key: Option<(usize, u64)>,
+        issuer: usize,
         binding: Binding,
     ) {
         let digest = (self.digest)(&self.hasher, token.as_bytes());
@@ -170,6 +174,7 @@ impl TokenCache {
             claims: claims.0.clone(),
             times,
             key,
+            issuer,
             binding,
             seq: 0,
         };

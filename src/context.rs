@@ -55,8 +55,13 @@ pub(crate) enum Admission {
     /// Without credentials (`allow_anonymous`).
     Anonymous,
     /// With a verified token, presented with `scheme`, found at the
-    /// layer's `source` (an index into its token sources).
-    Token { scheme: Scheme, source: usize },
+    /// layer's `source` (an index into its token sources), verified by
+    /// `issuer` (an index into the validator's issuers).
+    Token {
+        scheme: Scheme,
+        source: usize,
+        issuer: usize,
+    },
 }
 
 /// The bearer layer's settings, shared by every request it admits.
@@ -92,6 +97,17 @@ impl Clone for Edge {
             anonymous: self.anonymous,
             dpop: self.dpop.clone(),
             handler: OnceLock::new(),
+        }
+    }
+}
+
+impl Admission {
+    /// The scheme a token came with (`Bearer` for none).
+    #[inline]
+    pub(crate) fn scheme(&self) -> Scheme {
+        match self {
+            Admission::Anonymous => Scheme::Bearer,
+            Admission::Token { scheme, .. } => *scheme,
         }
     }
 }
@@ -201,6 +217,17 @@ impl AuthContext {
         match self.admission {
             Admission::Anonymous => None,
             Admission::Token { source, .. } => Some(self.edge.sources.get(source)),
+        }
+    }
+
+    /// The trusted issuer that verified the token, as configured and as
+    /// [`Validator::issuers`] lists it (a multi-tenant issuer with
+    /// `{tenantid}`: the token's own `iss` is in its claims); `None` for
+    /// an anonymous request.
+    pub fn issuer(&self) -> Option<String> {
+        match self.admission {
+            Admission::Anonymous => None,
+            Admission::Token { issuer, .. } => self.edge.validator.issuers().nth(issuer),
         }
     }
 

@@ -280,3 +280,43 @@ async fn a_cached_token_of_one_issuer_goes_when_its_key_rotates_away() {
     })
     .await;
 }
+
+/// A handler reads from `AuthContext` which trusted issuer verified the
+/// token, on a fresh verification and from the cache alike.
+#[tokio::test]
+async fn a_handler_reads_which_issuer_verified_the_token() {
+    use axum::{Router, routing::get};
+    use oidc_bearer::AuthContext;
+    use tower::ServiceExt as _;
+
+    let (one, two) = two_issuers().await;
+    let validator = trusting(&one, &two).build().await.unwrap();
+    let app = Router::new()
+        .route(
+            "/",
+            get(|context: AuthContext| async move { context.issuer().unwrap_or_default() }),
+        )
+        .layer(validator.layer::<StandardClaims>());
+    let ask = |token: String| {
+        let app = app.clone();
+        async move {
+            let request = http::Request::get("/")
+                .header("authorization", format!("Bearer {token}"))
+                .body(axum::body::Body::empty())
+                .unwrap();
+            let response = app.oneshot(request).await.unwrap();
+            assert_eq!(response.status(), StatusCode::OK);
+            let body = axum::body::to_bytes(response.into_body(), 1 << 16)
+                .await
+                .unwrap();
+            String::from_utf8(body.to_vec()).unwrap()
+        }
+    };
+    let (orders, billing) = (one.token(ORDERS), two.token(BILLING));
+    // The second time, from the verified-token cache.
+    for _ in 0..2 {
+        assert_eq!(ask(orders.clone()).await, one.issuer);
+        assert_eq!(ask(billing.clone()).await, two.issuer);
+    }
+    assert_eq!(validator.metrics().cache_hits, 2);
+}

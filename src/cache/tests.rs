@@ -25,7 +25,14 @@ fn token(i: usize) -> String {
 fn hit_returns_the_same_arc() {
     let cache = TokenCache::new(100);
     let claims = Claims::new(String::from("alice"));
-    cache.insert("a.b.c", &claims, until(1000, None), None, Binding::Unbound);
+    cache.insert(
+        "a.b.c",
+        &claims,
+        until(1000, None),
+        None,
+        0,
+        Binding::Unbound,
+    );
     let hit = cache
         .get::<String, _>("a.b.c", 500, 0, none_held)
         .unwrap()
@@ -34,7 +41,7 @@ fn hit_returns_the_same_arc() {
     assert_eq!(hit.1, Binding::Unbound);
     // A DPoP-bound token's key comes back with it.
     let bound = Binding::Key(Some([7; 32]));
-    cache.insert("a.b.e", &claims, until(1000, None), None, bound);
+    cache.insert("a.b.e", &claims, until(1000, None), None, 0, bound);
     let hit = cache.get::<String, _>("a.b.e", 500, 0, none_held).unwrap();
     assert_eq!(hit.map(|h| h.1), Some(bound));
     assert!(
@@ -53,6 +60,7 @@ fn expiry_is_checked_on_every_hit() {
         &Claims::new(1u32),
         until(1000, Some(400)),
         None,
+        0,
         Binding::Unbound,
     );
     assert!(
@@ -86,6 +94,7 @@ fn leeway_applies_like_in_verification() {
         &Claims::new(1u32),
         until(1000, None),
         None,
+        0,
         Binding::Unbound,
     );
     assert!(
@@ -110,6 +119,7 @@ fn entries_of_a_removed_key_are_dropped() {
         &Claims::new(1u32),
         until(1000, None),
         Some((0, 42)),
+        0,
         Binding::Unbound,
     );
     assert!(
@@ -129,6 +139,7 @@ fn other_claims_type_is_a_miss() {
         &Claims::new(1u32),
         until(1000, None),
         None,
+        0,
         Binding::Unbound,
     );
     assert!(
@@ -148,6 +159,7 @@ fn collisions_never_authenticate_another_token() {
         &Claims::new(String::from("alice")),
         until(1000, None),
         None,
+        0,
         Binding::Unbound,
     );
     assert!(
@@ -170,6 +182,7 @@ fn collisions_never_authenticate_another_token() {
         &Claims::new(String::from("mallory")),
         until(1000, None),
         None,
+        0,
         Binding::Unbound,
     );
     assert!(
@@ -200,6 +213,7 @@ fn a_token_cached_again_after_its_entry_was_dropped_is_not_evicted_early() {
         &claims,
         until(1000, None),
         Some((0, 7)),
+        0,
         Binding::Unbound,
     );
     assert!(
@@ -209,8 +223,22 @@ fn a_token_cached_again_after_its_entry_was_dropped_is_not_evicted_early() {
             .is_none()
     );
     // Verified again (the key came back), then one more token.
-    cache.insert("a.b.c", &claims, until(1000, None), None, Binding::Unbound);
-    cache.insert("a.b.d", &claims, until(1000, None), None, Binding::Unbound);
+    cache.insert(
+        "a.b.c",
+        &claims,
+        until(1000, None),
+        None,
+        0,
+        Binding::Unbound,
+    );
+    cache.insert(
+        "a.b.d",
+        &claims,
+        until(1000, None),
+        None,
+        0,
+        Binding::Unbound,
+    );
     // The record of the dropped entry evicts nothing: both are there.
     assert!(
         cache
@@ -225,7 +253,14 @@ fn a_token_cached_again_after_its_entry_was_dropped_is_not_evicted_early() {
             .is_some()
     );
     // And the bound still holds as more come in.
-    cache.insert("a.b.e", &claims, until(1000, None), None, Binding::Unbound);
+    cache.insert(
+        "a.b.e",
+        &claims,
+        until(1000, None),
+        None,
+        0,
+        Binding::Unbound,
+    );
     assert!(
         cache
             .get::<u8, _>("a.b.c", 1, 0, none_held)
@@ -247,6 +282,7 @@ fn bound_holds_under_100k_distinct_tokens() {
             &claims,
             until(i64::MAX, None),
             None,
+            0,
             Binding::Unbound,
         );
     }
@@ -280,7 +316,14 @@ fn iat_is_checked_on_every_hit_like_nbf() {
         nbf: None,
         iat: Some(500),
     };
-    cache.insert("a.b.c", &Claims::new(1u32), times, None, Binding::Unbound);
+    cache.insert(
+        "a.b.c",
+        &Claims::new(1u32),
+        times,
+        None,
+        0,
+        Binding::Unbound,
+    );
     assert!(
         cache
             .get::<u32, _>("a.b.c", 450, 60, none_held)

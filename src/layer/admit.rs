@@ -13,24 +13,35 @@ use http::{HeaderMap, Method, Uri};
 use serde::de::DeserializeOwned;
 
 use crate::claims::Claims;
-use crate::context::Edge;
+use crate::context::{self, Edge};
 use crate::credentials::{Credentials, Scheme};
 use crate::dpop::{self, Dpop, DpopMode, Replay};
 use crate::error::{Error, Origin};
-use crate::validator::{Outcome, UnknownKid};
+use crate::validator::{Outcome, UnknownKid, Verdict};
 
 /// A decision that waits: for a key refetch, or a networked replay store.
 /// The one boxed future of the layer, on its rare path.
-pub(crate) type Pending<C> = Pin<Box<dyn Future<Output = Result<Claims<C>, Error>> + Send>>;
+pub(crate) type Pending<C> = Pin<Box<dyn Future<Output = Result<(Claims<C>, How), Error>> + Send>>;
 
-/// What the layer does with a request. `Scheme`: how the token was
-/// presented; `usize`: the token source it came from.
+/// How a verified token came in, for the request context.
+pub(crate) type How = context::Admission;
+
+/// What the layer does with a request; `Scheme`: how the token was
+/// presented.
 pub(crate) enum Admission<C> {
-    Verified(Claims<C>, Scheme, usize),
+    Verified(Claims<C>, How),
     /// No credentials at all.
     Anonymous,
     Rejected(Error, Scheme),
-    Pending(Pending<C>, Scheme, usize),
+    Pending(Pending<C>, Scheme),
+}
+
+fn how(scheme: Scheme, source: usize, verdict: Verdict) -> How {
+    How::Token {
+        scheme,
+        source,
+        issuer: verdict.issuer,
+    }
 }
 
 /// Decides on a request's credentials.
@@ -81,23 +92,23 @@ fn as_bearer<C: DeserializeOwned + Send + Sync + 'static>(
     let checks_binding = dpop.is_some();
     let validator = &edge.validator;
     match validator.check_bound::<C>(&token, UnknownKid::Wait) {
-        (Outcome::Verified(claims), binding) => {
-            match checks_binding.then(|| dpop::as_bearer(binding)) {
+        (Outcome::Verified(claims), verdict) => {
+            match checks_binding.then(|| dpop::as_bearer(verdict.binding)) {
                 Some(Err(error)) => refused(error, Scheme::Bearer),
-                _ => Admission::Verified(claims, Scheme::Bearer, source),
+                _ => Admission::Verified(claims, how(Scheme::Bearer, source, verdict)),
             }
         }
         (Outcome::Rejected(error), _) => Admission::Rejected(error, Scheme::Bearer),
         (Outcome::WaitForKeys(wait), _) => {
             let (validator, token) = (validator.clone(), Cow::into_owned(token));
             let pending = async move {
-                let (claims, binding) = validator.verify_after_bound::<C>(&token, wait).await?;
+                let (claims, verdict) = validator.verify_after_bound::<C>(&token, wait).await?;
                 if checks_binding {
-                    dpop::as_bearer(binding)?;
+                    dpop::as_bearer(verdict.binding)?;
                 }
-                Ok(claims)
+                Ok((claims, how(Scheme::Bearer, source, verdict)))
             };
-            Admission::Pending(Box::pin(pending), Scheme::Bearer, source)
+            Admission::Pending(Box::pin(pending), Scheme::Bearer)
         }
     }
 }
@@ -122,30 +133,33 @@ fn with_proof<C: DeserializeOwned + Send + Sync + 'static>(
         Err(error) => return reject(error),
     };
     match validator.check_bound::<C>(&token, UnknownKid::Wait) {
-        (Outcome::Verified(claims), binding) => match dpop::bind(dpop, binding, checked, now) {
-            Replay::Ready(Ok(())) => Admission::Verified(claims, Scheme::Dpop, source),
-            Replay::Ready(Err(error)) => reject(error),
-            Replay::Pending(replay) => {
-                let pending = async move {
-                    replay.await?;
-                    Ok(claims)
-                };
-                Admission::Pending(Box::pin(pending), Scheme::Dpop, source)
+        (Outcome::Verified(claims), verdict) => {
+            let how = how(Scheme::Dpop, source, verdict);
+            match dpop::bind(dpop, verdict.binding, checked, now) {
+                Replay::Ready(Ok(())) => Admission::Verified(claims, how),
+                Replay::Ready(Err(error)) => reject(error),
+                Replay::Pending(replay) => {
+                    let pending = async move {
+                        replay.await?;
+                        Ok((claims, how))
+                    };
+                    Admission::Pending(Box::pin(pending), Scheme::Dpop)
+                }
             }
-        },
+        }
         (Outcome::Rejected(error), _) => Admission::Rejected(error, Scheme::Dpop),
         (Outcome::WaitForKeys(wait), _) => {
             let (validator, token) = (validator.clone(), Cow::into_owned(token));
             let dpop = dpop.clone();
             let pending = async move {
-                let (claims, binding) = validator.verify_after_bound::<C>(&token, wait).await?;
-                match dpop::bind(&dpop, binding, checked, now) {
+                let (claims, verdict) = validator.verify_after_bound::<C>(&token, wait).await?;
+                match dpop::bind(&dpop, verdict.binding, checked, now) {
                     Replay::Ready(result) => result?,
                     Replay::Pending(replay) => replay.await?,
                 }
-                Ok(claims)
+                Ok((claims, how(Scheme::Dpop, source, verdict)))
             };
-            Admission::Pending(Box::pin(pending), Scheme::Dpop, source)
+            Admission::Pending(Box::pin(pending), Scheme::Dpop)
         }
     }
 }

@@ -56,7 +56,6 @@ pin_project! {
             edge: Arc<Edge>,
             rejection: R,
             scheme: Scheme,
-            source: usize,
         },
     }
 }
@@ -102,7 +101,6 @@ where
         edge: &Arc<Edge>,
         rejection: &R,
         scheme: Scheme,
-        source: usize,
     ) -> Self
     where
         R: Clone,
@@ -115,7 +113,6 @@ where
                 edge: edge.clone(),
                 rejection: rejection.clone(),
                 scheme,
-                source,
             },
         }
     }
@@ -175,15 +172,14 @@ where
                     edge,
                     rejection,
                     scheme,
-                    source,
                 } => {
                     let result = std::task::ready!(wait.as_mut().poll(cx));
                     let mut req = request
                         .take()
                         .expect("ResponseFuture polled after completion");
                     match result {
-                        Ok(claims) => {
-                            admitted(edge, &mut req, claims, *scheme, *source);
+                        Ok((claims, how)) => {
+                            admitted(edge, &mut req, claims, how);
                             State::admitted(inner.call(req), edge, *scheme)
                         }
                         Err(error) => State::Refused {

@@ -97,8 +97,9 @@ where
         // For the layers inside, which answer with this layer's handler.
         self.edge.keep_handler::<ResBody, R>(&self.rejection);
         match admit::<C>(&self.edge, req.method(), req.uri(), req.headers()) {
-            Admission::Verified(claims, scheme, source) => {
-                admitted(&self.edge, &mut req, claims, scheme, source);
+            Admission::Verified(claims, how) => {
+                let scheme = how.scheme();
+                admitted(&self.edge, &mut req, claims, how);
                 if nonced(&self.edge, scheme) {
                     ResponseFuture::nonced(self.inner.call(req), &self.edge)
                 } else {
@@ -119,18 +120,10 @@ where
             Admission::Rejected(error, scheme) => {
                 ResponseFuture::refused(refuse(&self.edge, &self.rejection, &error, scheme))
             }
-            Admission::Pending(wait, scheme, source) => {
+            Admission::Pending(wait, scheme) => {
                 let clone = self.inner.clone();
                 let inner = std::mem::replace(&mut self.inner, clone);
-                ResponseFuture::waiting(
-                    wait,
-                    req,
-                    inner,
-                    &self.edge,
-                    &self.rejection,
-                    scheme,
-                    source,
-                )
+                ResponseFuture::waiting(wait, req, inner, &self.edge, &self.rejection, scheme)
             }
         }
     }
@@ -142,11 +135,9 @@ pub(super) fn admitted<B, C: Send + Sync + 'static>(
     edge: &Arc<Edge>,
     req: &mut Request<B>,
     claims: Claims<C>,
-    scheme: Scheme,
-    source: usize,
+    how: context::Admission,
 ) {
-    let admission = context::Admission::Token { scheme, source };
-    let context = AuthContext::new(edge.clone(), admission, Some(claims.0));
+    let context = AuthContext::new(edge.clone(), how, Some(claims.0));
     req.extensions_mut().insert(context);
 }
 

@@ -27,7 +27,7 @@ use crate::issuers::IssuerTable;
 use crate::jwks::Health;
 use crate::keys::KeySet;
 
-pub(crate) use pipeline::{Outcome, UnknownKid};
+pub(crate) use pipeline::{Outcome, UnknownKid, Verdict};
 
 /// Verifies bearer tokens: signature against the provider's keys, then
 /// `iss`, `aud`, `exp`, `nbf`, `iat` and any extra rules.

@@ -15,6 +15,15 @@ use crate::error::Error;
 use crate::issuers::{IssuerEntry, Refusal, Tickets};
 use crate::token::{self, Compact, Header, HeaderBuf};
 
+/// What a verification learned besides the claims: the key the token is
+/// bound to (`cnf.jkt`, RFC 9449 §6.1) and the issuer that verified it
+/// (its index in the table).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Verdict {
+    pub binding: Binding,
+    pub issuer: usize,
+}
+
 /// What one verification step decided.
 pub(crate) enum Outcome<C> {
     /// The token is good: its claims.
@@ -87,13 +96,16 @@ impl Validator {
         &self,
         token: &str,
         unknown_kid: UnknownKid,
-    ) -> (Outcome<C>, Binding) {
+    ) -> (Outcome<C>, Verdict) {
         // One span per verification; disabled levels cost a branch.
         let _span = tracing::debug_span!("oidc_bearer.verify").entered();
-        let mut binding = Binding::Unbound;
+        let mut verdict = Verdict {
+            binding: Binding::Unbound,
+            issuer: 0,
+        };
         let outcome = match self.run(token) {
-            Ok((claims, bound)) => {
-                binding = bound;
+            Ok((claims, verified)) => {
+                verdict = verified;
                 Outcome::Verified(claims)
             }
             Err(Failure::Rejected(error)) => Outcome::Rejected(error),
@@ -112,7 +124,7 @@ impl Validator {
                             issuer,
                             tickets,
                         };
-                        return (Outcome::WaitForKeys(wait), binding);
+                        return (Outcome::WaitForKeys(wait), verdict);
                     }
                     _ => Outcome::Rejected(otherwise),
                 }
@@ -123,7 +135,7 @@ impl Validator {
             Outcome::Rejected(error) => self.rejected(error),
             Outcome::WaitForKeys(_) => {}
         }
-        (outcome, binding)
+        (outcome, verdict)
     }
 
     /// The rest of a step that answered [`Outcome::WaitForKeys`]: waits for
@@ -146,7 +158,7 @@ impl Validator {
         &self,
         token: &str,
         wait: KeyWait,
-    ) -> Result<(Claims<C>, Binding), Error> {
+    ) -> Result<(Claims<C>, Verdict), Error> {
         let entry = self.inner.issuers.get(wait.issuer);
         entry.keys.wait_for(&wait.kid, wait.tickets).await;
         let _span = tracing::debug_span!("oidc_bearer.verify").entered();
@@ -188,7 +200,7 @@ impl Validator {
     fn run<C: DeserializeOwned + Send + Sync + 'static>(
         &self,
         token: &str,
-    ) -> Result<(Claims<C>, Binding), Failure> {
+    ) -> Result<(Claims<C>, Verdict), Failure> {
         let cfg = &*self.inner;
         if token.len() > cfg.max_token_len {
             return Err(Error::TokenTooLarge.into());
@@ -198,9 +210,11 @@ impl Validator {
             // Keys that are unavailable or too old refuse cached tokens
             // too; a key that left its issuer's set takes its tokens along.
             let key_held = |issuer: usize, key: u64| cfg.issuers.get(issuer).keys.holds(key);
-            if let Some(hit) = cache.get::<C, _>(token, now, cfg.leeway, key_held)? {
+            if let Some((claims, binding, issuer)) =
+                cache.get::<C, _>(token, now, cfg.leeway, key_held)?
+            {
                 cfg.counters.cache_hit();
-                return Ok(hit);
+                return Ok((claims, Verdict { binding, issuer }));
             }
         }
         let parts = token::split(token, cfg.max_token_len)?;
@@ -238,7 +252,7 @@ impl Validator {
         header: &Header<'_>,
         now: i64,
         issuer: Selected<'_>,
-    ) -> Result<(Claims<C>, Binding), Failure> {
+    ) -> Result<(Claims<C>, Verdict), Failure> {
         let cfg = &*self.inner;
         let entry = issuer.entry;
         // The signature decodes into a stack buffer when it fits (it
@@ -352,9 +366,13 @@ impl Validator {
                 iat: reg.iat,
             };
             let key = key.as_ref().map(|k| (issuer.index, k.fingerprint));
-            cache.insert(token, &claims, times, key, binding);
+            cache.insert(token, &claims, times, key, issuer.index, binding);
         }
-        Ok((claims, binding))
+        let verdict = Verdict {
+            binding,
+            issuer: issuer.index,
+        };
+        Ok((claims, verdict))
     }
 
     /// No key for the token, or its key did not verify it (`otherwise`
