@@ -144,7 +144,7 @@ mod token;
 // Getting keys (no token verification).
 mod discovery;
 mod fetch;
-mod jwks;
+pub mod jwks;
 
 // Configuration, turned into runtime tables.
 pub mod issuers;

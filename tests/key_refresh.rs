@@ -17,7 +17,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::http::header::IF_NONE_MATCH;
 use axum::{Json, Router, routing::get};
-use oidc_bearer::keys::HealthStatus;
+use oidc_bearer::jwks::HealthStatus;
 use oidc_bearer::{Claims, ErrorKind, Health, StandardClaims, Validator, ValidatorBuilder};
 use oidc_bearer_testkit::{
     KeyKind, MockProvider, Reply, TestIssuer, TestKey, TokenBuilder, discovery_document, jwks, now,

@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use http::StatusCode;
-use oidc_bearer::keys::HealthStatus;
+use oidc_bearer::jwks::HealthStatus;
 use oidc_bearer::{Issuer, StandardClaims, Validator};
 use oidc_bearer_testkit::{KeyKind, TestIssuer, TestKey, TokenBuilder, standard_claims};
 

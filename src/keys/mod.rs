@@ -22,7 +22,6 @@ mod verifying;
 mod x509;
 
 pub use crate::algorithm::Algorithm;
-pub use crate::jwks::{Health, HealthStatus};
 pub(crate) use hmac::HmacKeys;
 pub(crate) use proof_key::{JwkMembers, proof_key};
 pub(crate) use set::Candidates;
