@@ -15,6 +15,7 @@ use std::sync::{Arc, OnceLock};
 use http::response::Parts;
 use http::{Extensions, Response};
 
+use crate::authz::Time;
 use crate::challenge::{Presented, Refusal, refusal};
 use crate::claims::Claims;
 use crate::credentials::{Scheme, Sources, TokenSource};
@@ -253,9 +254,10 @@ impl AuthContext {
         &self.edge.validator
     }
 
-    /// Now, by the validator's clock, and its leeway, in seconds.
-    pub(crate) fn now_and_leeway(&self) -> (i64, i64) {
-        (self.edge.validator.now(), self.edge.validator.leeway())
+    /// The validator's clock (read only when asked) and leeway, for a
+    /// requirement.
+    pub(crate) fn time(&self) -> Time<'_> {
+        Time::new(self.edge.validator.clock(), self.edge.validator.leeway())
     }
 
     /// Counts a refusal made inside the layer.

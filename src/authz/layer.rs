@@ -233,8 +233,7 @@ impl<Q: Requirement, C, R> AuthorizeLayer<Q, C, R> {
     /// The requirement on `grants` for the request whose `context` is
     /// given: its refusal is counted.
     fn decide<G: Grants + ?Sized>(&self, grants: &G, context: &AuthContext) -> Result<(), Error> {
-        let (now, leeway) = context.now_and_leeway();
-        let result = self.shared.requirement.evaluate(grants, now, leeway);
+        let result = self.shared.requirement.evaluate(grants, context.time());
         if let Err(error) = &result {
             tracing::debug!(%error, "requirement not met");
             context.count(error);
@@ -315,10 +314,10 @@ impl<Q: Requirement, C, R: RejectionHandler<axum::body::Body>> AuthorizeLayer<Q,
         &self,
         grants: &G,
     ) -> Result<(), axum::response::Response> {
-        let now = crate::clock::Clock::now(&crate::clock::SystemClock);
+        let time = super::Time::new(&crate::clock::SystemClock, 60);
         self.shared
             .requirement
-            .evaluate(grants, now, 60)
+            .evaluate(grants, time)
             .map_err(|error| {
                 tracing::debug!(%error, "requirement not met");
                 self.refuse(&error, None)

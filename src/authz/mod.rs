@@ -30,6 +30,7 @@ pub use layer::{Authorize, AuthorizeLayer};
 pub use require::Require;
 pub use step_up::StepUp;
 
+use crate::clock::Clock;
 use crate::error::Error;
 
 /// What a route requires of a verified token, applied by an
@@ -37,17 +38,17 @@ use crate::error::Error;
 /// [`AuthorizeLayer::new`] for yours).
 ///
 /// ```
-/// use oidc_bearer::{Error, StandardClaims, authz::{AuthorizeLayer, Requirement}};
-/// use oidc_bearer::authz::Grants;
+/// use oidc_bearer::authz::{AuthorizeLayer, Grants, Requirement, Time};
+/// use oidc_bearer::{Error, StandardClaims};
 ///
 /// /// Tokens issued at most a day before now.
 /// #[derive(Debug, Clone)]
 /// struct IssuedToday;
 ///
 /// impl Requirement for IssuedToday {
-///     fn evaluate<G: Grants + ?Sized>(&self, grants: &G, now: i64, _leeway: i64) -> Result<(), Error> {
+///     fn evaluate<G: Grants + ?Sized>(&self, grants: &G, time: Time<'_>) -> Result<(), Error> {
 ///         match grants.auth_time() {
-///             Some(t) if now - t <= 86_400 => Ok(()),
+///             Some(t) if time.now() - t <= 86_400 + time.leeway() => Ok(()),
 ///             _ => Err(Error::InsufficientUserAuthentication {
 ///                 required: "a sign-in today".into(),
 ///                 acr_values: None,
@@ -61,10 +62,42 @@ use crate::error::Error;
 /// # let _ = layer;
 /// ```
 pub trait Requirement: fmt::Debug + Clone + Send + Sync + 'static {
-    /// `Ok` when `grants` meet the requirement at `now` (seconds since the
-    /// epoch, the bearer layer's clock) with `leeway` seconds of clock
-    /// skew; else the refusal, whose [`kind`](Error::kind) gives the
-    /// status and the challenge (`403 insufficient_scope`, `401
-    /// insufficient_user_authentication`, …).
-    fn evaluate<G: Grants + ?Sized>(&self, grants: &G, now: i64, leeway: i64) -> Result<(), Error>;
+    /// `Ok` when `grants` meet the requirement at `time` (the bearer
+    /// layer's clock and leeway); else the refusal, whose
+    /// [`kind`](Error::kind) gives the status and the challenge (`403
+    /// insufficient_scope`, `401 insufficient_user_authentication`, …).
+    fn evaluate<G: Grants + ?Sized>(&self, grants: &G, time: Time<'_>) -> Result<(), Error>;
+}
+
+/// When a requirement is checked: the bearer layer's clock, read only by
+/// a requirement that asks (a scope check never does), and its leeway.
+#[derive(Clone, Copy)]
+pub struct Time<'a> {
+    clock: &'a dyn Clock,
+    leeway: i64,
+}
+
+impl<'a> Time<'a> {
+    /// `clock`'s time, with `leeway` seconds of tolerated clock skew.
+    pub fn new(clock: &'a dyn Clock, leeway: i64) -> Self {
+        Time { clock, leeway }
+    }
+
+    /// Now, in seconds since the epoch (a NumericDate, RFC 7519 §2).
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+
+    /// The tolerated clock skew, in seconds.
+    pub fn leeway(&self) -> i64 {
+        self.leeway
+    }
+}
+
+impl fmt::Debug for Time<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Time")
+            .field("leeway", &self.leeway)
+            .finish_non_exhaustive()
+    }
 }

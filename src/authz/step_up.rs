@@ -6,7 +6,7 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use super::Requirement;
+use super::{Requirement, Time};
 use crate::claims::Grants;
 use crate::error::Error;
 
@@ -247,8 +247,8 @@ impl StepUp {
 }
 
 impl Requirement for StepUp {
-    fn evaluate<G: Grants + ?Sized>(&self, grants: &G, now: i64, leeway: i64) -> Result<(), Error> {
-        self.check(grants, now, leeway)
+    fn evaluate<G: Grants + ?Sized>(&self, grants: &G, time: Time<'_>) -> Result<(), Error> {
+        self.check(grants, time.now(), time.leeway())
     }
 }
 

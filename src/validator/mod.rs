@@ -245,6 +245,11 @@ impl Validator {
         &self.inner.issuers
     }
 
+    /// The clock `exp`, `nbf` and `iat` are checked against.
+    pub(crate) fn clock(&self) -> &dyn Clock {
+        &*self.inner.clock
+    }
+
     /// Now, by the validator's clock.
     pub(crate) fn now(&self) -> i64 {
         self.inner.clock.now()
