@@ -29,10 +29,10 @@ use crate::validator::Validator;
 /// and scheme admitted the token:
 ///
 /// ```
-/// use axum::{Extension, routing::get};
+/// use axum::routing::get;
 /// use oidc_bearer::{AuthContext, Claims, StandardClaims, credentials::Scheme};
 ///
-/// async fn me(Extension(context): Extension<AuthContext>) -> String {
+/// async fn me(context: AuthContext) -> String {
 ///     let claims = context.claims::<StandardClaims>().expect("the layer's claims type");
 ///     match context.scheme() {
 ///         Some(Scheme::Dpop) => format!("{:?}, with a DPoP proof", claims.sub),

@@ -175,19 +175,34 @@ pub mod rejection;
 
 pub mod guide;
 
+// The starting types, shown in the docs as the root's own items.
+#[doc(inline)]
 pub use authz::{Require, StepUp};
+#[doc(inline)]
 pub use builder::ValidatorBuilder;
+#[doc(inline)]
 pub use claims::{Claims, StandardClaims};
+#[doc(inline)]
 pub use context::AuthContext;
+#[doc(inline)]
 pub use credentials::TokenSource;
+#[doc(inline)]
 pub use dpop::Dpop;
+#[doc(inline)]
 pub use error::{Error, ErrorKind};
+#[doc(inline)]
 pub use issuers::Issuer;
+#[doc(inline)]
 pub use jwks::Health;
+#[doc(inline)]
 pub use layer::OidcBearerLayer;
+#[doc(inline)]
 pub use metadata::ResourceMetadata;
+#[doc(inline)]
 pub use metrics::Metrics;
+#[doc(inline)]
 pub use providers::{EntraId, Keycloak, Okta};
+#[doc(inline)]
 pub use validator::Validator;
 
 /// The HTTP client crate the validator fetches keys with, for
