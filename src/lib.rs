@@ -127,6 +127,27 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+/// `get_ref`, `get_mut` and `into_inner` for a middleware whose inner
+/// service is its `inner` field, as tower-http's middlewares have them.
+macro_rules! inner_service_accessors {
+    () => {
+        /// The inner service.
+        pub fn get_ref(&self) -> &S {
+            &self.inner
+        }
+
+        /// The inner service, mutably.
+        pub fn get_mut(&mut self) -> &mut S {
+            &mut self.inner
+        }
+
+        /// The inner service, consuming this one.
+        pub fn into_inner(self) -> S {
+            self.inner
+        }
+    };
+}
+
 // Modules in pipeline order, the public ones first in each group: the
 // crate root re-exports the types a user starts with; the rest are
 // reached through their modules (`dpop::`, `authz::`, `providers::`, ...).

@@ -256,10 +256,10 @@ impl<Q: Requirement, C, R> AuthorizeLayer<Q, C, R> {
             Some(_) => "sits behind an oidc-bearer layer for another claims type",
         };
         let message = format!(
-            "the AuthorizeLayer of this route (claims {claims}) {why}: in axum, add \
-             .route_layer(requirement.layer::<{claims}>()) before \
-             .route_layer(validator.layer::<{claims}>()), so the bearer layer runs first, \
-             with the same claims type"
+            "the AuthorizeLayer of this route (claims {claims}) {why}: in axum, the \
+             requirement's .route_layer(requirement.layer::<{claims}>()) goes before (inside) \
+             the .route_layer(validator.layer::<{claims}>()) added after it, which runs first; \
+             both with the same claims type"
         );
         if !self.shared.misplaced_logged.swap(true, Ordering::Relaxed) {
             tracing::error!("{message}");
@@ -383,20 +383,7 @@ pub struct Authorize<S, Q, C = StandardClaims, R = DefaultRejection> {
 }
 
 impl<S, Q, C, R> Authorize<S, Q, C, R> {
-    /// The inner service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    /// The inner service, mutably.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// The inner service, consuming this one.
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
+    inner_service_accessors!();
 }
 
 impl<S: Clone, Q, C, R: Clone> Clone for Authorize<S, Q, C, R> {
