@@ -17,7 +17,7 @@ use http::{Extensions, Response};
 
 use crate::authz::Time;
 use crate::challenge::{Presented, Refusal, refusal};
-use crate::claims::Claims;
+use crate::claims::{Claims, Grants, IssuedGrants};
 use crate::credentials::{Scheme, Sources, TokenSource};
 use crate::dpop::Dpop;
 use crate::error::Error;
@@ -195,6 +195,23 @@ impl AuthContext {
     /// [`claims`](Self::claims), borrowed.
     pub(crate) fn claims_ref<C: Send + Sync + 'static>(&self) -> Option<&C> {
         self.claims.as_deref()?.downcast_ref::<C>()
+    }
+
+    /// `grants` (the claims of this request, or a handler's copy of them)
+    /// read in the vocabulary of the issuer that verified the token; `None`
+    /// for an anonymous request.
+    #[inline]
+    pub(crate) fn issued<'a, G: Grants + ?Sized>(
+        &'a self,
+        grants: &'a G,
+    ) -> Option<IssuedGrants<'a, G>> {
+        match self.admission {
+            Admission::Anonymous => None,
+            Admission::Token { issuer, .. } => Some(IssuedGrants {
+                grants,
+                issuer: self.edge.validator.grant_issuer(issuer),
+            }),
+        }
     }
 
     /// Whether the layer holds claims of another type than `C`.

@@ -14,16 +14,19 @@ use axum::Router;
 use axum::response::Response;
 use axum::routing::get;
 use http::StatusCode;
-use oidc_bearer::authz::Grants;
+use oidc_bearer::authz::{GrantKinds, Grants};
 use oidc_bearer::rejection::{ProblemJson, rejection_parts};
-use oidc_bearer::{Claims, Error, Require, StandardClaims, Validator};
+use oidc_bearer::{Claims, Error, Issuer, Require, StandardClaims, Validator};
 use oidc_bearer_testkit::{KeyKind, TestKey, TokenBuilder, jwks, standard_claims};
 use serde_json::{Value, json};
 
 mod common;
 use common::{Answer, bearer, fetch, serve};
 
-const ISSUER: &str = "https://login.example.test/realms/shop";
+/// Configured to grant every kind, so this file can try `Require`'s
+/// combinators across kinds on one issuer; what each provider's tokens
+/// grant is `tests/grants_by_issuer.rs`'s.
+const ISSUER: &str = "https://login.example.test/shop";
 const AUDIENCE: &str = "orders-api";
 const REALM: &str = "orders";
 
@@ -36,9 +39,12 @@ impl Fixture {
     async fn new() -> Fixture {
         let key = TestKey::generate(KeyKind::EcP256, "authz-1");
         let validator = Validator::builder()
-            .issuer(ISSUER)
-            .audience(AUDIENCE)
-            .jwks_json(serde_json::to_vec(&jwks(&[&key])).unwrap())
+            .trust(
+                Issuer::new(ISSUER)
+                    .audience(AUDIENCE)
+                    .jwks_json(serde_json::to_vec(&jwks(&[&key])).unwrap())
+                    .grants(GrantKinds::ALL),
+            )
             .build()
             .await
             .unwrap();

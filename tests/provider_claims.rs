@@ -11,9 +11,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use axum::Router;
 use axum::routing::{MethodRouter, get};
 use http::StatusCode;
-use oidc_bearer::authz::Grants;
+use oidc_bearer::authz::{GrantKinds, Grants};
 use oidc_bearer::providers::{EntraClaims, KeycloakClaims};
-use oidc_bearer::{Claims, Require, Validator};
+use oidc_bearer::{Claims, Issuer, Require, Validator};
 use oidc_bearer_testkit::TestIssuer;
 use serde_json::{Value, json};
 
@@ -44,9 +44,27 @@ struct Setup {
 }
 
 impl Setup {
+    /// The testkit's issuer, a Keycloak realm by its shape.
     async fn start() -> Setup {
         let issuer = TestIssuer::start().await;
         let validator = validator_for(&issuer, API).build().await.unwrap();
+        Setup { issuer, validator }
+    }
+
+    /// The testkit's issuer taken for an Entra ID tenant: the grants of
+    /// Entra ID's tokens (scopes and app roles).
+    async fn entra() -> Setup {
+        let issuer = TestIssuer::start().await;
+        let validator = Validator::builder()
+            .trust(
+                Issuer::new(&issuer.issuer)
+                    .audience(API)
+                    .jwks_url(&issuer.jwks_url)
+                    .grants(GrantKinds::ENTRA_ID),
+            )
+            .build()
+            .await
+            .unwrap();
         Setup { issuer, validator }
     }
 
@@ -144,7 +162,7 @@ async fn get_with(api: &Api, path: &str, token: &str) -> Answer {
 
 #[tokio::test]
 async fn entra_delegated_token_with_scp_reaches_the_handler() {
-    let setup = Setup::start().await;
+    let setup = Setup::entra().await;
     let runs = Runs::default();
     let api = serve(entra_app(&setup.validator, &runs)).await;
     let token = setup.token(entra(json!({"scp": "orders.read profile"})));
@@ -164,7 +182,7 @@ async fn entra_delegated_token_with_scp_reaches_the_handler() {
 
 #[tokio::test]
 async fn entra_app_only_token_has_roles_but_no_scope() {
-    let setup = Setup::start().await;
+    let setup = Setup::entra().await;
     let runs = Runs::default();
     let api = serve(entra_app(&setup.validator, &runs)).await;
     let token = setup.token(json!({
@@ -205,7 +223,7 @@ async fn entra_app_only_token_has_roles_but_no_scope() {
 /// 500: the claims type's serde error is an invalid token.
 #[tokio::test]
 async fn entra_claims_of_the_wrong_shape_are_an_invalid_token() {
-    let setup = Setup::start().await;
+    let setup = Setup::entra().await;
     let runs = Runs::default();
     let api = serve(entra_app(&setup.validator, &runs)).await;
     for bad in [json!({"roles": 5}), json!({"scp": {"orders.read": true}})] {

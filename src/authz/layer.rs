@@ -231,9 +231,15 @@ impl<Q: Requirement, C, R> AuthorizeLayer<Q, C, R> {
     }
 
     /// The requirement on `grants` for the request whose `context` is
-    /// given: its refusal is counted.
+    /// given, read in the vocabulary of the token's issuer: its refusal is
+    /// counted.
     fn decide<G: Grants + ?Sized>(&self, grants: &G, context: &AuthContext) -> Result<(), Error> {
-        let result = self.shared.requirement.evaluate(grants, context.time());
+        let time = context.time();
+        let result = match context.issued(grants) {
+            Some(issued) => self.shared.requirement.evaluate(&issued, time),
+            // Claims without a token: nothing is granted.
+            None => self.shared.requirement.evaluate(&NoGrants, time),
+        };
         if let Err(error) = &result {
             tracing::debug!(%error, "requirement not met");
             context.count(error);
@@ -363,6 +369,11 @@ impl<Q: Requirement, C, R: RejectionHandler<axum::body::Body>> AuthorizeLayer<Q,
             .map_err(|error| self.refuse(&error, Some(context)))
     }
 }
+
+/// What an anonymous request grants: nothing.
+struct NoGrants;
+
+impl Grants for NoGrants {}
 
 impl<S, Q: Clone, C, R: Clone> Layer<S> for AuthorizeLayer<Q, C, R> {
     type Service = Authorize<S, Q, C, R>;

@@ -24,7 +24,7 @@ mod step_up;
 
 use std::fmt;
 
-pub use crate::claims::Grants;
+pub use crate::claims::{GrantKinds, Grants};
 pub use future::AuthorizeFuture;
 pub use layer::{Authorize, AuthorizeLayer};
 pub use require::Require;

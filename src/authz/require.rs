@@ -5,7 +5,7 @@
 
 use std::fmt;
 
-use crate::claims::Grants;
+use crate::claims::{GrantKinds, Grants};
 use crate::error::Error;
 
 /// What a route requires of a verified token: scopes, app roles, Keycloak
@@ -84,6 +84,7 @@ enum Node {
     ClientRole { client: Box<str>, role: Box<str> },
     Any(Vec<Node>),
     All(Vec<Node>),
+    IssuedBy { issuer: Box<str>, node: Box<Node> },
 }
 
 impl Require {
@@ -196,6 +197,50 @@ impl Require {
         Require::all([self, other])
     }
 
+    /// This requirement, met only by tokens of the trusted issuer
+    /// `issuer`: its configured name (the exact `iss`, or a multi-tenant
+    /// template as configured) or its [label](crate::Issuer::label) — the
+    /// presets label their issuers `"entra"`, `"keycloak"` and `"okta"`.
+    /// A grant from any other issuer never meets it, even one of the same
+    /// name and kind: with several trusted issuers, an app role or client
+    /// role means what the issuer that signed it says, and one issuer's
+    /// admin is not another's.
+    ///
+    /// Whichever issuer a requirement names, a token's grants are read in
+    /// that issuer's vocabulary ([`GrantKinds`](crate::authz::GrantKinds)):
+    /// a Keycloak token carries no app roles and an Entra ID token no
+    /// client roles, whatever their claims say.
+    ///
+    /// Only the requirement layers and
+    /// [`authorize_in`](crate::authz::AuthorizeLayer::authorize_in) know
+    /// the issuer; [`is_met_by`](Self::is_met_by) on bare claims, and
+    /// [`authorize`](crate::authz::AuthorizeLayer::authorize), never meet
+    /// it.
+    ///
+    /// ```
+    /// use oidc_bearer::Require;
+    ///
+    /// // Entra ID's app role, or the Keycloak client role: each only from
+    /// // the provider it belongs to.
+    /// let admin = Require::role("Orders.Admin")
+    ///     .issued_by("entra")
+    ///     .or(Require::client_role("orders-api", "admin").issued_by("keycloak"));
+    /// assert_eq!(
+    ///     admin.to_string(),
+    ///     "role Orders.Admin from entra or role admin of client orders-api from keycloak"
+    /// );
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// When `issuer` is empty.
+    pub fn issued_by(self, issuer: impl Into<Box<str>>) -> Require {
+        Require::leaf(Node::IssuedBy {
+            issuer: name("issuer", issuer.into()),
+            node: Box::new(self.node),
+        })
+    }
+
     /// True when `grants` meet the requirement.
     pub fn is_met_by<G: Grants + ?Sized>(&self, grants: &G) -> bool {
         self.node.is_met_by(grants)
@@ -217,16 +262,43 @@ impl Require {
         if self.is_met_by(grants) {
             Ok(())
         } else {
-            Err(self.insufficient())
+            Err(self.insufficient(grants))
         }
     }
 
-    /// The refusal for this requirement.
-    pub(crate) fn insufficient(&self) -> Error {
+    /// The refusal for this requirement, saying why a kind it names could
+    /// not be met: the token's issuer does not issue it, or the claims
+    /// type does not read it (a server-side mistake the client cannot
+    /// fix, logged).
+    #[cold]
+    fn insufficient<G: Grants + ?Sized>(&self, grants: &G) -> Error {
         let mut scopes = Vec::new();
         self.node.challenge_scopes(&mut scopes);
+        let mut required = self.to_string();
+        let named = self.node.kinds();
+        let issued = grants.issuer_kinds().unwrap_or(GrantKinds::ALL);
+        let not_issued = named.without(issued);
+        if !not_issued.is_empty() {
+            required.push_str(&format!(
+                " (the token's issuer issues no {})",
+                not_issued.words()
+            ));
+        }
+        let not_read = named.without(not_issued).without(grants.reads());
+        if !not_read.is_empty() {
+            tracing::warn!(
+                kinds = %not_read.words(),
+                claims = std::any::type_name::<G>(),
+                "a requirement names grants its issuer issues but the claims type does not \
+                 read: use a claims type that reads them, e.g. StandardClaims"
+            );
+            required.push_str(&format!(
+                " (this API's claims type does not read {})",
+                not_read.words()
+            ));
+        }
         Error::InsufficientScope {
-            required: self.to_string(),
+            required,
             scope: (!scopes.is_empty()).then(|| scopes.join(" ")),
         }
     }
@@ -270,6 +342,21 @@ impl Node {
             Node::ClientRole { client, role } => grants.has_client_role(client, role),
             Node::Any(nodes) => nodes.iter().any(|n| n.is_met_by(grants)),
             Node::All(nodes) => nodes.iter().all(|n| n.is_met_by(grants)),
+            Node::IssuedBy { issuer, node } => grants.issued_by(issuer) && node.is_met_by(grants),
+        }
+    }
+
+    /// The kinds of grant this requirement names.
+    fn kinds(&self) -> GrantKinds {
+        match self {
+            Node::Scope(_) => GrantKinds::SCOPES,
+            Node::Role(_) => GrantKinds::APP_ROLES,
+            Node::RealmRole(_) => GrantKinds::REALM_ROLES,
+            Node::ClientRole { .. } => GrantKinds::CLIENT_ROLES,
+            Node::Any(nodes) | Node::All(nodes) => nodes
+                .iter()
+                .fold(GrantKinds::NONE, |kinds, node| kinds | node.kinds()),
+            Node::IssuedBy { node, .. } => node.kinds(),
         }
     }
 
@@ -283,6 +370,7 @@ impl Node {
             }
             Node::Role(_) | Node::RealmRole(_) | Node::ClientRole { .. } => {}
             Node::All(nodes) => nodes.iter().for_each(|n| n.challenge_scopes(out)),
+            Node::IssuedBy { node, .. } => node.challenge_scopes(out),
             Node::Any(nodes) => {
                 for node in nodes {
                     let mut alternative = Vec::new();
@@ -316,6 +404,12 @@ impl fmt::Display for Node {
             Node::RealmRole(role) => return write!(f, "realm role {role}"),
             Node::ClientRole { client, role } => {
                 return write!(f, "role {role} of client {client}");
+            }
+            Node::IssuedBy { issuer, node } => {
+                return match **node {
+                    Node::Any(_) | Node::All(_) => write!(f, "({node}) from {issuer}"),
+                    _ => write!(f, "{node} from {issuer}"),
+                };
             }
             Node::Any(nodes) => (nodes, " or "),
             Node::All(nodes) => (nodes, " and "),

@@ -1,7 +1,13 @@
-//! [`Grants`]: what a claims type grants, asked one name at a time.
+//! [`Grants`]: what a claims type grants, asked one name at a time, and
+//! [`GrantKinds`]: which kinds of grant an issuer's tokens carry, so a
+//! token's grants are read in the vocabulary of the issuer that signed it
+//! (`IssuedGrants`).
 //!
 //! Questions only: whether the answers are enough for a route is the
 //! requirement's (`authz`), never decided here.
+
+use std::fmt;
+use std::ops::BitOr;
 
 use crate::claims::{Claims, StandardClaims};
 
@@ -62,6 +68,33 @@ pub trait Grants {
     fn has_client_role(&self, client: &str, role: &str) -> bool {
         let _ = (client, role);
         false
+    }
+
+    /// True when the token was verified for the trusted issuer `issuer`:
+    /// its configured name (the exact `iss`, or a multi-tenant template)
+    /// or its [label](crate::Issuer::label). Claims on their own were
+    /// verified for no one the requirement can see, so the default, and
+    /// every claims type, answers `false`: only the requirement layers and
+    /// [`authorize_in`](crate::authz::AuthorizeLayer::authorize_in), which
+    /// know the issuer, answer `true`. See [`Require::issued_by`](crate::Require::issued_by).
+    fn issued_by(&self, issuer: &str) -> bool {
+        let _ = issuer;
+        false
+    }
+
+    /// The kinds of grant this claims type reads at all, so a refusal can
+    /// say when a route asks for a kind the type drops (a Keycloak client
+    /// role asked of [`EntraClaims`](crate::providers::EntraClaims));
+    /// every kind unless implemented.
+    fn reads(&self) -> GrantKinds {
+        GrantKinds::ALL
+    }
+
+    /// The kinds of grant the token's issuer issues (see [`GrantKinds`]),
+    /// when known: only where the issuer is, as for
+    /// [`issued_by`](Self::issued_by); `None` by default.
+    fn issuer_kinds(&self) -> Option<GrantKinds> {
+        None
     }
 
     /// The `acr` claim (authentication context class reference, OpenID
@@ -131,12 +164,202 @@ impl<C: Grants> Grants for Claims<C> {
         (**self).has_client_role(client, role)
     }
 
+    fn issued_by(&self, issuer: &str) -> bool {
+        (**self).issued_by(issuer)
+    }
+
+    fn reads(&self) -> GrantKinds {
+        (**self).reads()
+    }
+
+    fn issuer_kinds(&self) -> Option<GrantKinds> {
+        (**self).issuer_kinds()
+    }
+
     fn acr(&self) -> Option<&str> {
         (**self).acr()
     }
 
     fn auth_time(&self) -> Option<i64> {
         (**self).auth_time()
+    }
+}
+
+/// Which kinds of grant a trusted issuer's tokens carry: its vocabulary.
+/// A token's grants are read only in its own issuer's vocabulary, so a
+/// claim that means one thing at one provider is never taken for another
+/// provider's grant: a Keycloak token whose role mapper emits `roles`
+/// does not carry Entra ID app roles, an Entra ID token carries no
+/// Keycloak client roles, whatever claims they hold.
+///
+/// Each provider preset sets its own (and the crate's default hints give
+/// issuers of known shapes theirs); any other issuer gets
+/// [`RFC_9068`](Self::RFC_9068). Set one with
+/// [`Issuer::grants`](crate::Issuer::grants). Combine with `|`.
+///
+/// | issuer | kinds |
+/// |---|---|
+/// | [`EntraId`](crate::EntraId) (`scp`, `roles`) | [`ENTRA_ID`](Self::ENTRA_ID): scopes, app roles |
+/// | [`Keycloak`](crate::Keycloak) (`scope`, `realm_access`, `resource_access`) | [`KEYCLOAK`](Self::KEYCLOAK): scopes, realm roles, client roles |
+/// | [`Okta`](crate::Okta) (`scp`) | [`OKTA`](Self::OKTA): scopes |
+/// | any other | [`RFC_9068`](Self::RFC_9068): scopes, app roles (`roles`, RFC 9068 §2.2.3.1) |
+///
+/// ```
+/// use oidc_bearer::{Issuer, Keycloak};
+/// use oidc_bearer::authz::GrantKinds;
+///
+/// // A Keycloak realm whose role mapper emits app roles as `roles` on
+/// // purpose: configured so, they count as app roles.
+/// let realm = Issuer::new("https://auth.example.com/realms/shop")
+///     .grants(GrantKinds::KEYCLOAK | GrantKinds::APP_ROLES);
+/// # let _ = realm;
+/// assert!(GrantKinds::ENTRA_ID.contains(GrantKinds::APP_ROLES));
+/// assert!(!GrantKinds::KEYCLOAK.contains(GrantKinds::APP_ROLES));
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct GrantKinds(u8);
+
+impl GrantKinds {
+    /// No grant at all: every requirement but an `acr`/`auth_time` one
+    /// fails.
+    pub const NONE: GrantKinds = GrantKinds(0);
+    /// Scopes (`scope` or `scp`, RFC 6749 §3.3, RFC 9068 §2.2.3).
+    pub const SCOPES: GrantKinds = GrantKinds(1);
+    /// App roles (the `roles` claim: Entra ID app roles, RFC 9068
+    /// §2.2.3.1).
+    pub const APP_ROLES: GrantKinds = GrantKinds(2);
+    /// Keycloak realm roles (`realm_access.roles`).
+    pub const REALM_ROLES: GrantKinds = GrantKinds(4);
+    /// Keycloak client roles (`resource_access.{client}.roles`).
+    pub const CLIENT_ROLES: GrantKinds = GrantKinds(8);
+    /// Every kind.
+    pub const ALL: GrantKinds = GrantKinds(15);
+    /// The names of the kinds, as refusals say them.
+    const NAMES: [(GrantKinds, &'static str, &'static str); 4] = [
+        (GrantKinds::SCOPES, "SCOPES", "scopes"),
+        (GrantKinds::APP_ROLES, "APP_ROLES", "app roles"),
+        (GrantKinds::REALM_ROLES, "REALM_ROLES", "realm roles"),
+        (GrantKinds::CLIENT_ROLES, "CLIENT_ROLES", "client roles"),
+    ];
+    /// An issuer that follows RFC 9068 (JWT access tokens): scopes and
+    /// `roles`; the default for an issuer no preset or shape names.
+    pub const RFC_9068: GrantKinds = GrantKinds(1 | 2);
+    /// Microsoft Entra ID: scopes (`scp`) and app roles (`roles`).
+    pub const ENTRA_ID: GrantKinds = GrantKinds(1 | 2);
+    /// Keycloak: scopes, realm roles and client roles; not `roles`.
+    pub const KEYCLOAK: GrantKinds = GrantKinds(1 | 4 | 8);
+    /// Okta custom authorization servers: scopes (`scp`); Okta sends no
+    /// roles.
+    pub const OKTA: GrantKinds = GrantKinds(1);
+
+    /// True when every kind of `other` is one of these.
+    pub const fn contains(self, other: GrantKinds) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    /// These kinds and those of `other`.
+    pub const fn union(self, other: GrantKinds) -> GrantKinds {
+        GrantKinds(self.0 | other.0)
+    }
+
+    /// These kinds without those of `other`.
+    pub const fn without(self, other: GrantKinds) -> GrantKinds {
+        GrantKinds(self.0 & !other.0)
+    }
+
+    /// True when there is no kind here.
+    pub const fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// The kinds in words (`"app roles and client roles"`), for refusals.
+    pub(crate) fn words(self) -> String {
+        let names: Vec<&str> = GrantKinds::NAMES
+            .iter()
+            .filter(|(kind, ..)| self.contains(*kind))
+            .map(|(_, _, words)| *words)
+            .collect();
+        names.join(" and ")
+    }
+}
+
+impl BitOr for GrantKinds {
+    type Output = GrantKinds;
+
+    fn bitor(self, other: GrantKinds) -> GrantKinds {
+        self.union(other)
+    }
+}
+
+impl fmt::Debug for GrantKinds {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut set = f.debug_set();
+        for (kind, name, _) in GrantKinds::NAMES {
+            if self.contains(kind) {
+                set.entry(&format_args!("{name}"));
+            }
+        }
+        set.finish()
+    }
+}
+
+/// The trusted issuer a token was verified for, as requirements see it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct GrantIssuer<'a> {
+    /// The configured name: the exact `iss` or the template.
+    pub name: &'a str,
+    pub label: Option<&'a str>,
+    pub kinds: GrantKinds,
+}
+
+/// Claims read in the vocabulary of the issuer that signed them: a kind
+/// of grant the issuer does not issue is never granted, whatever the
+/// claims hold, and the issuer is known to [`Grants::issued_by`].
+pub(crate) struct IssuedGrants<'a, G: ?Sized> {
+    pub grants: &'a G,
+    pub issuer: GrantIssuer<'a>,
+}
+
+impl<G: Grants + ?Sized> Grants for IssuedGrants<'_, G> {
+    #[inline]
+    fn has_scope(&self, scope: &str) -> bool {
+        self.issuer.kinds.contains(GrantKinds::SCOPES) && self.grants.has_scope(scope)
+    }
+
+    #[inline]
+    fn has_role(&self, role: &str) -> bool {
+        self.issuer.kinds.contains(GrantKinds::APP_ROLES) && self.grants.has_role(role)
+    }
+
+    #[inline]
+    fn has_realm_role(&self, role: &str) -> bool {
+        self.issuer.kinds.contains(GrantKinds::REALM_ROLES) && self.grants.has_realm_role(role)
+    }
+
+    #[inline]
+    fn has_client_role(&self, client: &str, role: &str) -> bool {
+        self.issuer.kinds.contains(GrantKinds::CLIENT_ROLES)
+            && self.grants.has_client_role(client, role)
+    }
+
+    fn issued_by(&self, issuer: &str) -> bool {
+        self.issuer.name == issuer || self.issuer.label == Some(issuer)
+    }
+
+    fn reads(&self) -> GrantKinds {
+        self.grants.reads()
+    }
+
+    fn issuer_kinds(&self) -> Option<GrantKinds> {
+        Some(self.issuer.kinds)
+    }
+
+    fn acr(&self) -> Option<&str> {
+        self.grants.acr()
+    }
+
+    fn auth_time(&self) -> Option<i64> {
+        self.grants.auth_time()
     }
 }
 
@@ -182,5 +405,50 @@ mod tests {
         assert!(!Nothing.has_role("a"));
         assert!(!Nothing.has_realm_role("a"));
         assert!(!Nothing.has_client_role("c", "a"));
+        assert!(!Nothing.issued_by("https://issuer.example"));
+    }
+
+    #[test]
+    fn an_issuer_grants_only_the_kinds_it_issues() {
+        let c = claims(
+            r#"{"scope":"orders.read","roles":["Orders.Admin"],
+                "realm_access":{"roles":["admin"]},
+                "resource_access":{"orders-api":{"roles":["admin"]}}}"#,
+        );
+        let issued = |kinds| IssuedGrants {
+            grants: &c,
+            issuer: GrantIssuer {
+                name: "https://kc.example/realms/shop",
+                label: Some("keycloak"),
+                kinds,
+            },
+        };
+        let keycloak = issued(GrantKinds::KEYCLOAK);
+        assert!(keycloak.has_scope("orders.read"));
+        assert!(
+            !keycloak.has_role("Orders.Admin"),
+            "roles is not a Keycloak grant"
+        );
+        assert!(keycloak.has_realm_role("admin"));
+        assert!(keycloak.has_client_role("orders-api", "admin"));
+        let entra = issued(GrantKinds::ENTRA_ID);
+        assert!(entra.has_role("Orders.Admin"));
+        assert!(!entra.has_realm_role("admin"));
+        assert!(!entra.has_client_role("orders-api", "admin"));
+        let configured = issued(GrantKinds::KEYCLOAK | GrantKinds::APP_ROLES);
+        assert!(configured.has_role("Orders.Admin"));
+        assert!(!issued(GrantKinds::NONE).has_scope("orders.read"));
+        assert!(keycloak.issued_by("keycloak"));
+        assert!(keycloak.issued_by("https://kc.example/realms/shop"));
+        assert!(!keycloak.issued_by("https://kc.example/realms/other"));
+        assert!(!keycloak.issued_by(""));
+        assert_eq!(
+            format!("{:?}", GrantKinds::KEYCLOAK),
+            "{SCOPES, REALM_ROLES, CLIENT_ROLES}"
+        );
+        assert_eq!(
+            GrantKinds::ALL.without(GrantKinds::APP_ROLES),
+            GrantKinds::KEYCLOAK
+        );
     }
 }

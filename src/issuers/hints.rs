@@ -10,6 +10,7 @@
 use std::fmt;
 
 use super::issuer::Issuer;
+use crate::claims::GrantKinds;
 use crate::error::Error;
 
 /// A provider's test of what kind of token a verified payload is (an
@@ -134,6 +135,14 @@ pub trait IssuerHints: Send + Sync + fmt::Debug {
     /// every token of this issuer after its signature and before its
     /// registered claims. Asked once, at `build()`.
     fn kind_check(&self) -> Option<KindCheck> {
+        None
+    }
+
+    /// The kinds of grant the tokens of `issuer` (its configured name)
+    /// carry, unless [`Issuer::grants`] says otherwise; `None` leaves
+    /// [`GrantKinds::RFC_9068`]. Asked once, at `build()`.
+    fn grant_kinds(&self, issuer: &str) -> Option<GrantKinds> {
+        let _ = issuer;
         None
     }
 

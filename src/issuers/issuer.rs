@@ -7,6 +7,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use super::hints::IssuerHints;
+use crate::claims::GrantKinds;
 
 /// A custom check on verified claims, as [`Issuer::rule`] takes it; kept
 /// here, at the lowest configuration layer, so the presets and the
@@ -74,6 +75,11 @@ pub struct Issuer {
     pub(crate) required_typ: Option<String>,
     pub(crate) required_claims: Vec<String>,
     pub(crate) rules: Vec<Rule>,
+    /// The kinds of grant its tokens carry; `None`: its hints', else
+    /// RFC 9068's.
+    pub(crate) grants: Option<GrantKinds>,
+    /// A short name requirements can name it by.
+    pub(crate) label: Option<String>,
     /// What a provider knows of its issuers; `None` until `build()` gives
     /// the crate's default.
     pub(crate) hints: Option<Arc<dyn IssuerHints>>,
@@ -87,6 +93,8 @@ impl fmt::Debug for Issuer {
             .field("issuer", &self.name)
             .field("audiences", &self.audiences)
             .field("tenants", &self.tenants)
+            .field("label", &self.label)
+            .field("grants", &self.grants)
             .field("hints", &self.hints)
             .finish_non_exhaustive()
     }
@@ -114,6 +122,8 @@ impl Issuer {
             required_typ: None,
             required_claims: Vec::new(),
             rules: Vec::new(),
+            grants: None,
+            label: None,
             hints: None,
             invalid: None,
         }
@@ -319,6 +329,45 @@ impl Issuer {
         self
     }
 
+    /// The kinds of grant this issuer's tokens carry (its vocabulary):
+    /// requirements read a token's scopes and roles only of these kinds,
+    /// so a claim meaning one thing at this provider is never taken for
+    /// another provider's grant (see [`GrantKinds`]). Replaces the
+    /// preset's or the issuer shape's kinds; without either,
+    /// [`GrantKinds::RFC_9068`].
+    pub fn grants(mut self, kinds: GrantKinds) -> Self {
+        self.grants = Some(kinds);
+        self
+    }
+
+    /// A short name for this issuer, which a requirement can name it by
+    /// ([`Require::issued_by`](crate::Require::issued_by)) as well as by
+    /// its configured issuer. Several issuers may share one (the presets
+    /// label theirs `"entra"`, `"keycloak"`, `"okta"`: one name for a
+    /// provider's issuers); give each realm or tenant its own to tell them
+    /// apart. Replaces the preset's label; an empty label, or one that is
+    /// another trusted issuer's name, is a `build()` error.
+    ///
+    /// ```
+    /// use oidc_bearer::Keycloak;
+    /// use oidc_bearer::issuers::IntoIssuers;
+    ///
+    /// // Two realms of one server, told apart in requirements.
+    /// let partners = Keycloak::realm("https://auth.example.com", "partners")
+    ///     .audience("orders-api")
+    ///     .each(|issuer| issuer.label("partners"));
+    /// # let _ = partners;
+    /// ```
+    pub fn label(mut self, label: impl Into<String>) -> Self {
+        self.label = Some(label.into());
+        self
+    }
+
+    /// The label given with [`label`](Self::label), if any.
+    pub fn label_name(&self) -> Option<&str> {
+        self.label.as_deref()
+    }
+
     /// What a provider knows of this issuer — its configuration mistakes,
     /// keys bound to another issuer, token kinds, and refusals it can
     /// explain — handed to the core through [`IssuerHints`]. Replaces the
@@ -358,6 +407,29 @@ impl Issuer {
 pub trait IntoIssuers {
     /// The issuers, in the order they were configured.
     fn into_issuers(self) -> Vec<Issuer>;
+
+    /// The issuers, each passed through `configure`: any [`Issuer`]
+    /// setting applied to every issuer of a preset, with no copy of the
+    /// setter on the preset.
+    ///
+    /// ```
+    /// use oidc_bearer::{EntraId, Validator};
+    /// use oidc_bearer::issuers::IntoIssuers;
+    ///
+    /// // Both of the tenant's issuers (v1 and v2 tokens), one label.
+    /// let issuers = EntraId::tenant("6babcaad-604b-40ac-a9d7-9fd97c0b779f")
+    ///     .audience("api://orders")
+    ///     .each(|issuer| issuer.label("staff"));
+    /// assert!(issuers.iter().all(|issuer| issuer.label_name() == Some("staff")));
+    /// let builder = Validator::builder().trust(issuers);
+    /// # let _ = builder;
+    /// ```
+    fn each(self, configure: impl FnMut(Issuer) -> Issuer) -> Vec<Issuer>
+    where
+        Self: Sized,
+    {
+        self.into_issuers().into_iter().map(configure).collect()
+    }
 }
 
 impl IntoIssuers for Issuer {

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use super::issuer::{Issuer, Source};
 use super::keys::IssuerKeys;
 use super::select::{IssuerEntry, IssuerTable};
-use crate::claims::{ClaimChecks, IssuerName, TENANT_PLACEHOLDER, is_guid};
+use crate::claims::{ClaimChecks, GrantKinds, IssuerName, TENANT_PLACEHOLDER, is_guid};
 use crate::discovery;
 use crate::error::Error;
 use crate::fetch::{self, HttpOptions};
@@ -43,6 +43,7 @@ pub(crate) async fn open(issuers: Vec<Issuer>, shared: &Shared<'_>) -> Result<Is
         // Before any fetch: a configuration mistake is reported as such.
         secrets.push(issuer.secret.as_deref().map(HmacKeys::new).transpose()?);
     }
+    check_labels(&issuers)?;
     let mut sources: Vec<Vec<KeySource>> = issuers.iter().map(key_sources).collect();
     let remote = sources
         .iter()
@@ -75,6 +76,11 @@ pub(crate) async fn open(issuers: Vec<Issuer>, shared: &Shared<'_>) -> Result<Is
         let key_issuer_alias = hints
             .as_ref()
             .and_then(|h| h.key_issuer_alias(&issuer.name));
+        let grants = issuer
+            .grants
+            .or_else(|| hints.as_ref()?.grant_kinds(&issuer.name))
+            .unwrap_or(GrantKinds::RFC_9068);
+        let configured: Box<str> = issuer.name.as_str().into();
         entries.push(IssuerEntry {
             claims: ClaimChecks {
                 issuer: name,
@@ -93,6 +99,9 @@ pub(crate) async fn open(issuers: Vec<Issuer>, shared: &Shared<'_>) -> Result<Is
             rules: issuer.rules.into(),
             kind_check: hints.as_ref().and_then(|h| h.kind_check()),
             hints,
+            name: configured,
+            label: issuer.label.map(Into::into),
+            grants,
         });
     }
     Ok(IssuerTable::new(entries))
@@ -125,6 +134,32 @@ async fn open_store(
         by_url.insert(url, store.clone());
     }
     Ok(store)
+}
+
+/// A label names issuers for requirements: never empty, never another
+/// trusted issuer's name (a requirement naming it would mean two things).
+fn check_labels(issuers: &[Issuer]) -> Result<(), Error> {
+    for issuer in issuers {
+        let Some(label) = issuer.label.as_deref() else {
+            continue;
+        };
+        if label.trim().is_empty() {
+            return Err(Error::Config(format!(
+                "the issuer {:?} has an empty label: give it a name requirements can use, or none",
+                issuer.name
+            )));
+        }
+        if let Some(other) = issuers
+            .iter()
+            .find(|o| o.name == label && o.name != issuer.name)
+        {
+            return Err(Error::Config(format!(
+                "the issuer {:?} is labelled {label:?}, which is the name of the trusted issuer                  {:?}: a requirement issued_by({label:?}) would mean both; choose another label",
+                issuer.name, other.name
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// The build-time checks of one issuer; its `iss` rule when they pass.

@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use super::hints::{IssuerHints, KindCheck, Refusal, RefusedToken};
 use super::issuer::Rule;
-use crate::claims::ClaimChecks;
+use crate::claims::{ClaimChecks, GrantIssuer, GrantKinds};
 use crate::error::Error;
 use crate::jwks::OpenKeyStore;
 
@@ -31,9 +31,24 @@ pub(crate) struct IssuerEntry {
     pub kind_check: Option<KindCheck>,
     /// Asked on refusals only.
     pub hints: Option<Arc<dyn IssuerHints>>,
+    /// The issuer as configured (the exact `iss` or the template), its
+    /// label and the kinds of grant its tokens carry, for requirements.
+    pub name: Box<str>,
+    pub label: Option<Box<str>>,
+    pub grants: GrantKinds,
 }
 
 impl IssuerEntry {
+    /// This issuer as requirements see it.
+    #[inline]
+    pub fn grant_issuer(&self) -> GrantIssuer<'_> {
+        GrantIssuer {
+            name: &self.name,
+            label: self.label.as_deref(),
+            kinds: self.grants,
+        }
+    }
+
     /// The error the issuer's hints answer instead of the core's for this
     /// refusal, if they know the token for what it is.
     #[cold]

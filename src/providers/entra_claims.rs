@@ -7,10 +7,10 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
-use crate::claims::Grants;
 use crate::claims::serde::{
     numeric_date_opt, one_or_many, scope_set, space_separated, string_or_list,
 };
+use crate::claims::{GrantKinds, Grants};
 
 /// The claims of a Microsoft Entra ID (Azure AD) access token, v1.0 and
 /// v2.0, as the Microsoft identity platform's "access token claims
@@ -228,6 +228,10 @@ impl EntraClaims {
 /// Scopes from `scp`, app roles from `roles`; realm and client roles are
 /// Keycloak's and never granted.
 impl Grants for EntraClaims {
+    fn reads(&self) -> GrantKinds {
+        GrantKinds::ENTRA_ID
+    }
+
     fn has_scope(&self, scope: &str) -> bool {
         EntraClaims::has_scope(self, scope)
     }

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
+use crate::claims::GrantKinds;
 use crate::error::Error;
 use crate::issuers::{IntoIssuers, Issuer, IssuerHints, KindCheck, Refusal, RefusedToken};
 
@@ -77,8 +78,9 @@ impl Keycloak {
     pub fn realm(base_url: impl AsRef<str>, realm: impl Into<String>) -> Self {
         let realm = realm.into();
         let base = base_url.as_ref().trim_end_matches('/');
-        let mut issuer =
-            Issuer::new(format!("{base}/realms/{realm}")).hints(Arc::new(KeycloakHints));
+        let mut issuer = Issuer::new(format!("{base}/realms/{realm}"))
+            .label("keycloak")
+            .hints(Arc::new(KeycloakHints));
         if realm.is_empty() || realm.contains(['/', '?', '#', '%', ' ']) {
             issuer = issuer.fail_build(format!(
                 "Keycloak::realm(.., {realm:?}): give the realm's name as it appears in its \
@@ -151,6 +153,10 @@ impl IssuerHints for KeycloakHints {
         Some(access_tokens_only)
     }
 
+    fn grant_kinds(&self, _: &str) -> Option<GrantKinds> {
+        Some(GrantKinds::KEYCLOAK)
+    }
+
     fn explain(&self, refusal: Refusal, token: &RefusedToken<'_>) -> Option<Error> {
         super::explain_any(refusal, token)
     }
@@ -192,6 +198,14 @@ fn access_tokens_only(payload: &[u8]) -> Result<(), Error> {
 }
 
 /// The realm's JWKS endpoint under `base`.
+/// True when `issuer` has the shape of a Keycloak realm's issuer,
+/// `{base}/realms/{realm}`, as one written by hand would.
+pub(super) fn is_realm_issuer(issuer: &str) -> bool {
+    issuer.rsplit_once("/realms/").is_some_and(|(base, realm)| {
+        base.contains("://") && !realm.is_empty() && !realm.contains('/')
+    })
+}
+
 fn certs(base: &str, realm: &str) -> String {
     format!("{base}/realms/{realm}/protocol/openid-connect/certs")
 }

@@ -7,11 +7,11 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::claims::Grants;
 use crate::claims::KeycloakAccess;
 use crate::claims::serde::{
     null_as_default, numeric_date_opt, one_or_many, scope_set, space_separated,
 };
+use crate::claims::{GrantKinds, Grants};
 
 /// The claims of a Keycloak access token, as Keycloak's Server
 /// Administration Guide ("Role scope mappings", "Audience support") and
@@ -218,6 +218,10 @@ impl KeycloakClaims {
 /// Scopes, realm roles and client roles, each from its own claim; app
 /// roles are never granted (see [`KeycloakClaims`]).
 impl Grants for KeycloakClaims {
+    fn reads(&self) -> GrantKinds {
+        GrantKinds::KEYCLOAK
+    }
+
     fn has_scope(&self, scope: &str) -> bool {
         KeycloakClaims::has_scope(self, scope)
     }

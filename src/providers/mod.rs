@@ -41,14 +41,40 @@ pub use okta_claims::OktaClaims;
 
 use std::sync::Arc;
 
+use crate::claims::GrantKinds;
 use crate::error::Error;
 use crate::issuers::{IssuerHints, Refusal, RefusedToken};
 
 /// The hints an issuer configured by hand gets at `build()`: those of the
-/// providers known by their issuers' shapes (Entra ID's), which lint
-/// nothing and alias nothing for any other issuer.
+/// providers known by their issuers' shapes (Entra ID's lints and key
+/// alias; Entra ID's and Keycloak's grant kinds), which lint nothing and
+/// alias nothing for any other issuer.
 pub(crate) fn default_hints() -> Arc<dyn IssuerHints> {
-    Arc::new(entra::EntraHints::by_shape())
+    Arc::new(ByShape(entra::EntraHints::by_shape()))
+}
+
+/// The providers an issuer written by hand is known by, from its shape.
+#[derive(Debug)]
+struct ByShape(entra::EntraHints);
+
+impl IssuerHints for ByShape {
+    fn check(&self, issuer: &crate::Issuer) -> Result<(), String> {
+        self.0.check(issuer)
+    }
+
+    fn key_issuer_alias(&self, issuer: &str) -> Option<String> {
+        self.0.key_issuer_alias(issuer)
+    }
+
+    fn grant_kinds(&self, issuer: &str) -> Option<GrantKinds> {
+        self.0
+            .grant_kinds(issuer)
+            .or_else(|| keycloak::is_realm_issuer(issuer).then_some(GrantKinds::KEYCLOAK))
+    }
+
+    fn explain(&self, refusal: Refusal, token: &RefusedToken<'_>) -> Option<Error> {
+        self.0.explain(refusal, token)
+    }
 }
 
 /// The refusals every preset explains, whichever provider it is for: a

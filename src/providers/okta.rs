@@ -7,6 +7,7 @@
 
 use std::sync::Arc;
 
+use crate::claims::GrantKinds;
 use crate::error::Error;
 use crate::issuers::{IntoIssuers, Issuer, IssuerHints, Refusal, RefusedToken};
 
@@ -87,7 +88,10 @@ impl Okta {
         let name = issuer.into().trim_end_matches('/').to_owned();
         let keys = format!("{name}/v1/keys");
         Okta {
-            issuer: Issuer::new(name).jwks_url(keys).hints(Arc::new(OktaHints)),
+            issuer: Issuer::new(name)
+                .jwks_url(keys)
+                .label("okta")
+                .hints(Arc::new(OktaHints)),
         }
     }
 
@@ -129,6 +133,10 @@ fn base_url(domain: &str) -> String {
 struct OktaHints;
 
 impl IssuerHints for OktaHints {
+    fn grant_kinds(&self, _: &str) -> Option<GrantKinds> {
+        Some(GrantKinds::OKTA)
+    }
+
     fn check(&self, issuer: &Issuer) -> Result<(), String> {
         let name = issuer.name();
         match server_path(name) {

@@ -7,8 +7,8 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
-use crate::claims::Grants;
 use crate::claims::serde::{numeric_date_opt, one_or_many, scope_set, string_or_list};
+use crate::claims::{GrantKinds, Grants};
 
 /// The claims of an access token of an Okta custom authorization server,
 /// as Okta's "OpenID Connect & OAuth 2.0 API" reference lists them
@@ -97,6 +97,10 @@ impl OktaClaims {
 }
 
 impl Grants for OktaClaims {
+    fn reads(&self) -> GrantKinds {
+        GrantKinds::OKTA
+    }
+
     fn has_scope(&self, scope: &str) -> bool {
         OktaClaims::has_scope(self, scope)
     }

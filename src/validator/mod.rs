@@ -205,6 +205,13 @@ impl Validator {
             .map(|e| e.claims.issuer.to_string())
     }
 
+    /// The trusted issuer at `index` (as `Verdict::issuer` gives it), as
+    /// requirements see it.
+    #[inline]
+    pub(crate) fn grant_issuer(&self, index: usize) -> crate::claims::GrantIssuer<'_> {
+        self.inner.issuers.get(index).grant_issuer()
+    }
+
     /// The resource identifier given to
     /// [`ValidatorBuilder::resource`](crate::ValidatorBuilder::resource), as written.
     pub fn resource_uri(&self) -> Option<&str> {

@@ -9,7 +9,7 @@ fn claims(json: &str) -> StandardClaims {
 }
 
 fn scope_attr(require: &Require) -> Option<String> {
-    match require.insufficient() {
+    match require.insufficient(&StandardClaims::default()) {
         Error::InsufficientScope { scope, .. } => scope,
         other => panic!("{other:?}"),
     }

@@ -59,6 +59,18 @@ pub(super) fn cloud_of(instance: &str) -> Option<&'static Cloud> {
     })
 }
 
+/// True when `issuer` is on the issuer host of a known cloud (v1 or v2),
+/// as a hand-written Entra ID issuer is.
+pub(super) fn is_cloud_issuer(issuer: &str) -> bool {
+    CLOUDS.iter().any(|cloud| {
+        [cloud.v1, cloud.v2].iter().any(|host| {
+            issuer
+                .strip_prefix(host)
+                .is_some_and(|rest| rest.starts_with('/'))
+        })
+    })
+}
+
 /// The issuer a v1 issuer written by hand (`Issuer::new(..)`, not the
 /// preset, which sets its own) shares its keys with: the v2 issuer of the
 /// same cloud and tenant, to which Entra binds each key (JWK `issuer`);

@@ -5,8 +5,8 @@
 
 use serde::Deserialize;
 
-use super::clouds::v1_key_alias;
-use crate::claims::{Audience, TENANT_PLACEHOLDER};
+use super::clouds::{is_cloud_issuer, v1_key_alias};
+use crate::claims::{Audience, GrantKinds, TENANT_PLACEHOLDER};
 use crate::error::Error;
 use crate::issuers::{Issuer, IssuerHints, Refusal, RefusedToken};
 
@@ -86,6 +86,14 @@ impl IssuerHints for EntraHints {
             Alias::ByShape => v1_key_alias(issuer),
             Alias::Exactly(alias) => alias.clone(),
         }
+    }
+
+    fn grant_kinds(&self, issuer: &str) -> Option<GrantKinds> {
+        let entra = match self.alias {
+            Alias::ByShape => is_cloud_issuer(issuer),
+            Alias::Exactly(_) => true,
+        };
+        entra.then_some(GrantKinds::ENTRA_ID)
     }
 
     fn explain(&self, refusal: Refusal, token: &RefusedToken<'_>) -> Option<Error> {

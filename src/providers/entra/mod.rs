@@ -340,6 +340,7 @@ impl IntoIssuers for EntraId {
                     Tenants::Any => Issuer::multi_tenant(name),
                 }
                 .jwks_url(keys_url.clone())
+                .label("entra")
                 .hints(Arc::new(EntraHints::preset(alias)));
                 for audience in &self.audiences {
                     issuer = issuer.audience(audience.clone());
