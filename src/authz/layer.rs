@@ -292,8 +292,13 @@ impl<Q: Requirement, C, R: RejectionHandler<axum::body::Body>> AuthorizeLayer<Q,
     /// It does not see the request: its challenge is `Bearer` with this
     /// layer's realm, without `resource_metadata`, its body this layer's
     /// handler (or empty), a [`StepUp`] is checked on the system clock
-    /// with 60 s of leeway, and the refusal is not counted.
-    /// [`authorize_in`](Self::authorize_in) answers exactly as the layer.
+    /// with 60 s of leeway, and the refusal is not counted. Nor does it
+    /// know which issuer verified the token: `grants` are read as the
+    /// claims type answers them, not in the issuer's
+    /// [`GrantKinds`](super::GrantKinds), and a
+    /// [`Require::issued_by`] requirement is never met. With several
+    /// trusted issuers, use [`authorize_in`](Self::authorize_in), which
+    /// answers exactly as the layer.
     ///
     /// ```
     /// use axum::{extract::Path, response::Response};

@@ -66,6 +66,12 @@ impl IssuerHints for ByShape {
         self.0.key_issuer_alias(issuer)
     }
 
+    // Every method passes through, so a hint Entra ID's hints gain is
+    // never dropped for issuers written by hand.
+    fn kind_check(&self) -> Option<crate::issuers::KindCheck> {
+        self.0.kind_check()
+    }
+
     fn grant_kinds(&self, issuer: &str) -> Option<GrantKinds> {
         self.0
             .grant_kinds(issuer)
